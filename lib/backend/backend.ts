@@ -1,0 +1,96 @@
+// The Backend: a table of kernels, plain functions over typed arrays (no Tensor, no autograd).
+// The CPU backend (cpu.ts) implements every kernel and is the reference; an accelerated backend
+// overrides only the kernels it speeds up. Read next: cpu.ts, then ../ops/primitive.ts.
+
+import type { TypedArray } from '../dtype.ts';
+import type { Shape } from '../shape.ts';
+
+export type UnaryOp =
+  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'sign' | 'relu' | 'sigmoid' | 'tanh' | 'erf'
+  | 'pow'; // pow takes a scalar exponent as `param`
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne';
+export type ReduceOp = 'sum' | 'max' | 'min';
+
+export interface NormResult {
+  y: TypedArray;
+  mean: Float64Array; // per row; zeros for rmsNorm
+  rstd: Float64Array; // per row: 1 / sqrt(var + eps)   (rmsNorm: 1 / sqrt(mean(x²) + eps))
+}
+export interface NormGrads {
+  dx: TypedArray;
+  dgamma: TypedArray | null;
+  dbeta: TypedArray | null;
+}
+
+/** A batched matmul problem: out[b] = op(A[b]) · op(B[b]), op = transpose when the flag is set. */
+export interface MatmulArgs {
+  a: TypedArray;
+  b: TypedArray;
+  aShape: Shape; // (..., M, K) or (..., K, M) when transA
+  bShape: Shape; // (..., K, N) or (..., N, K) when transB
+  transA: boolean;
+  transB: boolean;
+  outShape: Shape; // (...broadcast batch, M, N)
+}
+
+export interface Backend {
+  name: string;
+  unary(op: UnaryOp, x: TypedArray, param?: number): TypedArray;
+  /** Elementwise with NumPy broadcasting; comparisons return 1/0 in the dtype of `a`. */
+  binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape): TypedArray;
+  where(
+    cond: TypedArray, condShape: Shape, a: TypedArray, aShape: Shape,
+    b: TypedArray, bShape: Shape, outShape: Shape,
+  ): TypedArray;
+  /** Reduce over `dims` (sorted); the result has those dims of size 1 (keepdim layout). */
+  reduce(op: ReduceOp, x: TypedArray, shape: Shape, dims: readonly number[]): TypedArray;
+  argReduce(op: 'argmax' | 'argmin', x: TypedArray, shape: Shape, dim: number): Int32Array;
+  matmul(args: MatmulArgs): TypedArray;
+  softmax(x: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray;
+  /** Normalise each row of length shape[-1]; rms = true skips the centring (RMSNorm). */
+  norm(x: TypedArray, shape: Shape, gamma: TypedArray | null, beta: TypedArray | null, eps: number, rms: boolean): NormResult;
+  normBackward(
+    dy: TypedArray, x: TypedArray, shape: Shape, gamma: TypedArray | null, hasBeta: boolean,
+    stats: NormResult, rms: boolean,
+  ): NormGrads;
+  /** Copy a strided view (offset, strides over `shape`, stride 0 = broadcast) into a new contiguous array. */
+  stridedCopy(x: TypedArray, shape: Shape, strides: readonly number[], offset: number): TypedArray;
+  /** Zeros of `shape` with `src` written into the view (offset, strides): the adjoint of stridedCopy for slices. */
+  stridedScatter(
+    src: TypedArray, srcShape: Shape, shape: Shape, strides: readonly number[], offset: number,
+  ): TypedArray;
+  cat(parts: readonly TypedArray[], shapes: readonly Shape[], dim: number, outShape: Shape): TypedArray;
+  /** torch.gather: out[..i..] = x[..index[..i..]..] along dim; index has out's shape. */
+  gather(x: TypedArray, shape: Shape, dim: number, index: Int32Array, indexShape: Shape): TypedArray;
+  /** Adjoint of gather: zeros of `shape`, then out[..index[..i..]..] += src[..i..]. */
+  scatterAdd(src: TypedArray, index: Int32Array, indexShape: Shape, dim: number, shape: Shape): TypedArray;
+  /** index_select: pick whole slices index[j] along dim. */
+  indexSelect(x: TypedArray, shape: Shape, dim: number, index: Int32Array): TypedArray;
+  /** Adjoint of indexSelect: zeros of `shape`, slice index[j] += src slice j. */
+  indexAdd(src: TypedArray, srcShape: Shape, dim: number, index: Int32Array, shape: Shape): TypedArray;
+  /** Inclusive prefix sum along dim (reverse = suffix sum), accumulated in doubles. */
+  cumsum(x: TypedArray, shape: Shape, dim: number, reverse: boolean): TypedArray;
+}
+
+export type KernelName = Exclude<keyof Backend, 'name'>;
+
+let current: Backend | null = null;
+const registry = new Map<string, Backend>();
+
+export function registerBackend(backend: Backend): void {
+  registry.set(backend.name, backend);
+  current ??= backend;
+}
+
+/** The active backend; kernels are looked up through it on every call. */
+export function backend(): Backend {
+  if (!current) throw new Error('backend: no backend registered (import attngrad from lib/index.ts)');
+  return current;
+}
+
+export function setBackend(name: string): void {
+  const b = registry.get(name);
+  if (!b) throw new Error(`setBackend: unknown backend '${name}' (registered: ${[...registry.keys()].join(', ')})`);
+  current = b;
+}

@@ -1,0 +1,33 @@
+// Softmax and log-softmax along one dim, max-subtracted so logits of ±1e4 never overflow.
+// Three passes per row: max, Σ exp(x − max), then write. A row whose entries are all −Infinity
+// (fully masked) has max = −Infinity; it gives zeros for softmax (not 0/0 = NaN) and −Infinity for
+// log-softmax. The (outer, n, inner) layout handles any dim without a transpose.
+
+import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
+import { aroundDim, type Shape } from '../../shape.ts';
+
+export function softmax(x: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray {
+  const [outer, n, inner] = aroundDim(shape, dim);
+  const out = allocate(dtypeOf(x), x.length);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * n * inner + j;
+      let max = -Infinity;
+      for (let i = 0; i < n; i++) max = Math.max(max, x[base + i * inner]);
+      if (max === -Infinity) {
+        for (let i = 0; i < n; i++) out[base + i * inner] = log ? -Infinity : 0;
+        continue;
+      }
+      let sum = 0;
+      for (let i = 0; i < n; i++) sum += Math.exp(x[base + i * inner] - max);
+      if (log) {
+        const logSum = Math.log(sum) + max;
+        for (let i = 0; i < n; i++) out[base + i * inner] = x[base + i * inner] - logSum;
+      } else {
+        const inv = 1 / sum;
+        for (let i = 0; i < n; i++) out[base + i * inner] = Math.exp(x[base + i * inner] - max) * inv;
+      }
+    }
+  }
+  return out;
+}

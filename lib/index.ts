@@ -1,0 +1,25 @@
+// attngrad's public surface: import { tensor, randn, noGrad, ... } from 'attngrad'.
+// Reading order for learners: tensor.ts → autograd.ts → ops/primitive.ts → ops/*.ts → backend/cpu/*.
+
+import { cpuBackend } from './backend/cpu.ts';
+import { registerBackend } from './backend/backend.ts';
+
+registerBackend(cpuBackend);
+
+export { Tensor, type TensorLike } from './tensor.ts';
+export type { DType, TypedArray } from './dtype.ts';
+export { backward, grad, valueAndGrad, noGrad, isGradEnabled, type GradFn } from './autograd.ts';
+export { tensor, zeros, ones, full, zerosLike, onesLike, arange, eye, randn, rand, randint, type TensorOptions } from './creation.ts';
+export { manualSeed, getRngState, setRngState, type RngState } from './random.ts';
+export {
+  where, maskedFill, stack, oneHot, dropout, crossEntropy, gelu, silu, elu, clamp, logsumexp, tril, triu, split, chunk,
+  type CrossEntropyOptions,
+} from './functional.ts';
+export { cat, slice } from './ops/movement.ts';
+export { matmul } from './ops/matmul.ts';
+export { softmax, logSoftmax } from './ops/softmax.ts';
+export { layerNorm, rmsNorm } from './ops/norm.ts';
+export { gather, indexSelect } from './ops/indexing.ts';
+export { primitives } from './ops/primitive.ts';
+export { backend, setBackend, registerBackend, type Backend, type KernelName } from './backend/backend.ts';
+export { toNdarray, fromNdarray } from './ndarray-interop.ts';
