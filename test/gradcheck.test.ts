@@ -1,0 +1,120 @@
+// Gradient checks of every op in float64 (central differences), with broadcast shapes for every
+// binary op, and a coverage test that fails when a primitive with a gradient has no case here.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  cat, clamp, crossEntropy, dropout, elu, gather, indexSelect, layerNorm, logSoftmax, manualSeed, matmul,
+  primitives, rand, randn, rmsNorm, softmax, stack, tensor, where, type Tensor,
+} from '../lib/index.ts';
+import { gradcheck } from './helpers/gradcheck.ts';
+
+const f64 = { dtype: 'float64' } as const;
+const normal = (shape: number[]) => randn(shape, f64);
+const positive = (shape: number[]) => rand(shape, f64).add(0.5);
+// values kept away from 0 so relu, abs and sign have no kink within eps
+const awayFromZero = (shape: number[]) => normal(shape).sign().mul(positive(shape));
+const ids = (values: number[], shape = [values.length]) => tensor(new Int32Array(values), { shape });
+
+interface Case {
+  name: string;
+  covers: string[]; // primitives exercised by this case
+  inputs: () => Tensor[];
+  f: (...xs: Tensor[]) => Tensor;
+  tol?: { eps?: number; atol?: number; rtol?: number };
+}
+
+const unary = (name: string, f: (x: Tensor) => Tensor, make = normal): Case => ({ name, covers: [name], inputs: () => [make([3, 4])], f });
+const binaryShapes: [number[], number[]][] = [[[3, 4], [3, 4]], [[3, 1], [1, 4]], [[4], [2, 3, 4]], [[], [2, 3]]];
+const binary = (name: string, f: (a: Tensor, b: Tensor) => Tensor, make = normal): Case[] =>
+  binaryShapes.map(([sa, sb]) => ({ name: `${name} [${sa}]×[${sb}]`, covers: [name], inputs: () => [make(sa), make(sb)], f }));
+
+const cases: Case[] = [
+  unary('neg', (x) => x.neg()),
+  unary('exp', (x) => x.exp()),
+  unary('log', (x) => x.log(), positive),
+  unary('sqrt', (x) => x.sqrt(), positive),
+  unary('rsqrt', (x) => x.rsqrt(), positive),
+  unary('abs', (x) => x.abs(), awayFromZero),
+  unary('relu', (x) => x.relu(), awayFromZero),
+  unary('sigmoid', (x) => x.sigmoid()),
+  unary('tanh', (x) => x.tanh()),
+  unary('erf', (x) => x.erf()),
+  unary('pow', (x) => x.pow(2.5), positive),
+  { name: 'pow negative exponent', covers: ['pow'], inputs: () => [positive([5])], f: (x) => x.pow(-1.5) },
+  unary('square', (x) => x.square()),
+  unary('gelu', (x) => x.gelu()),
+  unary('gelu tanh', (x) => x.gelu('tanh')),
+  unary('silu', (x) => x.silu()),
+  unary('elu', (x) => elu(x, 1.3), awayFromZero),
+  unary('clamp', (x) => clamp(x, -0.5, 0.7), awayFromZero),
+  ...binary('add', (a, b) => a.add(b)),
+  ...binary('sub', (a, b) => a.sub(b)),
+  ...binary('mul', (a, b) => a.mul(b)),
+  ...binary('div', (a, b) => a.div(b), positive),
+  ...binary('maximum', (a, b) => a.maximum(b)),
+  ...binary('minimum', (a, b) => a.minimum(b)),
+  { name: 'where broadcast', covers: ['where'], inputs: () => [normal([3, 1]), normal([1, 4])], f: (a, b) => where(a.gt(0), a, b) },
+  { name: 'maskedFill', covers: ['where'], inputs: () => [normal([3, 4])], f: (x) => x.maskedFill(x.gt(0.3), -2) },
+  { name: 'sum all', covers: ['sum'], inputs: () => [normal([2, 3, 4])], f: (x) => x.sum() },
+  { name: 'sum dims keepdim', covers: ['sum'], inputs: () => [normal([2, 3, 4])], f: (x) => x.sum([0, -1], true) },
+  { name: 'mean dim', covers: ['sum'], inputs: () => [normal([2, 3, 4])], f: (x) => x.mean(1) },
+  { name: 'var dim', covers: ['sum'], inputs: () => [normal([2, 5])], f: (x) => x.var(1) },
+  { name: 'max dim', covers: ['max'], inputs: () => [normal([3, 5])], f: (x) => x.max(1) },
+  { name: 'min all', covers: ['min'], inputs: () => [normal([3, 5])], f: (x) => x.min() },
+  { name: 'logsumexp', covers: ['max', 'exp', 'log'], inputs: () => [normal([3, 5])], f: (x) => x.logsumexp(-1) },
+  { name: 'matmul 2-D', covers: ['matmul'], inputs: () => [normal([3, 4]), normal([4, 5])], f: (a, b) => a.matmul(b) },
+  { name: 'matmul batch broadcast', covers: ['matmul'], inputs: () => [normal([2, 1, 3, 4]), normal([3, 4, 2])], f: (a, b) => a.matmul(b) },
+  { name: 'matmul matrix × batch', covers: ['matmul'], inputs: () => [normal([3, 4]), normal([2, 4, 5])], f: (a, b) => matmul(a, b) },
+  { name: 'matmul vector', covers: ['matmul'], inputs: () => [normal([4]), normal([2, 4, 3])], f: (a, b) => matmul(a, b) },
+  { name: 'matmul by transpose', covers: ['matmul', 'permute'], inputs: () => [normal([2, 3, 4]), normal([2, 5, 4])], f: (a, b) => a.matmul(b.transpose(1, 2)) },
+  { name: 'softmax last', covers: ['softmax'], inputs: () => [normal([3, 5])], f: (x) => softmax(x, -1) },
+  { name: 'softmax middle', covers: ['softmax'], inputs: () => [normal([2, 4, 3])], f: (x) => x.softmax(1) },
+  { name: 'logSoftmax', covers: ['logSoftmax'], inputs: () => [normal([2, 4, 3])], f: (x) => logSoftmax(x, 1) },
+  { name: 'layerNorm affine', covers: ['norm'], inputs: () => [normal([2, 3, 6]), normal([6]), normal([6])], f: (x, w, b) => layerNorm(x, w, b) },
+  { name: 'layerNorm plain', covers: ['norm'], inputs: () => [normal([4, 5])], f: (x) => layerNorm(x) },
+  { name: 'rmsNorm', covers: ['norm'], inputs: () => [normal([3, 6]), normal([6])], f: (x, w) => rmsNorm(x, w) },
+  { name: 'reshape', covers: ['reshape'], inputs: () => [normal([2, 6]), normal([3, 4])], f: (x, w) => x.reshape([3, -1]).mul(w) },
+  { name: 'permute', covers: ['permute'], inputs: () => [normal([2, 3, 4])], f: (x) => x.permute([2, 0, 1]) },
+  { name: 'expand', covers: ['expand'], inputs: () => [normal([3, 1])], f: (x) => x.expand([2, 3, 4]) },
+  { name: 'clone', covers: ['expand'], inputs: () => [normal([3])], f: (x) => x.clone() },
+  { name: 'slice step', covers: ['slice'], inputs: () => [normal([4, 7])], f: (x) => x.slice(1, 1, -1, 2) },
+  { name: 'narrow split chunk', covers: ['slice'], inputs: () => [normal([6, 2])], f: (x) => cat([x.narrow(0, 1, 2), ...x.split([1, 5]).reverse(), ...x.chunk(4)], 0) },
+  { name: 'sliceScatter', covers: ['sliceScatter', 'slice'], inputs: () => [normal([4, 5])], f: (x) => x.slice(0, 1, 3).mul(2) },
+  { name: 'cat', covers: ['cat'], inputs: () => [normal([2, 3]), normal([2, 1])], f: (a, b) => cat([a, b, a], 1) },
+  { name: 'stack unsqueeze squeeze', covers: ['cat', 'reshape'], inputs: () => [normal([3]), normal([3])], f: (a, b) => stack([a, b.unsqueeze(0).squeeze()], 1) },
+  { name: 'cumsum', covers: ['cumsum'], inputs: () => [normal([3, 4])], f: (x) => x.cumsum(0) },
+  { name: 'tril triu', covers: ['where'], inputs: () => [normal([2, 3, 3])], f: (x) => x.tril(-1).add(x.triu(1).mul(3)) },
+  { name: 'gather', covers: ['gather'], inputs: () => [normal([3, 4])], f: (x) => x.gather(1, ids([0, 3, 3, 1, 2, 2], [3, 2])) },
+  { name: 'scatterAdd (gather backward)', covers: ['scatterAdd', 'gather'], inputs: () => [normal([3, 4])], f: (x) => x.gather(0, ids([2, 2, 0, 1], [1, 4])).square() },
+  { name: 'indexSelect', covers: ['indexSelect'], inputs: () => [normal([5, 3])], f: (x) => indexSelect(x, 0, ids([4, 0, 4, 2])) },
+  { name: 'indexAdd (indexSelect backward)', covers: ['indexAdd', 'indexSelect'], inputs: () => [normal([5, 3])], f: (x) => x.indexSelect(1, ids([1, 1, 0])).square() },
+  { name: 'gather 3-D', covers: ['gather'], inputs: () => [normal([2, 3, 4])], f: (x) => gather(x, 2, ids([0, 3, 1, 1, 2, 0], [2, 3, 1])) },
+  // float32 rounding makes the function a staircase at 1e-7: a wider step and tolerance
+  { name: 'cast', covers: ['cast'], inputs: () => [normal([3])], f: (x) => x.to('float32').to('float64').mul(x), tol: { eps: 1e-3, rtol: 1e-3, atol: 1e-4 } },
+  { name: 'crossEntropy smoothing ignore', covers: ['logSoftmax', 'gather'], inputs: () => [normal([4, 5])], f: (z) => crossEntropy(z, ids([1, -100, 4, 0]), { labelSmoothing: 0.1 }) },
+  { name: 'crossEntropy (B,T,V)', covers: ['logSoftmax'], inputs: () => [normal([2, 3, 4])], f: (z) => crossEntropy(z, ids([0, 1, 2, 3, 3, 0], [2, 3])) },
+  {
+    name: 'dropout (same seed each call)', covers: ['mul'], inputs: () => [normal([4, 4])],
+    f: (x) => {
+      manualSeed(7);
+      return dropout(x, 0.3, true);
+    },
+  },
+];
+
+for (const c of cases) {
+  test(`gradcheck ${c.name}`, () => {
+    manualSeed(42);
+    const { ok, worst } = gradcheck(c.f, c.inputs(), c.tol);
+    assert.ok(ok, worst);
+  });
+}
+
+test('every primitive with a gradient has a gradcheck case', () => {
+  const covered = new Set(cases.flatMap((c) => c.covers));
+  const missing = [...primitives].filter(([, def]) => def.backward !== null).map(([name]) => name).filter((n) => !covered.has(n));
+  assert.equal(missing, [], `no gradcheck case for: ${missing.join(', ')}`);
+});
+
+test.run();
