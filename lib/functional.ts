@@ -11,6 +11,7 @@ import { fmt, normDim, normDims, sizeOf } from './shape.ts';
 import { Tensor } from './tensor.ts';
 import { checkIndex } from './ops/indexing.ts';
 import { logSoftmax } from './ops/softmax.ts';
+import { matmulT } from './ops/matmul.ts';
 
 type Dims = number | number[] | undefined;
 
@@ -183,6 +184,19 @@ function triangle(op: string, x: Tensor, diagonal: number, keepLower: boolean): 
 }
 export const tril = (x: Tensor, diagonal: number) => triangle('tril', x, diagonal, true);
 export const triu = (x: Tensor, diagonal: number) => triangle('triu', x, diagonal, false);
+
+// ---- layers ----
+/** torch.nn.functional.linear: y = x·Wᵀ + b for W of shape (out, in); leading dims of x are batch. */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  const [out, inFeatures] = weight.shape;
+  if (weight.ndim !== 2 || x.ndim === 0 || x.shape[x.ndim - 1] !== inFeatures) {
+    throw new Error(`linear: input ${fmt(x.shape)} and weight ${fmt(weight.shape)} are not compatible (need input [..., ${inFeatures}] and weight [out, in])`);
+  }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== out)) throw new Error(`linear: bias must have shape [${out}], got ${fmt(bias.shape)}`);
+  const rows = x.reshape([-1, inFeatures]); // (N, in): one 2-D product instead of a batched one
+  const y = matmulT([rows, weight], { transA: false, transB: true }); // (N, out), Wᵀ read in place
+  return (bias ? y.add(bias) : y).reshape([...x.shape.slice(0, -1), out]);
+}
 
 // ---- losses and regularisation ----
 /** oneHot(ids, numClasses): float32 rows with a 1 at each id (no gradient). */

@@ -12,7 +12,7 @@ export { backward, grad, valueAndGrad, noGrad, isGradEnabled, type GradFn } from
 export { tensor, zeros, ones, full, zerosLike, onesLike, arange, eye, randn, rand, randint, type TensorOptions } from './creation.ts';
 export { manualSeed, getRngState, setRngState, type RngState } from './random.ts';
 export {
-  where, maskedFill, stack, oneHot, dropout, crossEntropy, gelu, silu, elu, clamp, logsumexp, tril, triu, split, chunk,
+  where, maskedFill, stack, linear, oneHot, dropout, crossEntropy, gelu, silu, elu, clamp, logsumexp, tril, triu, split, chunk,
   type CrossEntropyOptions,
 } from './functional.ts';
 export { cat, slice } from './ops/movement.ts';
