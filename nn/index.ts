@@ -2,3 +2,9 @@
 export { Module } from './module.ts';
 export { Linear, Embedding, LayerNorm, RMSNorm, Dropout, ModuleList, Sequential } from './layers.ts';
 export * as init from './init.ts';
+export { crossEntropy, mse, type CrossEntropyOptions, type Reduction } from './losses.ts';
+export { Optimizer, SGD, Adam, AdamW, type Params, type OptimizerState, type SGDOptions, type AdamOptions, type AdamWOptions } from './optim.ts';
+export { clipGradNorm } from './clip.ts';
+export {
+  constantLr, linearWarmup, cosineWithWarmup, inverseSqrt, makeSchedule, scheduleNames, type Schedule, type ScheduleName, type ScheduleOptions,
+} from './schedule.ts';

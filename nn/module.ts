@@ -96,8 +96,11 @@ export class Module {
   /** Convert every tensor field of the tree to `dtype` in place (float64 for gradient checks). */
   to(dtype: DType): this {
     for (const [, m] of this.namedModules()) {
+      // only float tensors of another dtype change (int32 ids stay ids); build optimizers after to()
       const convert = (v: unknown): unknown =>
-        v instanceof TensorClass ? v.to(dtype).detach().requiresGrad_(v.requiresGrad) : Array.isArray(v) ? v.map(convert) : v;
+        v instanceof TensorClass && v.dtype !== dtype && v.dtype !== 'int32'
+          ? v.to(dtype).detach().requiresGrad_(v.requiresGrad)
+          : Array.isArray(v) ? v.map(convert) : v;
       for (const [key, value] of Object.entries(m)) (m as unknown as Record<string, unknown>)[key] = convert(value);
     }
     return this;
