@@ -1,0 +1,265 @@
+// models/data.ts: every toy task answers correctly (checked by decoding token names, not by the
+// generator's own code), seeds reproduce, train and held-out never share an input, batches put
+// BOS/EOS/PAD/-100 where stated, and CharDataset windows are aligned and reproducible.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { manualSeed, type Tensor } from '../lib/index.ts';
+import { random } from '../lib/random.ts';
+import {
+  BOS, CharDataset, EOS, FIRST_SYMBOL, PAD, SEP, fnv1a, isHeldOut, lmBatch, makeTask, seq2seqBatch, type Example, type TaskName,
+} from '../models/data.ts';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const rows = (t: Tensor) => Array.from({ length: t.shape[0] }, (_, b) => Array.from(t.data.subarray(b * t.shape[1], (b + 1) * t.shape[1])));
+const draw = (name: TaskName, n: number, options = {}) => {
+  const task = makeTask(name, options);
+  return { task, examples: Array.from({ length: n }, () => task.sample()) };
+};
+
+test('token conventions', () => {
+  assert.equal([PAD, BOS, EOS, SEP, FIRST_SYMBOL], [0, 1, 2, 3, 4]);
+  const task = makeTask('copy', { numSymbols: 5 });
+  assert.is(task.vocabSize, 9);
+  assert.equal(task.tokenNames, ['PAD', 'BOS', 'EOS', 'SEP', 'a', 'b', 'c', 'd', 'e']);
+  assert.equal(makeTask('addition').tokenNames.slice(4), [...'0123456789+']);
+  assert.is(makeTask('recall', { numSymbols: 6 }).vocabSize, 4 + 6 + 10);
+});
+
+test('copy, reverse and sort answer correctly within the stated lengths and alphabet', () => {
+  const opts = { minLen: 3, maxLen: 7, numSymbols: 6, seed: 1 };
+  for (const name of ['copy', 'reverse', 'sort'] as const) {
+    const { task, examples } = draw(name, 300, opts);
+    const lengths = new Set<number>();
+    for (const { input, output } of examples) {
+      lengths.add(input.length);
+      assert.ok(input.every((t) => t >= FIRST_SYMBOL && t < task.vocabSize), `${name}: token out of range`);
+      const expected = name === 'copy' ? input : name === 'reverse' ? [...input].reverse() : [...input].sort((a, b) => a - b);
+      assert.equal(output, expected, `${name} of ${input}`);
+    }
+    assert.equal([...lengths].sort(), [3, 4, 5, 6, 7], `${name}: lengths`);
+  }
+});
+
+test('addition adds (least significant digit first)', () => {
+  const { task, examples } = draw('addition', 500, { digits: 4, seed: 2 });
+  const number = (ids: number[]) => Number(ids.map((t) => task.tokenNames[t]).reverse().join(''));
+  const sizes = new Set<number>();
+  for (const { input, output } of examples) {
+    const names = input.map((t) => task.tokenNames[t]);
+    assert.is(names.filter((n) => n === '+').length, 1);
+    const plus = names.indexOf('+');
+    const [a, b] = [number(input.slice(0, plus)), number(input.slice(plus + 1))];
+    assert.ok(plus >= 1 && plus <= 4 && input.length - plus - 1 <= 4, 'operands have 1..4 digits');
+    assert.is(number(output), a + b, `${a} + ${b}`);
+    assert.is(output.length, String(a + b).length, 'no leading zeros');
+    sizes.add(plus);
+  }
+  assert.is(sizes.size, 4, 'every operand length occurs');
+});
+
+test('recall answers the value stored under the query key', () => {
+  const { task, examples } = draw('recall', 300, { pairs: 5, numSymbols: 7, seed: 3 });
+  for (const { input, output } of examples) {
+    assert.is(input.length, 2 * 5 + 1);
+    const keys = input.filter((_, i) => i % 2 === 0 && i < 10);
+    const values = input.filter((_, i) => i % 2 === 1);
+    assert.is(new Set(keys).size, 5, 'keys are distinct');
+    assert.ok(keys.every((k) => /^[a-g]$/.test(task.tokenNames[k])), 'keys are letters');
+    assert.ok(values.every((v) => /^[0-9]$/.test(task.tokenNames[v])), 'values are digits');
+    const query = input[10];
+    assert.ok(keys.includes(query), 'the query is one of the keys');
+    assert.equal(output, [values[keys.indexOf(query)]]);
+  }
+});
+
+test('same seed, same examples; another seed, other examples; the global stream is untouched', () => {
+  for (const name of ['copy', 'reverse', 'sort', 'addition', 'recall'] as const) {
+    const a = draw(name, 50, { seed: 7 }).examples;
+    const b = draw(name, 50, { seed: 7 }).examples;
+    const c = draw(name, 50, { seed: 8 }).examples;
+    assert.equal(a, b, `${name}: same seed`);
+    assert.not.equal(a, c, `${name}: different seed`);
+  }
+  manualSeed(123);
+  const expected = [random(), random(), random()];
+  manualSeed(123);
+  const task = makeTask('sort', { seed: 5 });
+  const got = [random()];
+  task.sample();
+  task.heldOut(3);
+  got.push(random());
+  task.sample('test');
+  got.push(random());
+  assert.equal(got, expected);
+});
+
+test('train and held-out examples never share an input; heldOut is fixed', () => {
+  for (const name of ['copy', 'addition', 'recall'] as const) {
+    const task = makeTask(name, { seed: 11 });
+    const train = Array.from({ length: 3000 }, () => task.sample('train'));
+    const test = task.heldOut(300);
+    const key = (e: Example) => e.input.join(',');
+    const trainInputs = new Set(train.map(key));
+    assert.ok(test.every((e) => !trainInputs.has(key(e))), `${name}: a held-out input appeared in training`);
+    assert.ok(test.every((e) => fnv1a(e.input) % 10 === 0) && train.every((e) => !isHeldOut(e.input)));
+    assert.ok(new Set(test.map(key)).size > 200, `${name}: held-out set is varied`);
+    assert.equal(makeTask(name, { seed: 99 }).heldOut(300), test, `${name}: heldOut does not depend on the seed`);
+    assert.ok(isHeldOut(task.sample('test').input), `${name}: sample('test') is held out`);
+  }
+  assert.is(fnv1a([]), 0x811c9dc5);
+  assert.ok(fnv1a([1, 2]) !== fnv1a([2, 1]), 'order matters');
+});
+
+test('a task too small to split says so instead of looping', () => {
+  const task = makeTask('copy', { minLen: 1, maxLen: 1, numSymbols: 1 });
+  const tries = (['train', 'test'] as const).map((s) => {
+    try {
+      task.sample(s);
+      return 'ok';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  });
+  assert.ok(tries.includes('ok'));
+  assert.ok(tries.some((m) => /^sample: no (train|test) example of task 'copy' in 10000 draws/.test(m)), tries.join(' | '));
+});
+
+test('seq2seqBatch: shapes, BOS/EOS, PAD, -100 and masks', () => {
+  const examples = [
+    { input: [4, 5, 6], output: [7] },
+    { input: [8], output: [9, 10, 11] },
+  ];
+  const { src, tgtIn, tgtOut, srcPad, tgtPad } = seq2seqBatch(examples);
+  assert.equal([src.shape, tgtIn.shape, tgtOut.shape, srcPad.shape, tgtPad.shape], [[2, 3], [2, 4], [2, 4], [2, 3], [2, 4]]);
+  assert.equal([src.dtype, tgtIn.dtype, tgtOut.dtype, srcPad.dtype, tgtPad.dtype], ['int32', 'int32', 'int32', 'float32', 'float32']);
+  assert.equal(rows(src), [[4, 5, 6], [8, PAD, PAD]]);
+  assert.equal(rows(srcPad), [[1, 1, 1], [1, 0, 0]]);
+  assert.equal(rows(tgtIn), [[BOS, 7, PAD, PAD], [BOS, 9, 10, 11]]);
+  assert.equal(rows(tgtOut), [[7, EOS, -100, -100], [9, 10, 11, EOS]]);
+  assert.equal(rows(tgtPad), [[1, 1, 0, 0], [1, 1, 1, 1]]);
+  const task = makeTask('reverse', { seed: 4 });
+  const batch = seq2seqBatch(Array.from({ length: 16 }, () => task.sample()));
+  assert.is(batch.src.shape[0], 16);
+});
+
+test('lmBatch: input SEP output EOS, targets only on the answer', () => {
+  const examples = [
+    { input: [4, 5], output: [6, 7] },
+    { input: [8], output: [9] },
+  ];
+  const { tokens, targets, pad } = lmBatch(examples);
+  assert.equal([tokens.shape, targets.shape, pad.shape], [[2, 6], [2, 6], [2, 6]]);
+  assert.equal([tokens.dtype, targets.dtype, pad.dtype], ['int32', 'int32', 'float32']);
+  assert.equal(rows(tokens), [[4, 5, SEP, 6, 7, EOS], [8, SEP, 9, EOS, PAD, PAD]]);
+  assert.equal(rows(targets), [[-100, -100, 6, 7, EOS, -100], [-100, 9, EOS, -100, -100, -100]]);
+  assert.equal(rows(pad), [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]]);
+});
+
+test('bad options and inputs throw errors that name the function and the value', () => {
+  const cases: [() => unknown, RegExp][] = [
+    [() => makeTask('copyy' as TaskName), /^makeTask: unknown task 'copyy' \(copy, reverse, sort, addition, recall\)$/],
+    [() => makeTask('copy', { minLen: 5, maxLen: 3 }), /^makeTask: minLen \(5\) must not exceed maxLen \(3\)$/],
+    [() => makeTask('copy', { minLen: 0 }), /^makeTask: minLen must be an integer ≥ 1, got 0$/],
+    [() => makeTask('sort', { numSymbols: 2.5 }), /^makeTask: numSymbols must be an integer ≥ 1, got 2.5$/],
+    [() => makeTask('addition', { digits: 16 }), /^makeTask: digits must be an integer in \[1, 15\], got 16$/],
+    [() => makeTask('recall', { pairs: 9, numSymbols: 8 }), /^makeTask: recall needs distinct keys, so pairs \(9\) ≤ numSymbols \(8\)$/],
+    [() => makeTask('copy', { seed: NaN }), /^makeTask: seed must be a finite number, got NaN$/],
+    [() => makeTask('copy', { maxlen: 3 } as object), /^makeTask: unknown option 'maxlen' \(minLen, maxLen, numSymbols, digits, pairs, seed\)$/],
+    [() => makeTask('copy').sample('val' as 'test'), /^sample: split must be 'train' or 'test', got 'val'$/],
+    [() => makeTask('copy').heldOut(-1), /^heldOut: n must be an integer ≥ 0, got -1$/],
+    [() => seq2seqBatch([]), /^seq2seqBatch: expected a non-empty array of examples, got 0$/],
+    [() => lmBatch([{ input: [], output: [4] }]), /^lmBatch: example 0 has an empty input$/],
+  ];
+  for (const [fn, re] of cases) assert.throws(fn, re);
+});
+
+const text = 'hello world, hello attention! ';
+
+test('CharDataset: vocab, encode/decode round trip, split', () => {
+  const ds = CharDataset.fromText(text.repeat(10));
+  assert.equal(ds.chars, [...new Set(text)].sort());
+  assert.is(ds.vocabSize, 14);
+  const s = 'hello, attention world!';
+  assert.is(ds.decode(ds.encode(s)), s);
+  assert.equal(ds.encode('deh'), [ds.chars.indexOf('d'), ds.chars.indexOf('e'), ds.chars.indexOf('h')]);
+  assert.is(ds.train.length, 270);
+  assert.is(ds.val.length, 30);
+  assert.is(ds.decode(ds.train) + ds.decode(ds.val), text.repeat(10));
+  assert.is(CharDataset.fromText('abcdefghij', { valFraction: 0.3 }).decode(CharDataset.fromText('abcdefghij', { valFraction: 0.3 }).val), 'hij');
+  assert.throws(() => ds.encode('hello?'), /^CharDataset.encode: character "\?" \(U\+003F\) is not in the vocabulary$/);
+  assert.throws(() => ds.decode([0, 14]), /^CharDataset.decode: id 14 is out of range for a vocabulary of 14$/);
+});
+
+test('CharDataset.batch: aligned windows from the split, reproducible under manualSeed', () => {
+  const ds = CharDataset.fromText(text.repeat(10));
+  const train = ds.decode(ds.train);
+  manualSeed(5);
+  const { x, y } = ds.batch('train', 8, 12);
+  assert.equal([x.shape, y.shape, x.dtype, y.dtype], [[8, 12], [8, 12], 'int32', 'int32']);
+  const [xs, ys] = [rows(x), rows(y)];
+  for (let b = 0; b < 8; b++) {
+    assert.equal(xs[b].slice(1), ys[b].slice(0, -1), 'y is x shifted by one');
+    assert.ok(train.includes(ds.decode(xs[b]) + ds.decode(ys[b]).slice(-1)), 'x + last of y is a window of train');
+  }
+  manualSeed(5);
+  assert.equal(rows(ds.batch('train', 8, 12).x), xs);
+  const v = ds.batch('val', 3, 29); // the val split holds 30 characters: every window starts at 0
+  assert.is(ds.decode(rows(v.x)[0]) + ds.decode(rows(v.y)[0]).slice(-1), ds.decode(ds.val));
+  assert.throws(() => ds.batch('val', 2, 30), /^batch: the val split has 30 characters, too few for blockSize 30 \(needs 31\)$/);
+  assert.throws(() => ds.batch('test' as 'val', 2, 4), /^batch: split must be 'train' or 'val', got 'test'$/);
+  assert.throws(() => ds.batch('train', 0, 4), /^batch: batchSize must be a positive integer, got 0$/);
+});
+
+test('CharDataset.evalBatches: consecutive non-overlapping windows, exact count', () => {
+  const ds = CharDataset.fromText(text.repeat(10)); // train: 270 characters
+  const batches = [...ds.evalBatches('train', 4, 10)];
+  // floor(269 / 10) = 26 windows → batches of 4, 4, 4, 4, 4, 4, 2
+  assert.equal(batches.map((b) => b.x.shape[0]), [4, 4, 4, 4, 4, 4, 2]);
+  const xs = batches.flatMap((b) => rows(b.x)).flat();
+  const ys = batches.flatMap((b) => rows(b.y)).flat();
+  assert.equal(xs, Array.from(ds.train.subarray(0, 260)));
+  assert.equal(ys, Array.from(ds.train.subarray(1, 261)));
+  assert.is([...ds.evalBatches('train', 4, 10, 2)].length, 2);
+  assert.throws(() => ds.evalBatches('train', 4, 10, 0), /^evalBatches: maxBatches must be a positive integer or Infinity, got 0$/);
+});
+
+test('CharDataset.unigramEntropy is the entropy of the train characters, in nats', () => {
+  assert.ok(Math.abs(CharDataset.fromText('abab', { valFraction: 0 }).unigramEntropy() - Math.log(2)) < 1e-12);
+  assert.ok(Math.abs(CharDataset.fromText('abcdabcdx', { valFraction: 0 }).unigramEntropy() - (-(8 / 9) * Math.log(2 / 9) - (1 / 9) * Math.log(1 / 9))) < 1e-12);
+  assert.is(CharDataset.fromText('aaaa', { valFraction: 0.25 }).unigramEntropy(), 0);
+});
+
+test('CharDataset.fromFile reads a file and names a missing path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'attngrad-data-'));
+  const file = join(dir, 'tiny.txt');
+  writeFileSync(file, text.repeat(4));
+  assert.is(CharDataset.fromFile(file, { valFraction: 0.5 }).val.length, 60);
+  const missing = join(dir, 'nope.txt');
+  assert.throws(() => CharDataset.fromFile(missing), (e: Error) => e.message === `CharDataset.fromFile: no file at '${missing}'`);
+  assert.throws(() => CharDataset.fromText('abc', { valFraction: 1 }), /^CharDataset.fromText: valFraction must be in \[0, 1\), got 1$/);
+  assert.throws(() => CharDataset.fromText(''), /^CharDataset.fromText: expected a non-empty string/);
+});
+
+test('tinyshakespeare (skipped when ../shared/data is absent)', () => {
+  const path = resolve(repoRoot, '../shared/data/tinyshakespeare.txt');
+  if (!existsSync(path)) {
+    console.log(`  note: ${path} is absent; tinyshakespeare test skipped`);
+    return;
+  }
+  const ds = CharDataset.fromFile(path);
+  assert.is(ds.vocabSize, 65);
+  assert.is(ds.train.length + ds.val.length, 1115394);
+  const h = ds.unigramEntropy();
+  assert.ok(h > 2.5 && h < Math.log(65), `unigram entropy ${h}`);
+  manualSeed(0);
+  const { x, y } = ds.batch('train', 4, 64);
+  assert.equal(rows(x).map((r) => r.slice(1)), rows(y).map((r) => r.slice(0, -1)));
+  assert.is(ds.decode(ds.encode('To be, or not to be')), 'To be, or not to be');
+});
+
+test.run();
