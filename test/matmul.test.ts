@@ -1,0 +1,149 @@
+// The packed CPU matmul kernel against a plain triple loop written here: odd shapes that cut
+// every tile and block edge, all four transpose combinations, batched and broadcast batch
+// shapes, float32 and float64. Read next: ../lib/backend/cpu/matmul.ts.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { matmul } from '../lib/backend/cpu/matmul.ts';
+import { manualSeed, random } from '../lib/random.ts';
+import { sizeOf, type Shape } from '../lib/shape.ts';
+
+type Float = Float32Array | Float64Array;
+
+function randomArray(float64: boolean, shape: Shape): Float {
+  const x = float64 ? new Float64Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));
+  for (let i = 0; i < x.length; i++) x[i] = 2 * random() - 1;
+  return x;
+}
+
+/** The textbook definition, one batch entry at a time, with the batch broadcast done by hand. */
+function reference(
+  a: Float, aShape: Shape, b: Float, bShape: Shape,
+  transA: boolean, transB: boolean, outShape: Shape,
+): Float64Array {
+  const r = outShape.length;
+  const [M, N] = [outShape[r - 2], outShape[r - 1]];
+  const K = transA ? aShape[aShape.length - 2] : aShape[aShape.length - 1];
+  const outBatch = outShape.slice(0, -2);
+  const out = new Float64Array(sizeOf(outShape));
+  // Which matrix of an operand batch index `idx` reads (right-aligned; size-1 dims broadcast).
+  const flatIndex = (shape: Shape, idx: number[]) => {
+    const batch = shape.slice(0, -2);
+    let flat = 0;
+    for (let e = 0; e < batch.length; e++) {
+      flat = flat * batch[e] + (batch[e] === 1 ? 0 : idx[idx.length - batch.length + e]);
+    }
+    return flat;
+  };
+  for (let p = 0; p < sizeOf(outBatch); p++) {
+    const idx: number[] = [];
+    for (let d = outBatch.length - 1, rest = p; d >= 0; d--) {
+      idx.unshift(rest % outBatch[d]);
+      rest = Math.floor(rest / outBatch[d]);
+    }
+    const ao = flatIndex(aShape, idx) * M * K, bo = flatIndex(bShape, idx) * K * N;
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) {
+          s += a[ao + (transA ? k * M + i : i * K + k)] * b[bo + (transB ? j * K + k : k * N + j)];
+        }
+        out[p * M * N + i * N + j] = s;
+      }
+    }
+  }
+  return out;
+}
+
+/** Build operands for out = (batchA..., M, K) · (batchB..., K, N), run both, compare. */
+function check(
+  batchA: number[], batchB: number[], M: number, K: number, N: number,
+  transA: boolean, transB: boolean, float64: boolean,
+): void {
+  const aShape = [...batchA, ...(transA ? [K, M] : [M, K])];
+  const bShape = [...batchB, ...(transB ? [N, K] : [K, N])];
+  const n = Math.max(batchA.length, batchB.length);
+  const outBatch = [...Array(n).keys()].map((i) => {
+    const da = batchA[batchA.length - n + i] ?? 1, db = batchB[batchB.length - n + i] ?? 1;
+    return da === 1 ? db : da;
+  });
+  const outShape = [...outBatch, M, N];
+  const a = randomArray(float64, aShape), b = randomArray(float64, bShape);
+  const got = matmul({ a, b, aShape, bShape, transA, transB, outShape });
+  const want = reference(a, aShape, b, bShape, transA, transB, outShape);
+  const show = (shape: Shape, t: boolean) => `${JSON.stringify(shape)}${t ? 'ᵀ' : ''}`;
+  const label = `${show(aShape, transA)} · ${show(bShape, transB)}`;
+
+  assert.ok(float64 ? got instanceof Float64Array : got instanceof Float32Array, `${label}: dtype`);
+  assert.is(got.length, sizeOf(outShape), `${label}: size`);
+  // float64: both sum the same doubles (in another order), so they agree to rounding, ~1e-12
+  // relative to the size of the terms. float32: the kernel rounds its double sum once.
+  const tol = float64 ? 1e-12 : 1e-6;
+  for (let i = 0; i < got.length; i++) {
+    const err = Math.abs(got[i] - want[i]);
+    if (err > tol * Math.max(1, Math.abs(want[i]), Math.sqrt(K))) {
+      assert.unreachable(`${label}: out[${i}] = ${got[i]}, want ${want[i]} (err ${err})`);
+    }
+  }
+}
+
+const sizes: [number, number, number][] = [
+  [1, 1, 1], [3, 5, 7], [17, 33, 9], [65, 130, 67], [4, 0, 5], [0, 3, 4], [5, 3, 0],
+  [2, 300, 3], // K over one K block (256): sums cross the block boundary
+  [70, 2, 260], // M over one M block (64), N over one N block (256)
+  [70, 300, 260], // every block edge at once
+];
+const transposes: [boolean, boolean][] = [
+  [false, false], [true, false], [false, true], [true, true],
+];
+
+for (const float64 of [false, true]) {
+  const dtype = float64 ? 'float64' : 'float32';
+  test(`${dtype}: odd shapes, all transpose combinations`, () => {
+    manualSeed(1);
+    for (const [M, K, N] of sizes) {
+      for (const [transA, transB] of transposes) check([], [], M, K, N, transA, transB, float64);
+    }
+  });
+
+  test(`${dtype}: batched and broadcast batch shapes`, () => {
+    manualSeed(2);
+    const batches: [number[], number[]][] = [
+      [[3], [3]], // plain batch
+      [[2, 1], [3]], // [2,1] with [3] -> [2,3]
+      [[], [4]], // a matrix against a batch
+      [[4], []], // a batch against a matrix
+      [[2, 1, 3], [1, 2, 1]], // size-1 dims on both sides -> [2,2,3]
+      [[1], [1, 1]], // all ones, different ranks
+      [[0], [1]], // an empty batch
+    ];
+    for (const [batchA, batchB] of batches) {
+      for (const [transA, transB] of transposes) {
+        check(batchA, batchB, 5, 6, 7, transA, transB, float64);
+        check(batchA, batchB, 9, 17, 3, transA, transB, float64);
+      }
+    }
+  });
+}
+
+test('K = 0 gives zeros, and small integers are exact', () => {
+  const zeros = matmul({
+    a: new Float32Array(0), b: new Float32Array(0), aShape: [2, 3, 0], bShape: [0, 4],
+    transA: false, transB: false, outShape: [2, 3, 4],
+  });
+  assert.equal([...zeros], new Array(24).fill(0));
+  // [[1, 2], [3, 4]] · [[5, 6], [7, 8]] = [[19, 22], [43, 50]]
+  const ab = matmul({
+    a: new Float64Array([1, 2, 3, 4]), b: new Float64Array([5, 6, 7, 8]), aShape: [2, 2],
+    bShape: [2, 2], transA: false, transB: false, outShape: [2, 2],
+  });
+  assert.equal([...ab], [19, 22, 43, 50]);
+  // Aᵀ · Bᵀ with the same buffers: [[1, 3], [2, 4]] · [[5, 7], [6, 8]] = [[23, 31], [34, 46]]
+  const atbt = matmul({
+    a: new Float64Array([1, 2, 3, 4]), b: new Float64Array([5, 6, 7, 8]), aShape: [2, 2],
+    bShape: [2, 2], transA: true, transB: true, outShape: [2, 2],
+  });
+  assert.equal([...atbt], [23, 31, 34, 46]);
+});
+
+test.run();
