@@ -8,3 +8,7 @@ export { clipGradNorm } from './clip.ts';
 export {
   constantLr, linearWarmup, cosineWithWarmup, inverseSqrt, makeSchedule, scheduleNames, type Schedule, type ScheduleName, type ScheduleOptions,
 } from './schedule.ts';
+export {
+  saveSafetensors, loadSafetensors, readSafetensorsMetadata, saveCheckpoint, loadCheckpoint, readCheckpointConfig,
+  type CheckpointContents, type CheckpointOptimizer, type OptimizerStateLike,
+} from './checkpoint.ts';

@@ -1,0 +1,85 @@
+// The flags of `attngrad train | eval | sample` and the run configuration they make. The whole
+// RunConfig is stored in each checkpoint, so `--resume` and `eval` rebuild the exact same run.
+
+import type { FlagSpec, Flags } from './args.ts';
+import { UsageError } from './args.ts';
+
+export const trainFlags = {
+  model: { type: 'string', default: 'seq2seq', choices: ['seq2seq', 'lm'], help: 'encoder-decoder or decoder-only' },
+  task: { type: 'string', default: 'reverse', choices: ['copy', 'reverse', 'sort', 'addition', 'recall', 'text'], help: 'toy task, or text (char LM on --data)' },
+  data: { type: 'string', help: 'UTF-8 text file for --task text' },
+  'min-len': { type: 'int', default: 1, min: 1, help: 'shortest toy-task input' },
+  'max-len': { type: 'int', default: 10, min: 1, help: 'longest toy-task input' },
+  symbols: { type: 'int', default: 10, min: 1, help: 'toy-task alphabet size' },
+  'block-size': { type: 'int', default: 64, min: 1, help: 'context length for --task text' },
+  layers: { type: 'int', default: 2, min: 1, help: 'layers (per stack for seq2seq)' },
+  heads: { type: 'int', default: 4, min: 1, help: 'attention heads' },
+  'd-model': { type: 'int', default: 64, min: 1, help: 'model width (nEmbd)' },
+  ffn: { type: 'int', help: 'feed-forward width [default: 4·d-model]' },
+  dropout: { type: 'float', default: 0, min: 0, help: 'dropout probability' },
+  norm: { type: 'string', default: 'post', choices: ['pre', 'post'], help: 'residual layout' },
+  position: { type: 'string', default: 'sinusoidal', choices: ['sinusoidal', 'learned', 'none'], help: 'position encoding' },
+  steps: { type: 'int', default: 1000, min: 1, help: 'optimizer steps' },
+  batch: { type: 'int', default: 32, min: 1, help: 'examples per step' },
+  lr: { type: 'float', default: 2e-3, min: 0, help: 'peak learning rate' },
+  schedule: { type: 'string', default: 'cosine', choices: ['constant', 'warmup', 'cosine', 'noam'], help: 'learning-rate schedule' },
+  warmup: { type: 'int', min: 0, help: 'warmup steps [default: min(100, steps/10)]' },
+  'weight-decay': { type: 'float', default: 0.01, min: 0, help: 'AdamW decoupled weight decay' },
+  clip: { type: 'float', default: 1, min: 0, help: 'gradient-norm clip (0 = off)' },
+  seed: { type: 'int', default: 0, help: 'seed of every random draw' },
+  'eval-every': { type: 'int', default: 250, min: 0, help: 'validate every N steps (0 = only at the end)' },
+  'eval-size': { type: 'int', default: 500, min: 1, help: 'held-out examples (or text batches ×8) per validation' },
+  name: { type: 'string', help: 'run folder under runs/ [default: <model>-<task>-s<seed>]' },
+  checkpoint: { type: 'string', help: 'where to save [default: runs/<name>/model.safetensors]' },
+  'checkpoint-every': { type: 'int', default: 0, min: 0, help: 'also save every N steps (0 = only at the end)' },
+  resume: { type: 'string', help: 'continue from this checkpoint (its config wins; --steps may extend it)' },
+  help: { type: 'bool', default: false, help: 'show this help' },
+} satisfies Record<string, FlagSpec>;
+
+export interface RunConfig {
+  model: 'seq2seq' | 'lm';
+  task: 'copy' | 'reverse' | 'sort' | 'addition' | 'recall' | 'text';
+  data?: string;
+  minLen: number;
+  maxLen: number;
+  symbols: number;
+  blockSize: number;
+  layers: number;
+  heads: number;
+  dModel: number;
+  ffn: number;
+  dropout: number;
+  norm: 'pre' | 'post';
+  position: 'sinusoidal' | 'learned' | 'none';
+  steps: number;
+  batch: number;
+  lr: number;
+  schedule: 'constant' | 'warmup' | 'cosine' | 'noam';
+  warmup: number;
+  weightDecay: number;
+  clip: number;
+  seed: number;
+  evalEvery: number;
+  evalSize: number;
+}
+
+/** Flags → a checked RunConfig; errors are UsageErrors (one line, exit code 2). */
+export function runConfigFrom(f: Flags): RunConfig {
+  const c = {
+    model: f.model, task: f.task, data: f.data, minLen: f.minLen, maxLen: f.maxLen, symbols: f.symbols,
+    blockSize: f.blockSize, layers: f.layers, heads: f.heads, dModel: f.dModel, ffn: f.ffn ?? 4 * Number(f.dModel),
+    dropout: f.dropout, norm: f.norm, position: f.position, steps: f.steps, batch: f.batch, lr: f.lr,
+    schedule: f.schedule, warmup: f.warmup ?? Math.min(100, Math.floor(Number(f.steps) / 10)), weightDecay: f.weightDecay, clip: f.clip, seed: f.seed,
+    evalEvery: f.evalEvery, evalSize: f.evalSize,
+  } as RunConfig;
+  if (c.dModel % c.heads !== 0) throw new UsageError(`--d-model ${c.dModel} is not divisible by --heads ${c.heads}`);
+  if (c.dropout >= 1) throw new UsageError(`--dropout must be < 1, got ${c.dropout}`);
+  if (c.minLen > c.maxLen) throw new UsageError(`--min-len ${c.minLen} is greater than --max-len ${c.maxLen}`);
+  if (c.schedule === 'cosine' && c.warmup >= c.steps) throw new UsageError(`--warmup ${c.warmup} must be less than --steps ${c.steps} for the cosine schedule`);
+  if (c.task === 'text' && !c.data) throw new UsageError('--task text needs --data <file>');
+  if (c.task === 'text' && c.model !== 'lm') throw new UsageError('--task text trains a language model: use --model lm');
+  if (c.task !== 'text' && c.data) throw new UsageError(`--data is only for --task text (got --task ${c.task})`);
+  return c;
+}
+
+export const defaultRunName = (c: RunConfig) => `${c.model}-${c.task}-s${c.seed}`;

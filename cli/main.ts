@@ -1,0 +1,96 @@
+#!/usr/bin/env -S node --import tsx
+// `attngrad train | eval | sample`: the command-line entry. Bad flags or configs print one line and
+// exit with code 2; everything else is in train.ts (the loop) and sources.ts (the data).
+
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { noGrad } from '../lib/index.ts';
+import { loadCheckpoint, readCheckpointConfig } from '../nn/checkpoint.ts';
+import { helpText, parseFlags, UsageError, type FlagSpec } from './args.ts';
+import { defaultRunName, runConfigFrom, trainFlags, type RunConfig } from './flags.ts';
+import { makeSource } from './sources.ts';
+import { buildModel } from './build.ts';
+import { summarizeTime, train } from './train.ts';
+
+const usage = `usage: attngrad train [flags]       train a model (defaults: seq2seq Transformer on the reverse task)
+       attngrad eval --checkpoint F   validate a saved model
+       attngrad sample --checkpoint F [--count N]   show what a saved model does`;
+
+const loadFlags = {
+  checkpoint: { type: 'string', help: 'a checkpoint written by attngrad train' },
+  count: { type: 'int', default: 8, min: 1, help: 'how many samples to show' },
+  help: { type: 'bool', default: false, help: 'show this help' },
+} satisfies Record<string, FlagSpec>;
+
+function runTrain(argv: string[]): void {
+  const flags = parseFlags(argv, trainFlags);
+  if (flags.help) return void process.stdout.write(helpText(usage, trainFlags));
+  let config: RunConfig;
+  if (flags.resume) {
+    const resume = String(flags.resume);
+    if (!existsSync(resume)) throw new UsageError(`--resume: no checkpoint at '${resume}'`);
+    config = { ...(readCheckpointConfig(resume) as RunConfig) };
+    if (argv.includes('--steps') || argv.some((a) => a.startsWith('--steps='))) config.steps = Number(flags.steps);
+  } else {
+    config = runConfigFrom(flags);
+  }
+  if (config.data && !existsSync(config.data)) throw new UsageError(`--data: no file at '${config.data}'`);
+  const name = String(flags.name ?? defaultRunName(config));
+  const runDir = join('runs', name);
+  const checkpoint = String(flags.checkpoint ?? join(runDir, 'model.safetensors'));
+  console.log(`training ${config.model} on ${config.task}: ${config.layers} layers, d ${config.dModel}, ${config.heads} heads, ${config.steps} steps × batch ${config.batch}`);
+  const result = train(config, { runDir, checkpoint, resume: flags.resume as string | undefined, checkpointEvery: Number(flags.checkpointEvery) });
+  console.log(`\nparameters: ${result.model.numParameters()}    time: ${summarizeTime(result)}`);
+  printTable(result.final);
+  console.log('\nsamples (held-out):');
+  for (const line of result.source.samples(result.model, 6)) console.log(`  ${line}`);
+  if (result.final.exactMatch !== undefined) console.log(`\nexact-match: ${(100 * result.final.exactMatch).toFixed(1)}%`);
+  console.log(`\nrun folder: ${relative(process.cwd(), runDir)}/  (model.safetensors, loss.svg, metrics.jsonl)`);
+  console.log(`checkpoint: ${checkpoint}`);
+}
+
+function loadRun(argv: string[]) {
+  const flags = parseFlags(argv, loadFlags);
+  if (flags.help) {
+    process.stdout.write(helpText(usage, loadFlags));
+    return null;
+  }
+  const path = flags.checkpoint as string | undefined;
+  if (!path) throw new UsageError('--checkpoint <file> is required');
+  if (!existsSync(path)) throw new UsageError(`--checkpoint: no file at '${path}'`);
+  const config = readCheckpointConfig(path) as RunConfig;
+  const source = makeSource(config);
+  const model = buildModel(config, source);
+  loadCheckpoint(path, { model });
+  return { model, source, count: Number(flags.count) };
+}
+
+function printTable(values: Record<string, number>): void {
+  const rows = Object.entries(values);
+  console.log(`\n| metric | value |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v.toFixed(4)} |`).join('\n')}`);
+}
+
+function main(argv: string[]): void {
+  const [command, ...rest] = argv;
+  if (command === 'train') return runTrain(rest);
+  if (command === 'eval') {
+    const run = loadRun(rest);
+    if (run) printTable(noGrad(() => run.source.validate(run.model)));
+    return;
+  }
+  if (command === 'sample') {
+    const run = loadRun(rest);
+    if (run) for (const line of run.source.samples(run.model, run.count)) console.log(line);
+    return;
+  }
+  if (command === undefined || command === '--help' || command === 'help') return void console.log(usage);
+  throw new UsageError(`unknown command '${command}' (train, eval, sample)`);
+}
+
+try {
+  main(process.argv.slice(2));
+} catch (e) {
+  if (!(e instanceof UsageError) && !(e instanceof Error && /^(makeTask|CharDataset|loadSafetensors|loadCheckpoint|readCheckpointConfig)/.test(e.message))) throw e;
+  console.error(`attngrad: ${(e as Error).message}`);
+  process.exit(2);
+}

@@ -1,0 +1,115 @@
+// The training loop behind `attngrad train`: build the model and the data source from a RunConfig,
+// optionally resume from a checkpoint, then step AdamW with a schedule and gradient clipping,
+// validating every --eval-every steps. Writes runs/<name>/: model.safetensors, metrics.jsonl,
+// loss.svg. Same seed ⇒ same losses; a resumed run continues bit-identically.
+
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { manualSeed } from '../lib/index.ts';
+import { AdamW, clipGradNorm, makeSchedule } from '../nn/index.ts';
+import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.ts';
+import { buildModel } from './build.ts';
+import { writeFileAtomic } from './files.ts';
+import { lineChartSvg } from './plot.ts';
+import { ProgressBar, formatSeconds } from './progress.ts';
+import { makeSource, type Model, type Source } from './sources.ts';
+import type { RunConfig } from './flags.ts';
+
+export interface Metric {
+  step: number;
+  loss?: number;
+  lr?: number;
+  tokPerSec?: number;
+  valLoss?: number;
+  exactMatch?: number;
+}
+
+
+export interface TrainResult {
+  model: Model;
+  source: Source;
+  metrics: Metric[];
+  final: Record<string, number>;
+  tokensPerSecond: number;
+  seconds: number;
+}
+
+export interface TrainOptions {
+  runDir: string;
+  checkpoint: string;
+  checkpointEvery?: number;
+  resume?: string;
+  quiet?: boolean; // no progress output (tests)
+}
+
+export function train(c: RunConfig, o: TrainOptions): TrainResult {
+  manualSeed(c.seed);
+  const source = makeSource(c);
+  const model = buildModel(c, source);
+  const optimizer = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay });
+  const schedule = makeSchedule(c.schedule, { lr: c.lr, warmupSteps: c.warmup, totalSteps: c.steps, dModel: c.dModel });
+  let metrics: Metric[] = [];
+  let start = 0;
+  if (o.resume) {
+    const loaded = loadCheckpoint(o.resume, { model, optimizer });
+    start = loaded.step;
+    metrics = ((loaded.extra as { metrics?: Metric[] }).metrics ?? []).filter((m) => m.step <= start);
+  }
+  mkdirSync(o.runDir, { recursive: true });
+  const save = (step: number) => {
+    mkdirSync(dirname(o.checkpoint), { recursive: true });
+    saveCheckpoint(o.checkpoint, { model, optimizer, step, config: c, extra: { metrics } });
+    writeReports(o.runDir, metrics);
+  };
+
+  const bar = new ProgressBar(c.steps, o.quiet ? undefined : process.stderr);
+  const started = Date.now();
+  let tokens = 0;
+  model.train();
+  for (let step = start + 1; step <= c.steps; step++) {
+    optimizer.lr = schedule(step);
+    optimizer.zeroGrad();
+    const batch = source.batch(model, step);
+    batch.loss.backward();
+    if (c.clip > 0) clipGradNorm(model.parameters(), c.clip);
+    optimizer.step();
+    tokens += batch.tokens;
+    const seconds = (Date.now() - started) / 1000;
+    const loss = batch.loss.item();
+    metrics.push({ step, loss, lr: optimizer.lr, tokPerSec: tokens / Math.max(seconds, 1e-9) });
+    if (!o.quiet) bar.update(step - start, loss, tokens);
+    if ((c.evalEvery > 0 && step % c.evalEvery === 0) || step === c.steps) {
+      const v = source.validate(model);
+      metrics.push({ step, ...v });
+      if (!o.quiet) bar.log(`step ${step}: ${Object.entries(v).map(([k, x]) => `${k} ${x.toFixed(4)}`).join('  ')}`);
+    }
+    if (o.checkpointEvery && step % o.checkpointEvery === 0 && step < c.steps) save(step);
+  }
+  save(c.steps);
+  const seconds = (Date.now() - started) / 1000;
+  const evals = metrics.filter((m) => m.valLoss !== undefined);
+  const { step: _, ...final } = evals[evals.length - 1] ?? { step: 0 };
+  return { model, source, metrics, final: final as Record<string, number>, tokensPerSecond: tokens / Math.max(seconds, 1e-9), seconds };
+}
+
+/** metrics.jsonl (one JSON object a line) and loss.svg (training loss and validation loss by step). */
+function writeReports(runDir: string, metrics: Metric[]): void {
+  writeFileAtomic(join(runDir, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m)).join('\n') + '\n');
+  const trainPoints = metrics.filter((m) => m.loss !== undefined).map((m): [number, number] => [m.step, m.loss!]);
+  const valPoints = metrics.filter((m) => m.valLoss !== undefined).map((m): [number, number] => [m.step, m.valLoss!]);
+  const svg = lineChartSvg('loss', 'step', 'cross-entropy (nats)', [
+    { name: 'train', points: smooth(trainPoints, 20), color: '#1f77b4' },
+    { name: 'validation', points: valPoints, color: '#d62728' },
+  ]);
+  writeFileAtomic(join(runDir, 'loss.svg'), svg);
+}
+
+/** Moving average over `k` points, so the training curve is readable. */
+function smooth(points: [number, number][], k: number): [number, number][] {
+  return points.map(([x], i) => {
+    const window = points.slice(Math.max(0, i - k + 1), i + 1);
+    return [x, window.reduce((s, [, y]) => s + y, 0) / window.length];
+  });
+}
+
+export const summarizeTime = (r: TrainResult) => `${formatSeconds(r.seconds)}, ${Math.round(r.tokensPerSecond)} tokens/s`;
