@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { noGrad } from '../lib/index.ts';
-import { loadCheckpoint, readCheckpointConfig } from '../nn/checkpoint.ts';
+import { loadCheckpoint, loadSafetensors, readCheckpointConfig } from '../nn/checkpoint.ts';
 import { helpText, parseFlags, UsageError, type FlagSpec } from './args.ts';
 import { defaultRunName, runConfigFrom, trainFlags, type RunConfig } from './flags.ts';
 import { makeSource } from './sources.ts';
@@ -29,7 +29,8 @@ function runTrain(argv: string[]): void {
   if (flags.resume) {
     const resume = String(flags.resume);
     if (!existsSync(resume)) throw new UsageError(`--resume: no checkpoint at '${resume}'`);
-    config = { ...(readCheckpointConfig(resume) as RunConfig) };
+    asUsage(() => loadSafetensors(resume)); // a corrupt file is the user's to fix: one line, exit 2
+    config = { ...(asUsage(() => readCheckpointConfig(resume)) as RunConfig) };
     if (argv.includes('--steps') || argv.some((a) => a.startsWith('--steps='))) config.steps = Number(flags.steps);
   } else {
     config = runConfigFrom(flags);
@@ -58,11 +59,20 @@ function loadRun(argv: string[]) {
   const path = flags.checkpoint as string | undefined;
   if (!path) throw new UsageError('--checkpoint <file> is required');
   if (!existsSync(path)) throw new UsageError(`--checkpoint: no file at '${path}'`);
-  const config = readCheckpointConfig(path) as RunConfig;
-  const source = makeSource(config);
+  const config = asUsage(() => readCheckpointConfig(path)) as RunConfig;
+  const source = asUsage(() => makeSource(config));
   const model = buildModel(config, source);
-  loadCheckpoint(path, { model });
+  asUsage(() => loadCheckpoint(path, { model }));
   return { model, source, count: Number(flags.count) };
+}
+
+/** Errors of the user's files (a corrupt checkpoint, unreadable data) are reported as one line. */
+function asUsage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 function printTable(values: Record<string, number>): void {
@@ -90,7 +100,7 @@ function main(argv: string[]): void {
 try {
   main(process.argv.slice(2));
 } catch (e) {
-  if (!(e instanceof UsageError) && !(e instanceof Error && /^(makeTask|CharDataset|loadSafetensors|loadCheckpoint|readCheckpointConfig)/.test(e.message))) throw e;
+  if (!(e instanceof UsageError)) throw e;
   console.error(`attngrad: ${(e as Error).message}`);
   process.exit(2);
 }

@@ -40,6 +40,7 @@ export interface TrainOptions {
   checkpointEvery?: number;
   resume?: string;
   quiet?: boolean; // no progress output (tests)
+  stopAfter?: number; // end early at this step, as an interrupted run would (tests of --resume)
 }
 
 export function train(c: RunConfig, o: TrainOptions): TrainResult {
@@ -66,7 +67,8 @@ export function train(c: RunConfig, o: TrainOptions): TrainResult {
   const started = Date.now();
   let tokens = 0;
   model.train();
-  for (let step = start + 1; step <= c.steps; step++) {
+  const last = Math.min(c.steps, o.stopAfter ?? c.steps);
+  for (let step = start + 1; step <= last; step++) {
     optimizer.lr = schedule(step);
     optimizer.zeroGrad();
     const batch = source.batch(model, step);
@@ -85,6 +87,7 @@ export function train(c: RunConfig, o: TrainOptions): TrainResult {
     }
     if (o.checkpointEvery && step % o.checkpointEvery === 0 && step < c.steps) save(step);
   }
+  if (last < c.steps) return { model, source, metrics, final: {}, tokensPerSecond: 0, seconds: 0 };
   save(c.steps);
   const seconds = (Date.now() - started) / 1000;
   const evals = metrics.filter((m) => m.valLoss !== undefined);
