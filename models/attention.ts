@@ -9,20 +9,10 @@
 import { cat, type Tensor } from '../lib/index.ts';
 import { Dropout, Linear } from '../nn/index.ts';
 import { Module } from '../nn/module.ts';
+import { causalMask, combineMasks, paddingMask } from './masks.ts';
+import type { MixerOptions, TokenMixer } from './mixer.ts';
 
-/** Keys and values of the positions seen so far, per layer, so each new token costs O(S) not O(S²). */
-export interface KVCache {
-  k: Tensor | null; // (B, nh, S, hs)
-  v: Tensor | null; // (B, nh, S, hs)
-}
-
-export interface AttentionOptions {
-  memory?: Tensor; // (B, S, C): attend to this instead of x (cross-attention)
-  mask?: Tensor | null; // additive, broadcastable to (B, nh, T, S)
-  cache?: KVCache; // self-attention: append; cross-attention: computed once, then reused
-}
-
-export class MultiHeadAttention extends Module {
+export class MultiHeadAttention extends Module implements TokenMixer {
   query: Linear;
   key: Linear;
   value: Linear;
@@ -44,7 +34,7 @@ export class MultiHeadAttention extends Module {
     return x.reshape([B, L, this.nHead, this.nEmbd / this.nHead]).transpose(1, 2); // (B, nh, L, hs)
   }
 
-  forward(x: Tensor, { memory, mask, cache }: AttentionOptions = {}): Tensor {
+  forward(x: Tensor, { memory, causal = false, keep, cache }: MixerOptions = {}): Tensor {
     const [B, T, C] = x.shape;
     const hs = C / this.nHead;
     const q = this.heads(this.query.forward(x)); // (B, nh, T, hs)
@@ -61,8 +51,11 @@ export class MultiHeadAttention extends Module {
       }
       if (cache) [cache.k, cache.v] = [k, v];
     }
+    const S = k.shape[2];
+    // additive masks: causal (T, S), query t at absolute position S − T + t; padding (B, 1, 1, S)
+    const mask = combineMasks(causal ? causalMask(T, S) : null, keep ? paddingMask(keep) : null);
     let scores = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(hs)); // (B, nh, T, S)
-    if (mask) scores = scores.add(mask);
+    if (mask) scores = scores.add(mask.to(scores.dtype));
     const att = this.attnDropout.forward(scores.softmax(-1)); // (B, nh, T, S)
     const y = att.matmul(v); // (B, nh, T, hs)
     return this.proj.forward(y.transpose(1, 2).reshape([B, T, C])); // (B, T, C)

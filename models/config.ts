@@ -1,4 +1,13 @@
-// Model configuration with defaults and checks that name the bad field and value.
+// Model configuration with defaults, and checks that name the bad field and value. One vocabulary
+// for code, CLI flags and docs: attention / position / scale / norm take the values listed here.
+
+export const attentionNames = [
+  'softmax', 'synth-dense', 'synth-random', 'synth-fixed', 'synth-factorized-dense', 'synth-factorized-random',
+  'synth-mix', 'gau', 'flash', 'local', 'atrous', 'strided', 'fixed', 'sparse', 'linear',
+] as const;
+export type AttentionName = (typeof attentionNames)[number];
+export const positionNames = ['none', 'sinusoidal', 'learned', 'rope', 'alibi', 'kerple', 't5'] as const;
+export type PositionName = (typeof positionNames)[number];
 
 export interface TransformerConfig {
   vocabSize: number;
@@ -9,23 +18,41 @@ export interface TransformerConfig {
   ffnHidden?: number; // default 4·nEmbd
   dropout?: number;
   norm?: 'pre' | 'post'; // post = the paper's LN(x + F(x))
-  position?: 'sinusoidal' | 'learned' | 'none';
+  position?: PositionName; // none/sinusoidal/learned are added to the embeddings; the rest act inside attention
   activation?: 'relu' | 'gelu';
+  attention?: AttentionName; // the token mixer of every block
+  scale?: 'sqrt' | 'logn'; // 1/√d, or the entropy-invariant log(n)/log(trainLen) · 1/√d
+  trainLen?: number; // the training length the log-n scale is relative to (default blockSize)
+  window?: number; // local / sparse: keys within this distance
+  rate?: number; // atrous / sparse: dilation; strided / fixed: stride
+  chunk?: number; // FLASH chunk length
+  sinks?: number; // inference-time window: the first k tokens stay visible
+  expansion?: number; // GAU: e = expansion · nEmbd
+  sharedDim?: number; // GAU: s, the width of the shared Q/K projection
+  rank?: number; // factorized Synthesizer: rank k
+  featureMap?: 'elu' | 'relu'; // linear attention's φ
 }
 
 const choices = {
   norm: ['pre', 'post'],
-  position: ['sinusoidal', 'learned', 'none'],
+  position: positionNames,
   activation: ['relu', 'gelu'],
+  attention: attentionNames,
+  scale: ['sqrt', 'logn'],
+  featureMap: ['elu', 'relu'],
 } as const;
 
 export function checkConfig(model: string, config: TransformerConfig): Required<TransformerConfig> {
   const c: Required<TransformerConfig> = {
-    ffnHidden: 4 * config.nEmbd, dropout: 0, norm: 'post', position: 'sinusoidal', activation: 'relu', ...config,
+    ffnHidden: 4 * config.nEmbd, dropout: 0, norm: 'post', position: 'sinusoidal', activation: 'relu',
+    attention: 'softmax', scale: 'sqrt', trainLen: config.blockSize, window: 16, rate: 4, chunk: 64, sinks: 0,
+    expansion: 2, sharedDim: 128, rank: 8, featureMap: 'elu', ...config,
   };
-  for (const key of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'ffnHidden'] as const) {
+  const positive = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'ffnHidden', 'trainLen', 'window', 'rate', 'chunk', 'expansion', 'sharedDim', 'rank'] as const;
+  for (const key of positive) {
     if (!Number.isInteger(c[key]) || c[key] < 1) throw new Error(`${model}: ${key} must be a positive integer, got ${c[key]}`);
   }
+  if (!Number.isInteger(c.sinks) || c.sinks < 0) throw new Error(`${model}: sinks must be an integer ≥ 0, got ${c.sinks}`);
   if (c.nEmbd % c.nHead !== 0) throw new Error(`${model}: nEmbd ${c.nEmbd} is not divisible by nHead ${c.nHead}`);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`${model}: dropout must be in [0, 1), got ${c.dropout}`);
   for (const [key, allowed] of Object.entries(choices)) {

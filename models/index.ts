@@ -1,7 +1,9 @@
 // attngrad/models: the Transformer, masks, positions, sampling, and the data (toy tasks, char text).
-export { MultiHeadAttention, type KVCache, type AttentionOptions } from './attention.ts';
+export { MultiHeadAttention } from './attention.ts';
+export type { KVCache, MixerOptions, TokenMixer } from './mixer.ts';
+export { makeMixer } from './mixers.ts';
 export { Seq2SeqTransformer, TransformerLM, FeedForward, EncoderLayer, DecoderLayer, type ModelOutput } from './transformer.ts';
-export { checkConfig, type TransformerConfig } from './config.ts';
+export { checkConfig, attentionNames, positionNames, type AttentionName, type PositionName, type TransformerConfig } from './config.ts';
 export { causalMask, paddingMask, combineMasks } from './masks.ts';
 export { SinusoidalPositions, LearnedPositions } from './positions.ts';
 export { sampleNext, type SampleOptions } from './sampling.ts';

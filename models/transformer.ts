@@ -9,8 +9,9 @@
 import { crossEntropy, noGrad, tensor, type Tensor } from '../lib/index.ts';
 import { Dropout, Embedding, LayerNorm, Linear, ModuleList, init } from '../nn/index.ts';
 import { Module } from '../nn/module.ts';
-import { MultiHeadAttention, type KVCache } from './attention.ts';
-import { causalMask, combineMasks, paddingMask } from './masks.ts';
+import { MultiHeadAttention } from './attention.ts';
+import type { KVCache, TokenMixer } from './mixer.ts';
+import { makeMixer } from './mixers.ts';
 import { LearnedPositions, SinusoidalPositions } from './positions.ts';
 import { sampleNext, type SampleOptions } from './sampling.ts';
 import { checkConfig, type TransformerConfig } from './config.ts';
@@ -46,26 +47,26 @@ class Residual extends Module {
 }
 
 export class EncoderLayer extends Module {
-  attn: MultiHeadAttention;
+  attn: TokenMixer;
   ffn: FeedForward;
   sub1: Residual;
   sub2: Residual;
   constructor(c: Required<TransformerConfig>) {
     super();
-    this.attn = new MultiHeadAttention(c.nEmbd, c.nHead, c.dropout);
+    this.attn = makeMixer(c);
     this.ffn = new FeedForward(c.nEmbd, c.ffnHidden, c.activation);
     this.sub1 = new Residual(c.nEmbd, c.dropout, c.norm === 'pre');
     this.sub2 = new Residual(c.nEmbd, c.dropout, c.norm === 'pre');
   }
-  forward(x: Tensor, mask: Tensor | null): Tensor {
-    x = this.sub1.forward(x, (h) => this.attn.forward(h, { mask })); // (B, S, C)
+  forward(x: Tensor, keep: Tensor | null): Tensor {
+    x = this.sub1.forward(x, (h) => this.attn.forward(h, { keep })); // (B, S, C), bidirectional
     return this.sub2.forward(x, (h) => this.ffn.forward(h)); // (B, S, C)
   }
 }
 
 /** Masked self-attention, then (for seq2seq) cross-attention to the encoder's output, then the FFN. */
 export class DecoderLayer extends Module {
-  selfAttn: MultiHeadAttention;
+  selfAttn: TokenMixer;
   crossAttn: MultiHeadAttention | null;
   ffn: FeedForward;
   sub1: Residual;
@@ -74,18 +75,18 @@ export class DecoderLayer extends Module {
   constructor(c: Required<TransformerConfig>, cross: boolean) {
     super();
     const pre = c.norm === 'pre';
-    this.selfAttn = new MultiHeadAttention(c.nEmbd, c.nHead, c.dropout);
+    this.selfAttn = makeMixer(c);
     this.crossAttn = cross ? new MultiHeadAttention(c.nEmbd, c.nHead, c.dropout) : null;
     this.ffn = new FeedForward(c.nEmbd, c.ffnHidden, c.activation);
     this.sub1 = new Residual(c.nEmbd, c.dropout, pre);
     this.subCross = cross ? new Residual(c.nEmbd, c.dropout, pre) : null;
     this.sub2 = new Residual(c.nEmbd, c.dropout, pre);
   }
-  forward(x: Tensor, o: { selfMask: Tensor | null; memory?: Tensor; memoryMask?: Tensor | null; cache?: LayerCache }): Tensor {
-    x = this.sub1.forward(x, (h) => this.selfAttn.forward(h, { mask: o.selfMask, cache: o.cache?.self })); // (B, T, C)
+  forward(x: Tensor, o: { keep?: Tensor | null; memory?: Tensor; memoryKeep?: Tensor | null; cache?: LayerCache } = {}): Tensor {
+    x = this.sub1.forward(x, (h) => this.selfAttn.forward(h, { causal: true, keep: o.keep, cache: o.cache?.self })); // (B, T, C)
     const [cross, sub] = [this.crossAttn, this.subCross];
     if (cross && sub && o.memory) {
-      x = sub.forward(x, (h) => cross.forward(h, { memory: o.memory, mask: o.memoryMask, cache: o.cache?.cross })); // (B, T, C)
+      x = sub.forward(x, (h) => cross.forward(h, { memory: o.memory, keep: o.memoryKeep, cache: o.cache?.cross })); // (B, T, C)
     }
     return this.sub2.forward(x, (h) => this.ffn.forward(h)); // (B, T, C)
   }
@@ -105,7 +106,8 @@ class Embedder extends Module {
   constructor(readonly c: Required<TransformerConfig>) {
     super();
     this.tokens = new Embedding(c.vocabSize, c.nEmbd);
-    const P = { sinusoidal: SinusoidalPositions, learned: LearnedPositions, none: null }[c.position];
+    // absolute positions are added here; relative schemes (rope, alibi, ...) act inside attention
+    const P = c.position === 'sinusoidal' ? SinusoidalPositions : c.position === 'learned' ? LearnedPositions : null;
     this.positions = P && new P(c.blockSize, c.nEmbd);
     this.drop = new Dropout(c.dropout);
   }
@@ -155,26 +157,23 @@ export class Seq2SeqTransformer extends Module {
   }
 
   /** src (B, S) → memory (B, S, C); srcPad (B, S) is 1 for real tokens, 0 for padding. */
-  encode(src: Tensor, srcPad?: Tensor): { memory: Tensor; memoryMask: Tensor | null } {
-    const memoryMask = srcPad ? paddingMask(srcPad) : null; // (B, 1, 1, S)
+  encode(src: Tensor, srcPad?: Tensor): { memory: Tensor; memoryKeep: Tensor | null } {
+    const memoryKeep = srcPad ?? null; // (B, S)
     let x = this.embed.forward(src); // (B, S, C)
-    for (const layer of this.encoder) x = layer.forward(x, memoryMask);
-    return { memory: this.encoderNorm ? this.encoderNorm.forward(x) : x, memoryMask };
+    for (const layer of this.encoder) x = layer.forward(x, memoryKeep);
+    return { memory: this.encoderNorm ? this.encoderNorm.forward(x) : x, memoryKeep };
   }
 
-  decode(tgtIn: Tensor, memory: Tensor, memoryMask: Tensor | null, o: { tgtPad?: Tensor; caches?: LayerCache[]; offset?: number } = {}): Tensor {
-    const [, T] = tgtIn.shape;
-    const offset = o.offset ?? 0;
-    const selfMask = combineMasks(causalMask(T, T + offset), o.tgtPad && paddingMask(o.tgtPad)); // (B|1, 1, T, T)
-    let x = this.embed.forward(tgtIn, offset); // (B, T, C)
-    this.decoder.items.forEach((layer, i) => (x = layer.forward(x, { selfMask, memory, memoryMask, cache: o.caches?.[i] })));
+  decode(tgtIn: Tensor, memory: Tensor, memoryKeep: Tensor | null, o: { tgtPad?: Tensor; caches?: LayerCache[]; offset?: number } = {}): Tensor {
+    let x = this.embed.forward(tgtIn, o.offset ?? 0); // (B, T, C)
+    this.decoder.items.forEach((layer, i) => (x = layer.forward(x, { keep: o.tgtPad, memory, memoryKeep, cache: o.caches?.[i] })));
     return this.head.forward(this.decoderNorm ? this.decoderNorm.forward(x) : x); // (B, T, V)
   }
 
   /** Teacher forcing: logits for every target position, and the loss if tgtOut is given (−100 = ignore). */
   forward(src: Tensor, tgtIn: Tensor, o: { srcPad?: Tensor; tgtPad?: Tensor; tgtOut?: Tensor } = {}): ModelOutput {
-    const { memory, memoryMask } = this.encode(src, o.srcPad);
-    const logits = this.decode(tgtIn, memory, memoryMask, { tgtPad: o.tgtPad });
+    const { memory, memoryKeep } = this.encode(src, o.srcPad);
+    const logits = this.decode(tgtIn, memory, memoryKeep, { tgtPad: o.tgtPad });
     return { logits, loss: o.tgtOut ? crossEntropy(logits, o.tgtOut) : null };
   }
 
@@ -182,13 +181,13 @@ export class Seq2SeqTransformer extends Module {
   generate(src: Tensor, o: { srcPad?: Tensor; bos: number; eos: number; maxLen: number } & SampleOptions): number[][] {
     return noGrad(() => {
       const [B] = src.shape;
-      const { memory, memoryMask } = this.encode(src, o.srcPad);
+      const { memory, memoryKeep } = this.encode(src, o.srcPad);
       const caches = this.decoder.items.map(emptyCache);
       const out: number[][] = Array.from({ length: B }, () => []);
       const done = new Array<boolean>(B).fill(false);
       let next: Int32Array = new Int32Array(B).fill(o.bos);
       for (let t = 0; t < o.maxLen && !done.every(Boolean); t++) {
-        const logits = this.decode(tensor(next, { shape: [B, 1] }), memory, memoryMask, { caches, offset: t }); // (B, 1, V)
+        const logits = this.decode(tensor(next, { shape: [B, 1] }), memory, memoryKeep, { caches, offset: t }); // (B, 1, V)
         next = sampleNext(logits.reshape([B, -1]), o);
         next.forEach((tok, b) => {
           if (done[b]) return;
@@ -219,11 +218,8 @@ export class TransformerLM extends Module {
   }
 
   forward(idx: Tensor, targets?: Tensor, o: { caches?: LayerCache[]; offset?: number } = {}): ModelOutput {
-    const [, T] = idx.shape;
-    const offset = o.offset ?? 0;
-    let x = this.embed.forward(idx, offset); // (B, T, C)
-    const selfMask = causalMask(T, T + offset); // (T, T + offset)
-    this.blocks.items.forEach((block, i) => (x = block.forward(x, { selfMask, cache: o.caches?.[i] })));
+    let x = this.embed.forward(idx, o.offset ?? 0); // (B, T, C)
+    this.blocks.items.forEach((block, i) => (x = block.forward(x, { cache: o.caches?.[i] })));
     const logits = this.head.forward(this.finalNorm ? this.finalNorm.forward(x) : x); // (B, T, V)
     return { logits, loss: targets ? crossEntropy(logits, targets) : null };
   }
