@@ -1,6 +1,7 @@
 // The flags of `attngrad train | eval | sample` and the run configuration they make. The whole
 // RunConfig is stored in each checkpoint, so `--resume` and `eval` rebuild the exact same run.
 
+import { attentionNames, positionNames, type AttentionName, type PositionName } from '../models/config.ts';
 import type { FlagSpec, Flags } from './args.ts';
 import { UsageError } from './args.ts';
 
@@ -18,7 +19,12 @@ export const trainFlags = {
   ffn: { type: 'int', help: 'feed-forward width [default: 2·d-model; the paper uses 4·d-model]' },
   dropout: { type: 'float', default: 0, min: 0, help: 'dropout probability' },
   norm: { type: 'string', default: 'post', choices: ['pre', 'post'], help: 'residual layout' },
-  position: { type: 'string', default: 'sinusoidal', choices: ['sinusoidal', 'learned', 'none'], help: 'position encoding' },
+  position: { type: 'string', default: 'sinusoidal', choices: positionNames, help: 'position encoding' },
+  attention: { type: 'string', default: 'softmax', choices: attentionNames, help: 'token mixer of every block (README: variants)' },
+  scale: { type: 'string', default: 'sqrt', choices: ['sqrt', 'logn'], help: 'attention scale: 1/√d, or ×log(n)/log(train length)' },
+  window: { type: 'int', default: 16, min: 1, help: 'local/sparse attention: keys within this distance' },
+  rate: { type: 'int', default: 4, min: 1, help: 'atrous/sparse: dilation; strided/fixed: stride' },
+  chunk: { type: 'int', default: 64, min: 1, help: 'FLASH: chunk length' },
   steps: { type: 'int', default: 700, min: 1, help: 'optimizer steps' },
   batch: { type: 'int', default: 32, min: 1, help: 'examples per step' },
   lr: { type: 'float', default: 3e-3, min: 0, help: 'peak learning rate' },
@@ -50,7 +56,12 @@ export interface RunConfig {
   ffn: number;
   dropout: number;
   norm: 'pre' | 'post';
-  position: 'sinusoidal' | 'learned' | 'none';
+  position: PositionName;
+  attention: AttentionName;
+  scale: 'sqrt' | 'logn';
+  window: number;
+  rate: number;
+  chunk: number;
   steps: number;
   batch: number;
   lr: number;
@@ -68,7 +79,8 @@ export function runConfigFrom(f: Flags): RunConfig {
   const c = {
     model: f.model, task: f.task, data: f.data, minLen: f.minLen, maxLen: f.maxLen, symbols: f.symbols,
     blockSize: f.blockSize, layers: f.layers, heads: f.heads, dModel: f.dModel, ffn: f.ffn ?? 2 * Number(f.dModel),
-    dropout: f.dropout, norm: f.norm, position: f.position, steps: f.steps, batch: f.batch, lr: f.lr,
+    dropout: f.dropout, norm: f.norm, position: f.position, attention: f.attention, scale: f.scale,
+    window: f.window, rate: f.rate, chunk: f.chunk, steps: f.steps, batch: f.batch, lr: f.lr,
     schedule: f.schedule, warmup: f.warmup ?? Math.min(100, Math.floor(Number(f.steps) / 10)), weightDecay: f.weightDecay, clip: f.clip, seed: f.seed,
     evalEvery: f.evalEvery, evalSize: f.evalSize,
   } as RunConfig;
