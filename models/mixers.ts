@@ -4,11 +4,13 @@
 import { MultiHeadAttention } from './attention.ts';
 import type { AttentionName, TransformerConfig } from './config.ts';
 import type { TokenMixer } from './mixer.ts';
+import { synthesizerMixers } from './synthesizer.ts';
 
 type Config = Required<TransformerConfig>;
 
 const mixers: Partial<Record<AttentionName, (c: Config) => TokenMixer>> = {
   softmax: (c) => new MultiHeadAttention(c.nEmbd, c.nHead, c.dropout),
+  ...synthesizerMixers,
 };
 
 export function makeMixer(c: Config): TokenMixer {

@@ -121,11 +121,12 @@ class Embedder extends Module {
 }
 
 /**
- * Xavier-uniform for every matrix (as the reference PyTorch Transformer does); the output head starts
- * small (N(0, 0.02²), bias 0) so the loss at init is ≈ ln V, the loss of a uniform guess.
+ * Xavier-uniform for the weights of every Linear and Embedding (as the reference PyTorch Transformer
+ * does for its matrices); other tables (a Synthesizer's random matrices) keep their own init. The
+ * output head starts small (N(0, 0.02²), bias 0) so the loss at init is ≈ ln V, a uniform guess.
  */
 function initWeights(m: Module, head: Linear): void {
-  for (const [, p] of m.namedParameters()) if (p.ndim >= 2) init.xavierUniform(p);
+  for (const [, sub] of m.namedModules()) if (sub instanceof Linear || sub instanceof Embedding) init.xavierUniform(sub.weight);
   init.normal(head.weight, 0.02);
   if (head.bias) init.zeros(head.bias);
 }
