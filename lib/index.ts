@@ -20,6 +20,8 @@ export { matmul } from './ops/matmul.ts';
 export { softmax, logSoftmax } from './ops/softmax.ts';
 export { layerNorm, rmsNorm } from './ops/norm.ts';
 export { gather, indexSelect } from './ops/indexing.ts';
+export { gatherScores, gatherApply, scatterApply } from './ops/sparse.ts';
+export { causalLinearAttention, linearAttention, type LinearAttentionOptions } from './ops/linear-attention.ts';
 export { primitives } from './ops/primitive.ts';
 export { backend, setBackend, registerBackend, type Backend, type KernelName } from './backend/backend.ts';
 export { toNdarray, fromNdarray } from './ndarray-interop.ts';

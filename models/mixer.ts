@@ -8,7 +8,10 @@
 import type { Tensor } from '../lib/index.ts';
 import type { Module } from '../nn/module.ts';
 
-/** Keys and values of the positions seen so far, per layer, so each new token costs O(S) not O(S²). */
+/**
+ * What a mixer keeps of the positions seen so far, per layer, so each new token costs O(S) not
+ * O(S²): keys and values for softmax attention; linear attention keeps its running sums here.
+ */
 export interface KVCache {
   k: Tensor | null; // (B, nh, S, hs)
   v: Tensor | null; // (B, nh, S, hs)

@@ -5,12 +5,16 @@ import { MultiHeadAttention } from './attention.ts';
 import type { AttentionName, TransformerConfig } from './config.ts';
 import type { TokenMixer } from './mixer.ts';
 import { synthesizerMixers } from './synthesizer.ts';
+import { linearMixers } from './linear-attention.ts';
+import { sparseMixers } from './sparse-attention.ts';
 
 type Config = Required<TransformerConfig>;
 
 const mixers: Partial<Record<AttentionName, (c: Config) => TokenMixer>> = {
   softmax: (c) => new MultiHeadAttention(c.nEmbd, c.nHead, c.dropout),
   ...synthesizerMixers,
+  ...linearMixers,
+  ...sparseMixers,
 };
 
 export function makeMixer(c: Config): TokenMixer {

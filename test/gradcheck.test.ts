@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  cat, clamp, crossEntropy, dropout, elu, gather, indexSelect, layerNorm, logSoftmax, manualSeed, matmul,
+  cat, causalLinearAttention, clamp, crossEntropy, gatherApply, gatherScores, scatterApply, dropout, elu, gather, indexSelect, layerNorm, logSoftmax, manualSeed, matmul,
   primitives, rand, randn, rmsNorm, softmax, stack, tensor, where, type Tensor,
 } from '../lib/index.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
@@ -91,6 +91,12 @@ const cases: Case[] = [
   { name: 'indexAdd (indexSelect backward)', covers: ['indexAdd', 'indexSelect'], inputs: () => [normal([5, 3])], f: (x) => x.indexSelect(1, ids([1, 1, 0])).square() },
   { name: 'gather 3-D', covers: ['gather'], inputs: () => [normal([2, 3, 4])], f: (x) => gather(x, 2, ids([0, 3, 1, 1, 2, 0], [2, 3, 1])) },
   // float32 rounding makes the function a staircase at 1e-7: a wider step and tolerance
+  ...((idx = ids([0, 4, -1, 1, 1, 2, -1, -1, -1, 3, -1, 0, 4, 2, 1, 0, 0, 0], [2, 3, 3])): Case[] => [
+    { name: 'gatherScores', covers: ['gatherScores'], inputs: () => [normal([2, 2, 3, 4]), normal([2, 2, 5, 4])], f: (q, k) => gatherScores(q, k, idx) },
+    { name: 'gatherApply', covers: ['gatherApply'], inputs: () => [normal([2, 2, 3, 3]), normal([2, 2, 5, 4])], f: (p, v) => gatherApply(p, v, idx) },
+    { name: 'scatterApply', covers: ['scatterApply'], inputs: () => [normal([2, 2, 3, 3]), normal([2, 2, 3, 4])], f: (p, x) => scatterApply(p, x, idx, 5) },
+  ])(),
+  { name: 'causalLinearAttention', covers: ['causalLinearAttention'], inputs: () => [positive([2, 5, 3]), positive([2, 5, 3]), normal([2, 5, 4])], f: (q, k, v) => causalLinearAttention(q, k, v) },
   { name: 'cast', covers: ['cast'], inputs: () => [normal([3])], f: (x) => x.to('float32').to('float64').mul(x), tol: { eps: 1e-3, rtol: 1e-3, atol: 1e-4 } },
   { name: 'crossEntropy smoothing ignore', covers: ['logSoftmax', 'gather'], inputs: () => [normal([4, 5])], f: (z) => crossEntropy(z, ids([1, -100, 4, 0]), { labelSmoothing: 0.1 }) },
   { name: 'crossEntropy (B,T,V)', covers: ['logSoftmax'], inputs: () => [normal([2, 3, 4])], f: (z) => crossEntropy(z, ids([0, 1, 2, 3, 3, 0], [2, 3])) },

@@ -1,0 +1,198 @@
+// Sparse attention: each query attends to a fixed set of keys rather than to all of them.
+// Child et al. 2019, "Generating Long Sequences with Sparse Transformers" (arXiv 1904.10509), and
+// Su Jianlin, "From standard attention to sparse attention" (kexue.fm post 6853). For the query at
+// position p and the key at position j (bidirectional forms; causal also requires j ≤ p):
+//
+//   local    |p − j| ≤ w                          a band (Su's Local), w = config.window
+//   atrous   (p − j) mod k = 0                    dilated (Su's Atrous), k = config.rate
+//   sparse   |p − j| ≤ w  or  (p − j) mod k = 0   Su's union: locally dense, remotely sparse
+//   strided  |p − j| ≤ l  or  (p − j) mod l = 0   OpenAI strided A¹ ∪ A², l = config.rate
+//   fixed    ⌊j/l⌋ = ⌊p/l⌋  or  j mod l ≥ l − c   OpenAI fixed: own block ∪ the last c cells of
+//                                                 every block, c = ⌈l/4⌉ (the paper's Enwik8 l=128, c=32)
+//
+// The paper's strided and fixed are causal; their bidirectional forms follow Su. Every head uses
+// the union of the pattern's parts (the paper's "merged" heads, §5.1), and a key is in a row once,
+// so the diagonal is not counted twice as in the concatenating implementation (spec §8.4).
+//
+// A pattern is an index table (T, W): row t lists the keys of the query at p = S − T + t (a KV cache
+// holds the first S − T keys), padded keys (keep = 0) and the tail of short rows are −1. Rows are
+// built in O(W) each from candidates that contain the row, filtered by the definition, so W is
+// the widest row: local 2w+1 (causal w+1), atrous ⌈S/k⌉, sparse ≈ 2w + S/k, strided ≈ 2l + S/l,
+// fixed ≈ l + c·S/l. Time and memory are O(T·W) (lib/ops/sparse.ts), never O(T·S);
+// maskedDenseAttention is the O(T·S) reference built from the same definitions.
+//
+// Glossary: B batch, T query length, S key length, C channels (nEmbd), nh heads, hs = C / nh,
+// W slots per query, w window, k rate, l stride (block), c summary cells per block.
+// Read next: attention.ts (the dense mixer), ../lib/ops/sparse.ts (the primitives).
+
+import { cat, gatherApply, gatherScores, tensor, type Tensor } from '../lib/index.ts';
+import { Dropout, Linear } from '../nn/index.ts';
+import { Module } from '../nn/module.ts';
+import type { TransformerConfig } from './config.ts';
+import type { MixerOptions, TokenMixer } from './mixer.ts';
+
+export type SparseKind = 'local' | 'atrous' | 'strided' | 'fixed' | 'sparse';
+export interface SparsePattern {
+  kind: SparseKind;
+  window: number; // w: local, sparse
+  rate: number; // k: atrous, sparse; l: strided, fixed
+}
+export interface PatternOptions {
+  causal?: boolean;
+  keep?: Tensor | null; // (B, S) 1 = real key, 0 = padding
+}
+
+function checkPattern({ kind, window, rate }: SparsePattern): void {
+  if (!['local', 'atrous', 'strided', 'fixed', 'sparse'].includes(kind)) throw new Error(`sparse pattern: unknown kind '${kind}'`);
+  if (!Number.isInteger(window) || window < 0) throw new Error(`sparse pattern: window must be an integer ≥ 0, got ${window}`);
+  if (!Number.isInteger(rate) || rate < 1) throw new Error(`sparse pattern: rate must be a positive integer, got ${rate}`);
+}
+
+const summaryCells = (l: number) => Math.ceil(l / 4);
+
+function batchesOf(keep: Tensor | null | undefined, S: number): number {
+  if (keep && (keep.ndim !== 2 || keep.shape[1] !== S)) {
+    throw new Error(`sparse pattern: keep must be (B, ${S}), one flag per key, got [${keep.shape}]`);
+  }
+  return keep ? keep.shape[0] : 1;
+}
+
+/** The definition: may the query at p see the key at j (bidirectional form)? */
+export function allowed({ kind, window: w, rate: k }: SparsePattern, p: number, j: number): boolean {
+  const distance = Math.abs(p - j);
+  switch (kind) {
+    case 'local': return distance <= w;
+    case 'atrous': return distance % k === 0;
+    case 'sparse': return distance <= w || distance % k === 0;
+    case 'strided': return distance <= k || distance % k === 0;
+    case 'fixed': return Math.floor(j / k) === Math.floor(p / k) || j % k >= k - summaryCells(k);
+  }
+}
+
+/** Visit keys in [0, S) worth testing for the query at p: a superset of its row, O(W) of them. */
+function forCandidates({ kind, window: w, rate: k }: SparsePattern, p: number, S: number, visit: (j: number) => void): void {
+  const run = (from: number, to: number) => {
+    for (let j = Math.max(0, from); j < Math.min(S, to); j++) visit(j);
+  };
+  const lattice = () => {
+    for (let j = p % k; j < S; j += k) visit(j);
+  };
+  switch (kind) {
+    case 'local': return run(p - w, p + w + 1);
+    case 'atrous': return lattice();
+    case 'sparse': run(p - w, p + w + 1); return lattice();
+    case 'strided': run(p - k, p + k + 1); return lattice();
+    case 'fixed':
+      run(p - (p % k), p - (p % k) + k); // own block
+      for (let b = 0; b < S; b += k) run(b + k - summaryCells(k), b + k); // every block's summary cells
+  }
+}
+
+/** The pattern as an index table: (T, W), or (B, T, W) when `keep` empties padded keys. */
+export function patternIndex(pattern: SparsePattern, T: number, S: number, { causal = false, keep }: PatternOptions = {}): Tensor {
+  checkPattern(pattern);
+  const nb = batchesOf(keep, S);
+  const keys: number[] = []; // the rows one after another; row t ends at ends[t]
+  const ends: number[] = [];
+  const seen = new Int32Array(S).fill(-1); // seen[j] = t: key j is in row t already (candidate lists overlap)
+  let W = 1;
+  for (let t = 0; t < T; t++) {
+    const p = S - T + t;
+    forCandidates(pattern, p, S, (j) => {
+      if (seen[j] === t || (causal && j > p) || !allowed(pattern, p, j)) return;
+      seen[j] = t;
+      keys.push(j);
+    });
+    ends.push(keys.length);
+    W = Math.max(W, ends[t] - (ends[t - 1] ?? 0));
+  }
+  const data = new Int32Array(nb * T * W).fill(-1);
+  for (let t = 0; t < T; t++) {
+    const row = Int32Array.from(keys.slice(ends[t - 1] ?? 0, ends[t])).sort();
+    for (let b = 0; b < nb; b++) {
+      for (let i = 0; i < row.length; i++) if (!keep || keep.data[b * S + row[i]]) data[(b * T + t) * W + i] = row[i];
+    }
+  }
+  return tensor(data, { shape: keep ? [nb, T, W] : [T, W] });
+}
+
+/** The same pattern as an additive (B or 1, 1, T, S) mask of 0 / −∞, tested pair by pair: O(T·S). */
+export function patternMask(pattern: SparsePattern, T: number, S: number, { causal = false, keep }: PatternOptions = {}): Tensor {
+  checkPattern(pattern);
+  const nb = batchesOf(keep, S);
+  const data = new Float64Array(nb * T * S);
+  for (let b = 0; b < nb; b++) {
+    for (let t = 0; t < T; t++) {
+      const p = S - T + t;
+      for (let j = 0; j < S; j++) {
+        const ok = allowed(pattern, p, j) && (!causal || j <= p) && (!keep || keep.data[b * S + j] !== 0);
+        data[(b * T + t) * S + j] = ok ? 0 : -Infinity;
+      }
+    }
+  }
+  return tensor(data, { shape: [nb, 1, T, S] });
+}
+
+/** O(T·W): scores of the listed keys only, softmax over the slots (empty ones score −∞). */
+export function sparseAttention(q: Tensor, k: Tensor, v: Tensor, idx: Tensor, drop = (p: Tensor) => p): Tensor {
+  const scores = gatherScores(q.mul(1 / Math.sqrt(q.shape[3])), k, idx, -Infinity); // (B, nh, T, W)
+  return gatherApply(drop(scores.softmax(-1)), v, idx); // (B, nh, T, hs)
+}
+
+/** The reference, O(T·S): dense scores, the pattern as an additive mask, softmax, values. */
+export function maskedDenseAttention(q: Tensor, k: Tensor, v: Tensor, pattern: SparsePattern, options: PatternOptions = {}): Tensor {
+  const [, , T, hs] = q.shape;
+  const mask = patternMask(pattern, T, k.shape[2], options).to(q.dtype); // (B or 1, 1, T, S)
+  const att = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(hs)).add(mask).softmax(-1); // (B, nh, T, S)
+  return att.matmul(v); // (B, nh, T, hs)
+}
+
+/** Multi-head attention whose queries see only their pattern's keys. */
+export class SparseAttention extends Module implements TokenMixer {
+  query: Linear;
+  key: Linear;
+  value: Linear;
+  proj: Linear;
+  attnDropout: Dropout;
+  constructor(readonly nEmbd: number, readonly nHead: number, readonly pattern: SparsePattern, dropout = 0) {
+    super();
+    if (nEmbd % nHead !== 0) throw new Error(`SparseAttention: nEmbd ${nEmbd} is not divisible by nHead ${nHead}`);
+    checkPattern(pattern);
+    this.query = new Linear(nEmbd, nEmbd);
+    this.key = new Linear(nEmbd, nEmbd);
+    this.value = new Linear(nEmbd, nEmbd);
+    this.proj = new Linear(nEmbd, nEmbd);
+    this.attnDropout = new Dropout(dropout);
+  }
+
+  /** (B, L, C) → (B, nh, L, hs) */
+  private heads(x: Tensor): Tensor {
+    const [B, L] = x.shape;
+    return x.reshape([B, L, this.nHead, this.nEmbd / this.nHead]).transpose(1, 2); // (B, nh, L, hs)
+  }
+
+  forward(x: Tensor, { causal = false, keep, cache, memory }: MixerOptions = {}): Tensor {
+    const [B, T, C] = x.shape;
+    if (memory) {
+      throw new Error(`SparseAttention (${this.pattern.kind}): cross-attention is not supported; patterns relate positions of one sequence`);
+    }
+    const q = this.heads(this.query.forward(x)); // (B, nh, T, hs)
+    let k = this.heads(this.key.forward(x)); // (B, nh, T, hs)
+    let v = this.heads(this.value.forward(x)); // (B, nh, T, hs)
+    // the cache keeps every key: atrous, strided and fixed reach back to position 0
+    if (cache?.k && cache.v) [k, v] = [cat([cache.k, k], 2), cat([cache.v, v], 2)]; // (B, nh, S, hs)
+    if (cache) [cache.k, cache.v] = [k, v];
+    const idx = patternIndex(this.pattern, T, k.shape[2], { causal, keep }); // (T, W) or (B, T, W)
+    const y = sparseAttention(q, k, v, idx, (p) => this.attnDropout.forward(p)); // (B, nh, T, hs)
+    return this.proj.forward(y.transpose(1, 2).reshape([B, T, C])); // (B, T, C)
+  }
+}
+
+type Config = Required<TransformerConfig>;
+const make = (kind: SparseKind) => (c: Config): TokenMixer =>
+  new SparseAttention(c.nEmbd, c.nHead, { kind, window: c.window, rate: c.rate }, c.dropout);
+
+/** One factory per attention name, for models/mixers.ts. */
+export const sparseMixers: Record<SparseKind, (c: Config) => TokenMixer> = {
+  local: make('local'), atrous: make('atrous'), strided: make('strided'), fixed: make('fixed'), sparse: make('sparse'),
+};
