@@ -88,6 +88,9 @@ export function runConfigFrom(f: Flags): RunConfig {
   if (c.dropout >= 1) throw new UsageError(`--dropout must be < 1, got ${c.dropout}`);
   if (c.minLen > c.maxLen) throw new UsageError(`--min-len ${c.minLen} is greater than --max-len ${c.maxLen}`);
   if (c.schedule === 'cosine' && c.warmup >= c.steps) throw new UsageError(`--warmup ${c.warmup} must be less than --steps ${c.steps} for the cosine schedule`);
+  if (c.model === 'seq2seq' && (c.attention === 'gau' || c.attention === 'flash')) {
+    throw new UsageError(`--attention ${c.attention} replaces whole blocks and has no cross-attention: use --model lm`);
+  }
   if (c.task === 'text' && !c.data) throw new UsageError('--task text needs --data <file>');
   if (c.task === 'text' && c.model !== 'lm') throw new UsageError('--task text trains a language model: use --model lm');
   if (c.task !== 'text' && c.data) throw new UsageError(`--data is only for --task text (got --task ${c.task})`);

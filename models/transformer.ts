@@ -12,6 +12,8 @@ import { Module } from '../nn/module.ts';
 import { MultiHeadAttention } from './attention.ts';
 import type { KVCache, TokenMixer } from './mixer.ts';
 import { makeMixer } from './mixers.ts';
+import { GAUBlock, makeGauBlock } from './gau.ts';
+import { makeFlashBlock } from './flash.ts';
 import { LearnedPositions, SinusoidalPositions } from './positions.ts';
 import { sampleNext, type SampleOptions } from './sampling.ts';
 import { checkConfig, type TransformerConfig } from './config.ts';
@@ -148,6 +150,9 @@ export class Seq2SeqTransformer extends Module {
   constructor(config: TransformerConfig) {
     super();
     const c = (this.config = checkConfig('Seq2SeqTransformer', config));
+    if (c.attention === 'gau' || c.attention === 'flash') {
+      throw new Error(`Seq2SeqTransformer: attention '${c.attention}' replaces whole blocks and has no cross-attention; use it in TransformerLM (--model lm)`);
+    }
     this.embed = new Embedder(c);
     this.encoder = new ModuleList(Array.from({ length: c.nLayer }, () => new EncoderLayer(c)));
     this.decoder = new ModuleList(Array.from({ length: c.nLayer }, () => new DecoderLayer(c, true)));
@@ -201,18 +206,26 @@ export class Seq2SeqTransformer extends Module {
   }
 }
 
+/** A block of the LM: a Transformer layer (mixer + FFN), or a GAU / FLASH layer, which is both at once. */
+type LMBlock = DecoderLayer | GAUBlock;
+function makeLMBlock(c: Required<TransformerConfig>): LMBlock {
+  if (c.attention === 'gau') return makeGauBlock(c);
+  if (c.attention === 'flash') return makeFlashBlock(c);
+  return new DecoderLayer(c, false);
+}
+
 /** Decoder-only causal language model (GPT-style stack of masked self-attention blocks). */
 export class TransformerLM extends Module {
   readonly config: Required<TransformerConfig>;
   embed: Embedder;
-  blocks: ModuleList<DecoderLayer>;
+  blocks: ModuleList<LMBlock>;
   finalNorm: LayerNorm | null;
   head: Linear;
   constructor(config: TransformerConfig) {
     super();
     const c = (this.config = checkConfig('TransformerLM', config));
     this.embed = new Embedder(c);
-    this.blocks = new ModuleList(Array.from({ length: c.nLayer }, () => new DecoderLayer(c, false)));
+    this.blocks = new ModuleList(Array.from({ length: c.nLayer }, () => makeLMBlock(c)));
     this.finalNorm = c.norm === 'pre' ? new LayerNorm(c.nEmbd) : null;
     this.head = new Linear(c.nEmbd, c.vocabSize);
     initWeights(this, this.head);
@@ -220,7 +233,9 @@ export class TransformerLM extends Module {
 
   forward(idx: Tensor, targets?: Tensor, o: { caches?: LayerCache[]; offset?: number } = {}): ModelOutput {
     let x = this.embed.forward(idx, o.offset ?? 0); // (B, T, C)
-    this.blocks.items.forEach((block, i) => (x = block.forward(x, { cache: o.caches?.[i] })));
+    for (const [i, block] of this.blocks.items.entries()) {
+      x = block instanceof DecoderLayer ? block.forward(x, { cache: o.caches?.[i] }) : block.forward(x, { causal: true });
+    }
     const logits = this.head.forward(this.finalNorm ? this.finalNorm.forward(x) : x); // (B, T, V)
     return { logits, loss: targets ? crossEntropy(logits, targets) : null };
   }
@@ -228,9 +243,11 @@ export class TransformerLM extends Module {
   /**
    * Append maxNewTokens sampled tokens to idx (B, T). A KV cache holds the window's keys and values,
    * so each step feeds one token; when the window exceeds blockSize it restarts on the last blockSize.
+   * GAU / FLASH blocks keep no cache: they recompute the window every step.
    */
   generate(idx: Tensor, maxNewTokens: number, o: SampleOptions = {}): Tensor {
     return noGrad(() => {
+      const cacheable = this.blocks.items.every((b) => b instanceof DecoderLayer);
       const [B, T0] = idx.shape;
       const rows = Array.from({ length: B }, (_, b) => Array.from(idx.data.subarray(b * T0, (b + 1) * T0)));
       let caches = this.blocks.items.map(emptyCache);
@@ -244,7 +261,7 @@ export class TransformerLM extends Module {
         const T = len - base - cached; // new tokens to feed
         const feed = rows.flatMap((r) => r.slice(base + cached));
         const { logits } = this.forward(tensor(new Int32Array(feed), { shape: [B, T] }), undefined, { caches, offset: cached });
-        cached = len - base;
+        cached = cacheable ? len - base : 0;
         const next = sampleNext(logits.narrow(1, T - 1, 1).reshape([B, -1]), o); // from the last position, (B,)
         rows.forEach((r, b) => r.push(next[b]));
       }
