@@ -25,6 +25,8 @@ export const trainFlags = {
   window: { type: 'int', default: 16, min: 1, help: 'local/sparse attention: keys within this distance' },
   rate: { type: 'int', default: 4, min: 1, help: 'atrous/sparse: dilation; strided/fixed: stride' },
   chunk: { type: 'int', default: 64, min: 1, help: 'FLASH: chunk length' },
+  sinks: { type: 'int', default: 0, min: 0, help: 'windowed attention: the first k tokens stay visible' },
+  'train-len': { type: 'int', min: 1, help: 'length the log-n scale is relative to [default: the model length]' },
   steps: { type: 'int', default: 700, min: 1, help: 'optimizer steps' },
   batch: { type: 'int', default: 32, min: 1, help: 'examples per step' },
   lr: { type: 'float', default: 3e-3, min: 0, help: 'peak learning rate' },
@@ -62,6 +64,8 @@ export interface RunConfig {
   window: number;
   rate: number;
   chunk: number;
+  sinks: number;
+  trainLen?: number;
   steps: number;
   batch: number;
   lr: number;
@@ -80,7 +84,7 @@ export function runConfigFrom(f: Flags): RunConfig {
     model: f.model, task: f.task, data: f.data, minLen: f.minLen, maxLen: f.maxLen, symbols: f.symbols,
     blockSize: f.blockSize, layers: f.layers, heads: f.heads, dModel: f.dModel, ffn: f.ffn ?? 2 * Number(f.dModel),
     dropout: f.dropout, norm: f.norm, position: f.position, attention: f.attention, scale: f.scale,
-    window: f.window, rate: f.rate, chunk: f.chunk, steps: f.steps, batch: f.batch, lr: f.lr,
+    window: f.window, rate: f.rate, chunk: f.chunk, sinks: f.sinks, trainLen: f.trainLen, steps: f.steps, batch: f.batch, lr: f.lr,
     schedule: f.schedule, warmup: f.warmup ?? Math.min(100, Math.floor(Number(f.steps) / 10)), weightDecay: f.weightDecay, clip: f.clip, seed: f.seed,
     evalEvery: f.evalEvery, evalSize: f.evalSize,
   } as RunConfig;
@@ -88,8 +92,8 @@ export function runConfigFrom(f: Flags): RunConfig {
   if (c.dropout >= 1) throw new UsageError(`--dropout must be < 1, got ${c.dropout}`);
   if (c.minLen > c.maxLen) throw new UsageError(`--min-len ${c.minLen} is greater than --max-len ${c.maxLen}`);
   if (c.schedule === 'cosine' && c.warmup >= c.steps) throw new UsageError(`--warmup ${c.warmup} must be less than --steps ${c.steps} for the cosine schedule`);
-  if (c.model === 'seq2seq' && (c.attention === 'gau' || c.attention === 'flash')) {
-    throw new UsageError(`--attention ${c.attention} replaces whole blocks and has no cross-attention: use --model lm`);
+  if (c.model === 'seq2seq' && (c.attention === 'gau' || c.attention === 'flash' || c.attention === 'hwfa')) {
+    throw new UsageError(`--attention ${c.attention} is a decoder-only stack (no cross-attention): use --model lm`);
   }
   if (c.task === 'text' && !c.data) throw new UsageError('--task text needs --data <file>');
   if (c.task === 'text' && c.model !== 'lm') throw new UsageError('--task text trains a language model: use --model lm');

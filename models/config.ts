@@ -3,7 +3,7 @@
 
 export const attentionNames = [
   'softmax', 'synth-dense', 'synth-random', 'synth-fixed', 'synth-factorized-dense', 'synth-factorized-random',
-  'synth-mix', 'gau', 'flash', 'local', 'atrous', 'strided', 'fixed', 'sparse', 'linear',
+  'synth-mix', 'gau', 'flash', 'local', 'atrous', 'strided', 'fixed', 'sparse', 'linear', 'hwfa',
 ] as const;
 export type AttentionName = (typeof attentionNames)[number];
 export const positionNames = ['none', 'sinusoidal', 'learned', 'rope', 'alibi', 'kerple', 't5'] as const;
@@ -27,6 +27,7 @@ export interface TransformerConfig {
   rate?: number; // atrous / sparse: dilation; strided / fixed: stride
   chunk?: number; // FLASH chunk length
   sinks?: number; // inference-time window: the first k tokens stay visible
+  windowed?: boolean; // softmax attention: every call sees only keys within `window` (+ the first `sinks`), training too
   expansion?: number; // GAU: e = expansion · nEmbd
   sharedDim?: number; // GAU: s, the width of the shared Q/K projection
   rank?: number; // factorized Synthesizer: rank k
@@ -46,7 +47,7 @@ export function checkConfig(model: string, config: TransformerConfig): Required<
   const c: Required<TransformerConfig> = {
     ffnHidden: 4 * config.nEmbd, dropout: 0, norm: 'post', position: 'sinusoidal', activation: 'relu',
     attention: 'softmax', scale: 'sqrt', trainLen: config.blockSize, window: 16, rate: 4, chunk: 64, sinks: 0,
-    expansion: 2, sharedDim: 128, rank: 8, featureMap: 'elu', ...config,
+    expansion: 2, sharedDim: 128, rank: 8, featureMap: 'elu', windowed: false, ...config,
   };
   const positive = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'ffnHidden', 'trainLen', 'window', 'rate', 'chunk', 'expansion', 'sharedDim', 'rank'] as const;
   for (const key of positive) {

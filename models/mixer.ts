@@ -22,6 +22,7 @@ export interface MixerOptions {
   keep?: Tensor | null; // (B, S) 1 = real key, 0 = padding (never attended to)
   memory?: Tensor; // (B, S, C) cross-attention source (softmax attention only)
   cache?: KVCache; // generation: keys/values of earlier positions (mixers that support it)
+  inferenceWindow?: boolean; // softmax attention: keys within config.window of the query + the first config.sinks (Λ-mask)
 }
 
 export interface TokenMixer extends Module {

@@ -11,7 +11,7 @@ import { sparseMixers } from './sparse-attention.ts';
 type Config = Required<TransformerConfig>;
 
 const mixers: Partial<Record<AttentionName, (c: Config) => TokenMixer>> = {
-  softmax: (c) => new MultiHeadAttention(c.nEmbd, c.nHead, c.dropout),
+  softmax: (c) => new MultiHeadAttention(c.nEmbd, c.nHead, c.dropout, c),
   ...synthesizerMixers,
   ...linearMixers,
   ...sparseMixers,

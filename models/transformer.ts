@@ -9,7 +9,7 @@
 import { crossEntropy, noGrad, tensor, type Tensor } from '../lib/index.ts';
 import { Dropout, Embedding, LayerNorm, Linear, ModuleList, init } from '../nn/index.ts';
 import { Module } from '../nn/module.ts';
-import { MultiHeadAttention } from './attention.ts';
+import { hwfaLayerConfig, MultiHeadAttention } from './attention.ts';
 import type { KVCache, TokenMixer } from './mixer.ts';
 import { makeMixer } from './mixers.ts';
 import { GAUBlock, makeGauBlock } from './gau.ts';
@@ -84,8 +84,8 @@ export class DecoderLayer extends Module {
     this.subCross = cross ? new Residual(c.nEmbd, c.dropout, pre) : null;
     this.sub2 = new Residual(c.nEmbd, c.dropout, pre);
   }
-  forward(x: Tensor, o: { keep?: Tensor | null; memory?: Tensor; memoryKeep?: Tensor | null; cache?: LayerCache } = {}): Tensor {
-    x = this.sub1.forward(x, (h) => this.selfAttn.forward(h, { causal: true, keep: o.keep, cache: o.cache?.self })); // (B, T, C)
+  forward(x: Tensor, o: { keep?: Tensor | null; memory?: Tensor; memoryKeep?: Tensor | null; cache?: LayerCache; inferenceWindow?: boolean } = {}): Tensor {
+    x = this.sub1.forward(x, (h) => this.selfAttn.forward(h, { causal: true, keep: o.keep, cache: o.cache?.self, inferenceWindow: o.inferenceWindow })); // (B, T, C)
     const [cross, sub] = [this.crossAttn, this.subCross];
     if (cross && sub && o.memory) {
       x = sub.forward(x, (h) => cross.forward(h, { memory: o.memory, keep: o.memoryKeep, cache: o.cache?.cross })); // (B, T, C)
@@ -109,14 +109,15 @@ class Embedder extends Module {
     super();
     this.tokens = new Embedding(c.vocabSize, c.nEmbd);
     // absolute positions are added here; relative schemes (rope, alibi, ...) act inside attention
-    const P = c.position === 'sinusoidal' ? SinusoidalPositions : c.position === 'learned' ? LearnedPositions : null;
+    // HWFA's layers set their own positions (hwfaLayerConfig), so its embedding adds none
+    const P = c.attention === 'hwfa' ? null : c.position === 'sinusoidal' ? SinusoidalPositions : c.position === 'learned' ? LearnedPositions : null;
     this.positions = P && new P(c.blockSize, c.nEmbd);
     this.drop = new Dropout(c.dropout);
   }
   forward(ids: Tensor, offset = 0): Tensor {
     const [, T] = ids.shape;
     let x = this.tokens.forward(ids); // (B, T, C)
-    if (this.c.position === 'sinusoidal') x = x.mul(Math.sqrt(this.c.nEmbd));
+    if (this.positions instanceof SinusoidalPositions) x = x.mul(Math.sqrt(this.c.nEmbd));
     if (this.positions) x = x.add(this.positions.forward(T, offset)); // (B, T, C) + (T, C)
     return this.drop.forward(x);
   }
@@ -150,6 +151,7 @@ export class Seq2SeqTransformer extends Module {
   constructor(config: TransformerConfig) {
     super();
     const c = (this.config = checkConfig('Seq2SeqTransformer', config));
+    if (c.attention === 'hwfa') throw new Error("Seq2SeqTransformer: attention 'hwfa' is a causal LM stack; use it in TransformerLM (--model lm)");
     if (c.attention === 'gau' || c.attention === 'flash') {
       throw new Error(`Seq2SeqTransformer: attention '${c.attention}' replaces whole blocks and has no cross-attention; use it in TransformerLM (--model lm)`);
     }
@@ -208,7 +210,8 @@ export class Seq2SeqTransformer extends Module {
 
 /** A block of the LM: a Transformer layer (mixer + FFN), or a GAU / FLASH layer, which is both at once. */
 type LMBlock = DecoderLayer | GAUBlock;
-function makeLMBlock(c: Required<TransformerConfig>): LMBlock {
+function makeLMBlock(c: Required<TransformerConfig>, layer: number): LMBlock {
+  if (c.attention === 'hwfa') return new DecoderLayer(hwfaLayerConfig(c, layer), false);
   if (c.attention === 'gau') return makeGauBlock(c);
   if (c.attention === 'flash') return makeFlashBlock(c);
   return new DecoderLayer(c, false);
@@ -225,16 +228,16 @@ export class TransformerLM extends Module {
     super();
     const c = (this.config = checkConfig('TransformerLM', config));
     this.embed = new Embedder(c);
-    this.blocks = new ModuleList(Array.from({ length: c.nLayer }, () => makeLMBlock(c)));
+    this.blocks = new ModuleList(Array.from({ length: c.nLayer }, (_, i) => makeLMBlock(c, i)));
     this.finalNorm = c.norm === 'pre' ? new LayerNorm(c.nEmbd) : null;
     this.head = new Linear(c.nEmbd, c.vocabSize);
     initWeights(this, this.head);
   }
 
-  forward(idx: Tensor, targets?: Tensor, o: { caches?: LayerCache[]; offset?: number } = {}): ModelOutput {
+  forward(idx: Tensor, targets?: Tensor, o: { caches?: LayerCache[]; offset?: number; inferenceWindow?: boolean } = {}): ModelOutput {
     let x = this.embed.forward(idx, o.offset ?? 0); // (B, T, C)
     for (const [i, block] of this.blocks.items.entries()) {
-      x = block instanceof DecoderLayer ? block.forward(x, { cache: o.caches?.[i] }) : block.forward(x, { causal: true });
+      x = block instanceof DecoderLayer ? block.forward(x, { cache: o.caches?.[i], inferenceWindow: o.inferenceWindow }) : block.forward(x, { causal: true });
     }
     const logits = this.head.forward(this.finalNorm ? this.finalNorm.forward(x) : x); // (B, T, V)
     return { logits, loss: targets ? crossEntropy(logits, targets) : null };
