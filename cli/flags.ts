@@ -5,6 +5,11 @@ import { attentionNames, positionNames, type AttentionName, type PositionName } 
 import type { FlagSpec, Flags } from './args.ts';
 import { UsageError } from './args.ts';
 
+export const backendFlag: FlagSpec = {
+  type: 'string', default: 'cpu', choices: ['cpu', 'gpu'],
+  help: 'kernels: TypeScript, or gpu.js (ATTNGRAD_GPU_MODE=webgpu|headlessgl|webasm|cpu forces a mode)',
+};
+
 export const trainFlags = {
   model: { type: 'string', default: 'seq2seq', choices: ['seq2seq', 'lm'], help: 'encoder-decoder or decoder-only' },
   task: { type: 'string', default: 'reverse', choices: ['copy', 'reverse', 'sort', 'addition', 'recall', 'text'], help: 'toy task, or text (char LM on --data)' },
@@ -41,6 +46,7 @@ export const trainFlags = {
   checkpoint: { type: 'string', help: 'where to save [default: runs/<name>/model.safetensors]' },
   'checkpoint-every': { type: 'int', default: 0, min: 0, help: 'also save every N steps (0 = only at the end)' },
   resume: { type: 'string', help: 'continue from this checkpoint (its config wins; --steps may extend it)' },
+  backend: backendFlag,
   help: { type: 'bool', default: false, help: 'show this help' },
 } satisfies Record<string, FlagSpec>;
 

@@ -4,10 +4,10 @@
 
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { noGrad } from '../lib/index.ts';
+import { initGpuBackend, noGrad, registerBackend, setBackend } from '../lib/index.ts';
 import { loadCheckpoint, loadSafetensors, readCheckpointConfig } from '../nn/checkpoint.ts';
 import { helpText, parseFlags, UsageError, type FlagSpec } from './args.ts';
-import { defaultRunName, runConfigFrom, trainFlags, type RunConfig } from './flags.ts';
+import { backendFlag, defaultRunName, runConfigFrom, trainFlags, type RunConfig } from './flags.ts';
 import { makeSource } from './sources.ts';
 import { buildModel } from './build.ts';
 import { summarizeTime, train } from './train.ts';
@@ -19,12 +19,25 @@ const usage = `usage: attngrad train [flags]       train a model (defaults: seq2
 const loadFlags = {
   checkpoint: { type: 'string', help: 'a checkpoint written by attngrad train' },
   count: { type: 'int', default: 8, min: 1, help: 'how many samples to show' },
+  backend: backendFlag,
   help: { type: 'bool', default: false, help: 'show this help' },
 } satisfies Record<string, FlagSpec>;
 
-function runTrain(argv: string[]): void {
+/** --backend gpu: use gpu.js kernels when a real adapter (or a forced mode) is there; say which in one line. */
+async function useBackend(name: unknown): Promise<void> {
+  if (name !== 'gpu') return;
+  const gpu = await initGpuBackend();
+  console.error(gpu.reason);
+  if (gpu.backend) {
+    registerBackend(gpu.backend);
+    setBackend(gpu.backend.name);
+  }
+}
+
+async function runTrain(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, trainFlags);
   if (flags.help) return void process.stdout.write(helpText(usage, trainFlags));
+  await useBackend(flags.backend);
   let config: RunConfig;
   if (flags.resume) {
     const resume = String(flags.resume);
@@ -50,8 +63,9 @@ function runTrain(argv: string[]): void {
   console.log(`checkpoint: ${checkpoint}`);
 }
 
-function loadRun(argv: string[]) {
+async function loadRun(argv: string[]) {
   const flags = parseFlags(argv, loadFlags);
+  await useBackend(flags.backend);
   if (flags.help) {
     process.stdout.write(helpText(usage, loadFlags));
     return null;
@@ -80,16 +94,16 @@ function printTable(values: Record<string, number>): void {
   console.log(`\n| metric | value |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v.toFixed(4)} |`).join('\n')}`);
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'train') return runTrain(rest);
   if (command === 'eval') {
-    const run = loadRun(rest);
+    const run = await loadRun(rest);
     if (run) printTable(noGrad(() => run.source.validate(run.model)));
     return;
   }
   if (command === 'sample') {
-    const run = loadRun(rest);
+    const run = await loadRun(rest);
     if (run) for (const line of run.source.samples(run.model, run.count)) console.log(line);
     return;
   }
@@ -98,7 +112,7 @@ function main(argv: string[]): void {
 }
 
 try {
-  main(process.argv.slice(2));
+  await main(process.argv.slice(2));
 } catch (e) {
   if (!(e instanceof UsageError)) throw e;
   console.error(`attngrad: ${(e as Error).message}`);

@@ -25,3 +25,4 @@ export { causalLinearAttention, linearAttention, type LinearAttentionOptions } f
 export { primitives } from './ops/primitive.ts';
 export { backend, setBackend, registerBackend, type Backend, type KernelName } from './backend/backend.ts';
 export { toNdarray, fromNdarray } from './ndarray-interop.ts';
+export { initGpuBackend, gpuCounters, resetGpuCounters, type GpuBackendOptions, type GpuCounters, type GpuInit, type GpuMode } from './backend/gpu.ts';

@@ -48,6 +48,8 @@ export interface Backend {
   argReduce(op: 'argmax' | 'argmin', x: TypedArray, shape: Shape, dim: number): Int32Array;
   matmul(args: MatmulArgs): TypedArray;
   softmax(x: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray;
+  /** Gradient of softmax (dx = y ⊙ (dy − Σ dy ⊙ y)) or, when `log`, log-softmax (dx = dy − exp(y)·Σ dy), from its output y. */
+  softmaxBackward(y: TypedArray, dy: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray;
   /** Normalise each row of length shape[-1]; rms = true skips the centring (RMSNorm). */
   norm(x: TypedArray, shape: Shape, gamma: TypedArray | null, beta: TypedArray | null, eps: number, rms: boolean): NormResult;
   normBackward(

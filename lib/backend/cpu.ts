@@ -7,10 +7,10 @@ import { matmul } from './cpu/matmul.ts';
 import { cat, cumsum, stridedCopy, stridedScatter } from './cpu/movement.ts';
 import { norm, normBackward } from './cpu/norm.ts';
 import { argReduce, reduce } from './cpu/reduce.ts';
-import { softmax } from './cpu/softmax.ts';
+import { softmax, softmaxBackward } from './cpu/softmax.ts';
 
 export const cpuBackend = {
   name: 'cpu',
-  unary, binary, where, reduce, argReduce, matmul, softmax, norm, normBackward,
+  unary, binary, where, reduce, argReduce, matmul, softmax, softmaxBackward, norm, normBackward,
   stridedCopy, stridedScatter, cat, gather, scatterAdd, indexSelect, indexAdd, cumsum,
 } satisfies Backend;

@@ -6,17 +6,16 @@ import { normDim } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { primitive } from './primitive.ts';
 
-const softmaxPrimitive = (name: string, log: boolean, grad: (dy: Tensor, y: Tensor, dim: number) => Tensor) =>
+// d softmax: dx = y ⊙ (dy − Σ(dy ⊙ y));  d log-softmax: dx = dy − exp(y)·Σdy  (exp(y) = softmax(x)).
+// Both in one fused kernel (softmaxBackward), so an accelerated backend can run them in one place.
+const softmaxPrimitive = (name: string, log: boolean) =>
   primitive<number>({
     name,
     forward: ([x], dim) => new Tensor(backend().softmax(x.data, x.shape, dim, log), x.shape),
-    backward: (dy, _inputs, y, dim) => [grad(dy, y, dim)],
+    backward: (dy, _inputs, y, dim) => [new Tensor(backend().softmaxBackward(y.data, dy.data, y.shape, dim, log), y.shape)],
   });
-
-// d softmax: dx = y ⊙ (dy − Σ(dy ⊙ y))
-const softmaxP = softmaxPrimitive('softmax', false, (dy, y, dim) => y.mul(dy.sub(dy.mul(y).sum(dim, true))));
-// d log-softmax: dx = dy − softmax(x)·Σdy, with softmax(x) = exp(y)
-const logSoftmaxP = softmaxPrimitive('logSoftmax', true, (dy, y, dim) => dy.sub(y.exp().mul(dy.sum(dim, true))));
+const softmaxP = softmaxPrimitive('softmax', false);
+const logSoftmaxP = softmaxPrimitive('logSoftmax', true);
 
 export const softmax = (x: Tensor, dim: number) => softmaxP([x], normDim('softmax', dim, x.ndim));
 export const logSoftmax = (x: Tensor, dim: number) => logSoftmaxP([x], normDim('logSoftmax', dim, x.ndim));

@@ -2,6 +2,10 @@
 // Three passes per row: max, Σ exp(x − max), then write. A row whose entries are all −Infinity
 // (fully masked) has max = −Infinity; it gives zeros for softmax (not 0/0 = NaN) and −Infinity for
 // log-softmax. The (outer, n, inner) layout handles any dim without a transpose.
+// Backward, fused, from the output y (two passes per row, the sum in a double):
+//   softmax:      dx = y ⊙ (dy − Σ dy ⊙ y)
+//   log-softmax:  dx = dy − exp(y) · Σ dy        (exp(y) = softmax(x))
+// A fully masked row (y = 0 for softmax) gets dx = 0.
 
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import { aroundDim, type Shape } from '../../shape.ts';
@@ -30,4 +34,26 @@ export function softmax(x: TypedArray, shape: Shape, dim: number, log: boolean):
     }
   }
   return out;
+}
+
+export function softmaxBackward(
+  y: TypedArray,
+  dy: TypedArray,
+  shape: Shape,
+  dim: number,
+  log: boolean,
+): TypedArray {
+  const [outer, n, inner] = aroundDim(shape, dim);
+  const dx = allocate(dtypeOf(y), y.length);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * n * inner + j;
+      let s = 0;
+      for (let i = 0, at = base; i < n; i++, at += inner) s += log ? dy[at] : dy[at] * y[at];
+      for (let i = 0, at = base; i < n; i++, at += inner) {
+        dx[at] = log ? dy[at] - Math.exp(y[at]) * s : y[at] * (dy[at] - s);
+      }
+    }
+  }
+  return dx;
 }
