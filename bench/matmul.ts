@@ -1,14 +1,17 @@
-// Micro-benchmark: attngrad's packed CPU matmul kernel against tfjs-core's CPU backend, on float32
-// square matmuls with the same seeded inputs. Warm-up, then the median of several timed runs.
-// Prints a markdown table and writes bench/results/matmul.json. Usage: npm run bench:matmul
-// Read next: ../lib/backend/cpu/matmul.ts (the kernel and its scheme).
+// Micro-benchmark: attngrad's packed CPU matmul kernel, on one thread and split across every core
+// (the 'cpu-threads' backend), against tfjs-core's CPU backend, on float32 square matmuls with the
+// same seeded inputs. Warm-up, then timed rounds that run each implementation in turn (so load
+// from other processes hits them alike) and the median per implementation. Prints a markdown
+// table and writes bench/results/matmul.json. Usage: npm run bench:matmul
+// Read next: ../lib/backend/cpu/matmul.ts (the kernel and its scheme), ../lib/backend/threads.ts.
 
 import { createRequire } from 'node:module';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { matmul } from '../lib/backend/cpu/matmul.ts';
+import { setNumThreads, threadStats, threadedBackend } from '../lib/backend/threads.ts';
 import { manualSeed, random } from '../lib/random.ts';
 
 // tfjs-core's ES build imports directories, which Node's ESM loader refuses: load it with require.
@@ -20,27 +23,33 @@ await tf.setBackend('cpu');
 
 const SIZES = [128, 512, 1024];
 const TFJS = 'tfjs-cpu (@tensorflow/tfjs-backend-cpu)';
+const THREADS = availableParallelism(); // the threaded row uses every core
 
 interface Row {
   size: number;
   impl: string;
+  threads: number;
   medianMs: number;
   gflops: number;
   ratioVsTfjsCpu: number;
 }
 
-/** Warm up (JIT, caches), then time `reps` runs and return the median in ms. */
-function median(run: () => void, warmup: number, reps: number): number {
-  for (let i = 0; i < warmup; i++) run();
-  const times: number[] = [];
+/** Warm up each (JIT, caches), then time `reps` rounds of one run each; the medians in ms. */
+function medians(runs: (() => void)[], warmup: number, reps: number): number[] {
+  for (const run of runs) for (let i = 0; i < warmup; i++) run();
+  const times = runs.map((): number[] => []);
   for (let i = 0; i < reps; i++) {
-    const start = performance.now();
-    run();
-    times.push(performance.now() - start);
+    runs.forEach((run, r) => {
+      const start = performance.now();
+      run();
+      times[r].push(performance.now() - start);
+    });
   }
-  times.sort((x, y) => x - y);
-  const mid = times.length >> 1;
-  return times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+  return times.map((t) => {
+    t.sort((x, y) => x - y);
+    const mid = t.length >> 1;
+    return t.length % 2 ? t[mid] : (t[mid - 1] + t[mid]) / 2;
+  });
 }
 
 function uniform(n: number): Float32Array {
@@ -49,6 +58,16 @@ function uniform(n: number): Float32Array {
   return x;
 }
 
+/** Start the pool's workers; wait until they take chunks (they boot in 0.5–1 s: they load tsx). */
+function startPool(threads: number): void {
+  setNumThreads(threads);
+  const n = 256, a = uniform(n * n);
+  const args = { a, b: a, aShape: [n, n], bShape: [n, n], outShape: [n, n], transA: false, transB: false };
+  const deadline = Date.now() + 30_000;
+  while (threadStats().workerChunks < 100 && Date.now() < deadline) threadedBackend.matmul(args);
+}
+
+if (THREADS > 1) startPool(THREADS);
 const rows: Row[] = [];
 for (const n of SIZES) {
   manualSeed(42);
@@ -61,6 +80,9 @@ for (const n of SIZES) {
   const args = { a, b, aShape, bShape, outShape, transA: false, transB: false };
   const ours = () => {
     matmul(args);
+  };
+  const split = () => {
+    threadedBackend.matmul(args);
   };
   const ta = tf.tensor2d(a, [n, n]), tb = tf.tensor2d(b, [n, n]);
   const theirs = () => {
@@ -77,15 +99,25 @@ for (const n of SIZES) {
   let maxErr = 0;
   for (let i = 0; i < got.length; i++) maxErr = Math.max(maxErr, Math.abs(got[i] - want[i]));
   if (maxErr > 1e-3) throw new Error(`bench matmul ${n}: attngrad and tfjs-cpu differ (${maxErr})`);
+  // The threaded backend computes every element as the CPU kernel does: bitwise the same.
+  const gotSplit = threadedBackend.matmul(args);
+  if (gotSplit.some((x, i) => !Object.is(x, got[i]))) {
+    throw new Error(`bench matmul ${n}: threads differ from 1`);
+  }
 
-  const flop = 2 * n ** 3;
-  const tfMs = median(theirs, warmup, reps);
-  const ourMs = median(ours, warmup, reps);
+  const impls: [string, number, () => void][] = [
+    ['attngrad cpu (packed 4×4)', 1, ours],
+    [TFJS, 1, theirs],
+  ];
+  if (THREADS > 1) impls.push([`attngrad cpu-threads (${THREADS} threads)`, THREADS, split]);
+  const ms = medians(impls.map(([, , run]) => run), warmup, reps);
   ta.dispose();
   tb.dispose();
-  for (const [impl, ms] of [['attngrad cpu (packed 4×4)', ourMs], [TFJS, tfMs]] as const) {
-    rows.push({ size: n, impl, medianMs: ms, gflops: flop / ms / 1e6, ratioVsTfjsCpu: tfMs / ms });
-  }
+  const flop = 2 * n ** 3, tfMs = ms[1];
+  impls.forEach(([impl, threads], i) => {
+    const gflops = flop / ms[i] / 1e6;
+    rows.push({ size: n, impl, threads, medianMs: ms[i], gflops, ratioVsTfjsCpu: tfMs / ms[i] });
+  });
 }
 
 console.log('| size | impl | median ms | GFLOP/s | ratio vs tfjs-cpu |');
@@ -94,7 +126,8 @@ for (const r of rows) {
   const cells = [`${r.size}³`, r.impl, r.medianMs.toFixed(2), r.gflops.toFixed(2)];
   console.log(`| ${cells.join(' | ')} | ${r.ratioVsTfjsCpu.toFixed(2)}× |`);
 }
-console.log('\nratio = tfjs-cpu median / this median (above 1: faster). float32, one thread.');
+const cores = availableParallelism();
+console.log(`\nratio = tfjs-cpu median / this median (above 1: faster). float32, ${cores} cores.`);
 
 // Write atomically: a reader never sees a half-written file.
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
@@ -106,6 +139,7 @@ const result = {
   date: new Date().toISOString(),
   node: process.version,
   cpu: cpus()[0]?.model ?? 'unknown',
+  cores,
   tfjsBackend: tf.getBackend(),
   rows,
 };

@@ -3,8 +3,10 @@
 
 import { cpuBackend } from './backend/cpu.ts';
 import { registerBackend } from './backend/backend.ts';
+import { threadedBackend } from './backend/threads.ts';
 
 registerBackend(cpuBackend);
+registerBackend(threadedBackend); // 'cpu-threads': setBackend('cpu-threads') splits large kernels across cores
 
 export { Tensor, type TensorLike } from './tensor.ts';
 export type { DType, TypedArray } from './dtype.ts';
@@ -26,3 +28,4 @@ export { primitives } from './ops/primitive.ts';
 export { backend, setBackend, registerBackend, type Backend, type KernelName } from './backend/backend.ts';
 export { toNdarray, fromNdarray } from './ndarray-interop.ts';
 export { initGpuBackend, gpuCounters, resetGpuCounters, type GpuBackendOptions, type GpuCounters, type GpuInit, type GpuMode } from './backend/gpu.ts';
+export { setNumThreads, getNumThreads, threadStats, type ThreadStats } from './backend/threads.ts';

@@ -45,12 +45,31 @@ const KC = 256; // depth of a K block
 const MC = 64; // rows of a packed A block
 const NC = 256; // columns of a packed B block
 
-export function matmul({ a, b, aShape, bShape, transA, transB, outShape }: MatmulArgs): TypedArray {
+export function matmul(args: MatmulArgs): TypedArray {
+  const { outShape } = args;
+  const out = allocate(dtypeOf(args.a), sizeOf(outShape));
+  matmulBlock(args, out, 0, outRows(outShape), 0, outShape[outShape.length - 1]);
+  return out;
+}
+
+/** The output's rows counted across the batch: row r is row r % M of batch entry ⌊r / M⌋. */
+export const outRows = (outShape: Shape): number => sizeOf(outShape.slice(0, -1));
+
+/**
+ * Write the block rows [r0, r1) (counted as in `outRows`) × columns [j0, j1) of the output into
+ * `out`. Every output element gets the same sums in the same order wherever the block starts or
+ * ends (K is blocked the same way, and an element's lane in a 4×4 tile does not change its
+ * arithmetic), so any tiling of the output gives bitwise the result of one call over all of it:
+ * what the threaded backend relies on.
+ */
+export function matmulBlock(
+  { a, b, aShape, bShape, transA, transB, outShape }: MatmulArgs,
+  out: TypedArray, r0: number, r1: number, j0: number, j1: number,
+): void {
   const r = outShape.length;
   const M = outShape[r - 2], N = outShape[r - 1];
   const K = transA ? aShape[aShape.length - 2] : aShape[aShape.length - 1];
-  const out = allocate(dtypeOf(a), sizeOf(outShape));
-  if (out.length === 0) return out;
+  if (r1 <= r0 || j1 <= j0) return;
 
   // Element (i, k) of op(A) is a[offset + i·rowA + k·colA]; element (k, j) of op(B) is
   // b[offset + k·rowB + j·colB]. Transposing an operand only swaps its strides.
@@ -61,22 +80,25 @@ export function matmul({ a, b, aShape, bShape, transA, transB, outShape }: Matmu
   const bOffsets = batchOffsets(bShape, outBatch, K * N);
 
   // Scratch buffers, reused for every batch entry: C padded to multiples of 4, and the packs.
-  const Mp = roundUp(M), Np = roundUp(N);
-  const c = new Float64Array(Mp * Np);
-  const packA = new Float64Array(Math.min(MC, Mp) * Math.min(KC, K));
+  const width = j1 - j0, Np = roundUp(width);
+  const c = new Float64Array(roundUp(Math.min(M, r1 - r0)) * Np);
+  const packA = new Float64Array(Math.min(MC, roundUp(M)) * Math.min(KC, K));
   const packB = new Float64Array(Math.min(NC, Np) * Math.min(KC, K));
 
-  for (let batch = 0; batch < aOffsets.length; batch++) {
-    const ao = aOffsets[batch], bo = bOffsets[batch];
+  // The rows are cut at batch boundaries: rows i0..i0+m of batch entry `batch`, one at a time.
+  for (let row = r0; row < r1; ) {
+    const batch = Math.floor(row / M), i0 = row - batch * M;
+    const m = Math.min(M - i0, r1 - row);
+    const ao = aOffsets[batch] + i0 * rowA, bo = bOffsets[batch] + j0 * colB;
     c.fill(0);
-    for (let jc = 0; jc < N; jc += NC) {
-      const nc = Math.min(NC, N - jc);
+    for (let jc = 0; jc < width; jc += NC) {
+      const nc = Math.min(NC, width - jc);
       for (let pc = 0; pc < K; pc += KC) {
         const kc = Math.min(KC, K - pc);
         // op(B)[pc.., jc..] read as nc "rows" (its columns) of kc entries: the same packing as A.
         pack(b, bo + pc * rowB + jc * colB, colB, rowB, nc, kc, packB);
-        for (let ic = 0; ic < M; ic += MC) {
-          const mc = Math.min(MC, M - ic);
+        for (let ic = 0; ic < m; ic += MC) {
+          const mc = Math.min(MC, m - ic);
           pack(a, ao + ic * rowA + pc * colA, rowA, colA, mc, kc, packA);
           for (let jr = 0; jr < nc; jr += R) {
             for (let ir = 0; ir < mc; ir += R) {
@@ -86,11 +108,10 @@ export function matmul({ a, b, aShape, bShape, transA, transB, outShape }: Matmu
         }
       }
     }
-    // Copy the M × N corner of the padded scratch out, rounding once to the output dtype.
-    const base = batch * M * N;
-    for (let i = 0; i < M; i++) out.set(c.subarray(i * Np, i * Np + N), base + i * N);
+    // Copy the m × width corner of the padded scratch out, rounding once to the output dtype.
+    for (let i = 0; i < m; i++) out.set(c.subarray(i * Np, i * Np + width), (row + i) * N + j0);
+    row += m;
   }
-  return out;
 }
 
 /**

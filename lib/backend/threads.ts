@@ -1,0 +1,117 @@
+// The threaded CPU backend ('cpu-threads'): the CPU reference with its big kernels split across a
+// worker pool, each override behind an `accepts` size test so small work stays on the calling
+// thread. Read next: threads/pool.ts (the fork-join), threads/jobs.ts (what a chunk computes).
+//
+// Every split runs the CPU kernel's own code on a piece of the output: matmul through matmulBlock
+// on bands of rows (rows = batch × M) or of columns, whichever side is longer; unary ops and
+// softmax by calling the kernel on a slice of whole rows. Each output element is computed by the
+// same operations in the same order whoever computes it, so the result is bitwise the CPU
+// backend's for any thread count. Operands are copied into a shared arena and the output copied
+// out (a memcpy, ~0.2 ns an element), small against what is split: ~0.5 ns a multiply-add in
+// matmul, 20–80 ns an element for exp, tanh, erf and softmax. What stays on one thread: cheap or
+// bandwidth-bound kernels (binary ops, norms, copies), and reductions, whose sums would change
+// order with the split.
+
+import type { Backend, MatmulArgs, UnaryOp } from './backend.ts';
+import { cpuBackend } from './cpu.ts';
+import { outRows } from './cpu/matmul.ts';
+import { dtypeOf, type TypedArray } from '../dtype.ts';
+import { aroundDim, type Shape } from '../shape.ts';
+import { jobLengths, jobViews, type Job, type MatmulJob } from './threads/jobs.ts';
+import { arenaOf, getNumThreads, runJob } from './threads/pool.ts';
+
+export { getNumThreads, setNumThreads, threadStats, type ThreadStats } from './threads/pool.ts';
+
+// The size tests, measured on a shared 2-core VM (AMD EPYC, Node 20). A job costs ~0.05–0.1 ms
+// (copies, waking a worker). On an idle machine matmul breaks even at ~2^19 multiply-adds and is
+// 1.4× faster on 2 threads at 2^20; but the two cores there often differ in speed by ~40%, and
+// then 2^20–2^21 swings between 0.7× and 1.6×. From 2^22 (~2 ms on one thread) it was never
+// slower: 1.0–1.4× up to 256³, 1.9× from 512³. exp, tanh, erf and softmax gain 1.3–1.7× from
+// 2^15 elements; neg, abs, sign and relu cost a few ns an element, gain nothing at 2^16: they stay.
+export const MIN_WORK = 1 << 22; // matmul: multiply-adds, M·N·K·batch
+export const MIN_ELEMENTS = 1 << 15; // unary, softmax: elements
+const CHEAP: ReadonlySet<UnaryOp> = new Set(['neg', 'abs', 'sign', 'relu']);
+// Two chunks a thread: a thread slowed by another process hands part of its share to the others.
+// One a thread is ~5% faster on an idle machine, four ~5% slower (each chunk repacks its operands).
+const CHUNKS_PER_THREAD = 2;
+// matmul: the fewest rows or columns in a chunk. A chunk packs all of op(B) for its columns (or
+// all of op(A) for its rows): at ~4 ns an element against ~0.5 ns a multiply-add, a 64-row chunk
+// spends ~10% of its time repacking what another chunk packs too.
+const MIN_EXTENT = 64;
+
+/** A kernel override: `run` replaces the CPU kernel when `accepts` says the work is big enough. */
+interface Override<Kernel extends (...args: never[]) => unknown> {
+  accepts: (...args: Parameters<Kernel>) => boolean;
+  run: Kernel;
+}
+
+const matmul: Override<Backend['matmul']> = {
+  accepts: ({ aShape, outShape, transA }) => {
+    const K = aShape[aShape.length - (transA ? 2 : 1)];
+    const rows = outRows(outShape), cols = outShape[outShape.length - 1];
+    const splits = Math.max(rows, cols) >= 2 * MIN_EXTENT;
+    return getNumThreads() > 1 && splits && rows * cols * K >= MIN_WORK;
+  },
+  run: ({ a, b, aShape, bShape, outShape, transA, transB }: MatmulArgs) => {
+    const rows = outRows(outShape), cols = outShape[outShape.length - 1];
+    // Cut the longer side: a row band repacks op(B) (K × cols), a column band op(A) (rows × K).
+    const target = getNumThreads() * CHUNKS_PER_THREAD;
+    const band = (n: number) => Math.max(MIN_EXTENT, Math.ceil(n / target));
+    const [chunkRows, chunkCols] = rows >= cols ? [band(rows), cols] : [rows, band(cols)];
+    const chunks = Math.ceil(rows / chunkRows) * Math.ceil(cols / chunkCols);
+    const job: MatmulJob = {
+      kernel: 'matmul', chunks, dtype: dtypeOf(a), rows, chunkRows, cols, chunkCols,
+      aShape, bShape, outShape, transA, transB, aLength: a.length, bLength: b.length,
+    };
+    return run(job, [a, b]);
+  },
+};
+
+const unary: Override<Backend['unary']> = {
+  accepts: (op, x) => getNumThreads() > 1 && x.length >= MIN_ELEMENTS && !CHEAP.has(op),
+  run: (op: UnaryOp, x: TypedArray, param = 0) =>
+    run({ kernel: 'unary', op, param, ...rowChunks(x, x.length, 1) }, [x]),
+};
+
+const softmax: Override<Backend['softmax']> = {
+  // Rows are the dims before `dim`: with one row there is nothing to split.
+  accepts: (x, shape, dim) =>
+    getNumThreads() > 1 && x.length >= MIN_ELEMENTS && aroundDim(shape, dim)[0] > 1,
+  run: (x: TypedArray, shape: Shape, dim: number, log: boolean) => {
+    const [outer, n, inner] = aroundDim(shape, dim);
+    return run({ kernel: 'softmax', n, inner, log, ...rowChunks(x, outer, n * inner) }, [x]);
+  },
+};
+
+/** `rows` rows of `rowLength` elements, in CHUNKS_PER_THREAD chunks a thread. */
+function rowChunks(x: TypedArray, rows: number, rowLength: number) {
+  const chunkRows = Math.ceil(rows / (getNumThreads() * CHUNKS_PER_THREAD));
+  return { chunks: Math.ceil(rows / chunkRows), dtype: dtypeOf(x), rows, chunkRows, rowLength };
+}
+
+/** Copy the inputs into the arena, run the job on the pool, return a private copy of the output. */
+function run(job: Job, inputs: TypedArray[]): TypedArray {
+  const elements = jobLengths(job).reduce((sum, n) => sum + n, 0);
+  const arena = arenaOf(elements * inputs[0].BYTES_PER_ELEMENT); // one dtype: every view is aligned
+  const views = jobViews(job, arena);
+  inputs.forEach((x, i) => views[i].set(x));
+  runJob(job, arena);
+  return views[views.length - 1].slice(); // the arena is reused by the next job
+}
+
+/** Wrap a CPU kernel: the override runs when it accepts the call, the CPU kernel otherwise. */
+function withOverride<Kernel extends (...args: never[]) => unknown>(
+  cpu: Kernel, override: Override<Kernel>,
+): Kernel {
+  const kernel = (...args: Parameters<Kernel>) =>
+    override.accepts(...args) ? override.run(...args) : cpu(...args);
+  return kernel as Kernel;
+}
+
+export const threadedBackend = {
+  ...cpuBackend,
+  name: 'cpu-threads',
+  matmul: withOverride(cpuBackend.matmul, matmul),
+  unary: withOverride(cpuBackend.unary, unary),
+  softmax: withOverride(cpuBackend.softmax, softmax),
+} satisfies Backend;
