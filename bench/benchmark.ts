@@ -26,7 +26,6 @@ export interface Row {
   msMax: number;
   samples: number;
   timer: Timing['timer'];
-  sameRunAs?: string; // set when this row repeats another impl's measurement
 }
 
 const CHECK_TOLERANCE = 1e-4; // max |Δ| / max |reference|, float32 against float32
@@ -40,7 +39,6 @@ const whats = new Map<string, string>();
 
 function addRows(impl: Impl, c: string, t: Timing, extra: { gflops?: number; lossAfter10?: number }): void {
   rows.push({ case: c, impl: impl.id, msMedian: t.msMedian, ...extra, msMin: t.msMin, msMax: t.msMax, samples: t.samples, timer: t.timer });
-  for (const alias of impl.aliases) rows.push({ ...rows[rows.length - 1], impl: alias, sameRunAs: impl.id });
 }
 
 async function runCase(c: Case, impls: Impl[]): Promise<void> {
@@ -100,7 +98,7 @@ function table(ids: string[]): string {
   const order = [...new Set(rows.map((r) => r.case))];
   for (const c of order) {
     for (const r of rows.filter((x) => x.case === c).sort((a, b) => ids.indexOf(a.impl) - ids.indexOf(b.impl))) {
-      const spread = r.sameRunAs ? `same run as ${r.sameRunAs}` : `${fmtMs(r.msMin)}–${fmtMs(r.msMax)}, ${r.samples}`;
+      const spread = `${fmtMs(r.msMin)}–${fmtMs(r.msMax)}, ${r.samples}`;
       lines.push(`| ${c} | ${r.impl} | ${fmtMs(r.msMedian)} | ${spread} | ${r.gflops?.toFixed(2) ?? ''} | ${r.lossAfter10?.toFixed(5) ?? ''} | ${ratio(r.msMedian, cpu.get(c))} | ${ratio(r.msMedian, wasm.get(c))} |`);
     }
   }
@@ -122,10 +120,10 @@ async function main(): Promise<void> {
   console.log('# attngrad vs tfjs-core\n');
   const notes: string[] = [];
   const impls = [...(await attngradImpls(notes)), ...(await tfjsImpls(notes))];
-  const ids = impls.flatMap((i) => [i.id, ...i.aliases]);
-  for (const i of impls) console.log(`- ${[i.id, ...i.aliases].join(' / ')}: ${i.label}`);
+  const ids = impls.map((i) => i.id);
+  for (const i of impls) console.log(`- ${i.id}: ${i.label}`);
   for (const n of notes) console.log(`- note: ${n}`);
-  const env = { ...machine(), loadavgAtStart: loadavg().map((l) => +l.toFixed(2)), impls: impls.map((i) => ({ id: i.id, aliases: i.aliases, label: i.label })), notes };
+  const env = { ...machine(), loadavgAtStart: loadavg().map((l) => +l.toFixed(2)), impls: impls.map((i) => ({ id: i.id, label: i.label })), notes };
   console.log(`- ${env.cpu}, ${env.cores} cores, Node ${env.node}, load average ${env.loadavgAtStart.join(' ')}\n`);
 
   const started = performance.now();
@@ -151,7 +149,7 @@ async function main(): Promise<void> {
   writeAtomic(join(resultsDir, 'latest-env.json'), JSON.stringify({ ...env, loadavgAtEnd: loadavg(), cases: Object.fromEntries(whats) }, null, 2) + '\n');
   const groups: Group[] = [...new Set(rows.map((r) => r.case))].map((c) => ({
     label: `${c}`,
-    bars: rows.filter((r) => r.case === c && !r.sameRunAs).map((r) => ({ series: r.impl, value: r.msMedian, text: `${fmtMs(r.msMedian)} ms` })),
+    bars: rows.filter((r) => r.case === c).map((r) => ({ series: r.impl, value: r.msMedian, text: `${fmtMs(r.msMedian)} ms` })),
   }));
   const svg = barChartSvg('attngrad vs tfjs-core: median time per call (lower is faster)', [{ title: 'time', unit: 'ms', groups, log: true }],
     `${env.cpu}, ${env.cores} cores, Node ${env.node}, ${env.date.slice(0, 10)}; float32; backends in latest-env.json`);

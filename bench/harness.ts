@@ -65,26 +65,10 @@ export interface Impl {
   id: string; // attngrad, attngrad-1t, attngrad-gpu-<mode>, tfjs-cpu, tfjs-wasm
   framework: 'attngrad' | 'tfjs';
   label: string; // the backend spelled out, for the legend
-  /** Rows also reported under these ids from the same measurement (no threaded engine yet). */
-  aliases: string[];
   enter(): Promise<void>;
   leave(): Promise<void>;
 }
 
-type Loose = Record<string, unknown>;
-type Fn = (...args: never[]) => unknown;
-const fnOf = (m: Loose | null, name: string) => (typeof m?.[name] === 'function' ? (m[name] as Fn) : null);
-
-/** lib/index.ts's export `name`, else the same export of an engine file not yet re-exported by lib. */
-async function findApi(name: string, file: string, notes: string[]): Promise<{ api: Fn; from: Loose } | null> {
-  const fromLib = fnOf(lib as unknown as Loose, name);
-  if (fromLib) return { api: fromLib, from: lib as unknown as Loose };
-  const path = `../lib/backend/${file}`; // a variable: the file may not exist, and tsc must not look
-  const mod = (await import(path).catch(() => null)) as Loose | null;
-  const api = fnOf(mod, name);
-  if (api) notes.push(`${name} taken from lib/backend/${file} (lib/index.ts does not export it yet).`);
-  return api ? { api, from: mod! } : null;
-}
 
 /** A promise that rejects after `ms` (a probe of a native GPU stack must not hang the bench). */
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
@@ -93,58 +77,40 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-const isBackend = (b: unknown): b is lib.Backend => typeof (b as Loose | null)?.name === 'string' && typeof (b as Loose).matmul === 'function';
-
 /**
- * attngrad's engines, detected at run time so the bench works before and after the threaded and
- * GPU.js backends land. setNumThreads → 'attngrad' (the threaded backend, all threads) and
- * 'attngrad-1t' (the CPU reference backend, 1 thread); without it the single-threaded engine is
- * measured once and reported under both ids. initGpuBackend → 'attngrad-gpu-<mode>' for the mode
- * it picks by itself (a real adapter; none on a CPU-only machine) and for each mode forced with
+ * attngrad's engines: 'attngrad' is the threaded backend ('cpu-threads') on all threads,
+ * 'attngrad-1t' the CPU reference backend on one. initGpuBackend adds 'attngrad-gpu-<mode>' for the
+ * mode it picks by itself (a real adapter; none on a CPU-only machine) and for each mode forced with
  * BENCH_GPU_MODES=webgpu,headlessgl,webasm,cpu (software modes are slow: a 1024³ matmul takes
  * seconds, see gpujs-notes.md, so they are opt-in to keep `npm run bench` under 10 minutes).
  */
 export async function attngradImpls(notes: string[]): Promise<Impl[]> {
   const all = availableParallelism();
   const home = lib.backend().name; // the backend lib starts with, restored after every impl
-  const impls: Impl[] = [];
-  const threads = await findApi('setNumThreads', 'threads.ts', notes);
-  if (threads) {
-    const setThreads = threads.api as (n: number) => void;
-    // the threaded backend may be lib's default already; else register the one its file exports
-    const pooled = Object.values(threads.from).find((v) => isBackend(v) && v.name !== 'cpu') as lib.Backend | undefined;
-    if (pooled) lib.registerBackend(pooled);
-    const name = pooled?.name ?? home;
-    const use = (backendName: string, n: number) => async () => {
-      lib.setBackend(backendName);
-      setThreads(n);
-    };
-    const leave = async () => {
-      setThreads(all);
-      lib.setBackend(home);
-    };
-    impls.push({ id: 'attngrad', framework: 'attngrad', label: `attngrad '${name}' backend, ${all} threads`, aliases: [], enter: use(name, all), leave });
-    impls.push({ id: 'attngrad-1t', framework: 'attngrad', label: "attngrad 'cpu' backend, 1 thread", aliases: [], enter: use('cpu', 1), leave });
-  } else {
-    notes.push('no setNumThreads (lib/index.ts or lib/backend/threads.ts): attngrad-1t is the same single-threaded run as attngrad.');
-    const enter = async () => lib.setBackend(home);
-    impls.push({ id: 'attngrad', framework: 'attngrad', label: `attngrad '${home}' backend, 1 thread (no threaded backend yet)`, aliases: ['attngrad-1t'], enter, leave: enter });
-  }
-
-  const gpu = process.env.BENCH_GPU === '0' ? null : await findApi('initGpuBackend', 'gpu.ts', notes);
-  if (!gpu) {
-    notes.push('no initGpuBackend (lib/index.ts or lib/backend/gpu.ts) or BENCH_GPU=0: no attngrad-gpu-<mode> rows.');
+  const use = (backendName: string, n: number) => async () => {
+    lib.setBackend(backendName);
+    lib.setNumThreads(n);
+  };
+  const leave = async () => {
+    lib.setNumThreads(all);
+    lib.setBackend(home);
+  };
+  const impls: Impl[] = [
+    { id: 'attngrad', framework: 'attngrad', label: `attngrad 'cpu-threads' backend, ${all} threads`, enter: use('cpu-threads', all), leave },
+    { id: 'attngrad-1t', framework: 'attngrad', label: "attngrad 'cpu' backend, 1 thread", enter: use('cpu', 1), leave },
+  ];
+  if (process.env.BENCH_GPU === '0') {
+    notes.push('BENCH_GPU=0: no attngrad-gpu-<mode> rows.');
     return impls;
   }
   const forced = (process.env.BENCH_GPU_MODES ?? '').split(',').filter(Boolean);
   for (const mode of [undefined, ...forced]) {
     try {
-      // { backend, mode, reason }: the backend is not registered; gpu.js may pick another mode than
-      // asked (headless-gl without a display runs webasm), so the row is named by the mode that ran
-      const init = (gpu.api as (o: { mode?: string }) => Promise<Loose>)({ mode });
-      const got = await withTimeout(init, 30_000, `gpu.js ${mode ?? 'auto'}: initGpuBackend did not answer in 30 s`);
-      if (!isBackend(got.backend)) {
-        notes.push(`gpu.js ${mode ?? 'auto'}: ${String(got.reason)}`);
+      // gpu.js may pick another mode than asked (headless-gl without a display runs webasm), so the
+      // row is named by the mode that ran
+      const got = await withTimeout(lib.initGpuBackend({ mode } as lib.GpuBackendOptions), 30_000, `gpu.js ${mode ?? 'auto'}: initGpuBackend did not answer in 30 s`);
+      if (!got.backend) {
+        notes.push(`gpu.js ${mode ?? 'auto'}: ${got.reason}`);
         continue;
       }
       const backend = got.backend, ran = String(got.mode ?? mode);
@@ -153,7 +119,7 @@ export async function attngradImpls(notes: string[]): Promise<Impl[]> {
         lib.registerBackend(backend); // modes share the name 'gpu': register this one again
         lib.setBackend(backend.name);
       };
-      impls.push({ id: `attngrad-gpu-${ran}`, framework: 'attngrad', label: `attngrad gpu.js ${ran}: ${String(got.reason)}`, aliases: [], enter, leave: async () => lib.setBackend(home) });
+      impls.push({ id: `attngrad-gpu-${ran}`, framework: 'attngrad', label: `attngrad gpu.js ${ran}: ${got.reason}`, enter, leave: async () => lib.setBackend(home) });
     } catch (e) {
       notes.push(`gpu.js ${mode ?? 'auto'} did not initialise: ${(e as Error).message.split('\n')[0]}`);
     }
@@ -167,12 +133,12 @@ export async function tfjsImpls(notes: string[]): Promise<Impl[]> {
   const core = `tfjs-core ${tf.version_core}`;
   const cpuVersion = (require('@tensorflow/tfjs-backend-cpu/package.json') as { version: string }).version;
   impls.push({
-    id: 'tfjs-cpu', framework: 'tfjs', label: `${core} + tfjs-backend-cpu ${cpuVersion} (plain JS, 1 thread)`, aliases: [],
+    id: 'tfjs-cpu', framework: 'tfjs', label: `${core} + tfjs-backend-cpu ${cpuVersion} (plain JS, 1 thread)`,
     enter: () => useTf('cpu'), leave: async () => {},
   });
   const wasm = await loadWasm();
   if (wasm) {
-    impls.push({ id: 'tfjs-wasm', framework: 'tfjs', label: `${core} + ${wasm}`, aliases: [], enter: () => useTf('wasm'), leave: async () => {} });
+    impls.push({ id: 'tfjs-wasm', framework: 'tfjs', label: `${core} + ${wasm}`, enter: () => useTf('wasm'), leave: async () => {} });
   } else notes.push('tfjs-wasm did not load: no tfjs-wasm rows.');
   await useTf('cpu');
   return impls;

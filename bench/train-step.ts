@@ -197,7 +197,7 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   const impls = [...(await attngradImpls(notes)), ...(await tfjsImpls(notes))];
   const want = flag('--impl');
-  const chosen = impls.filter((i) => !want || i.id === want || i.aliases.includes(want));
+  const chosen = impls.filter((i) => !want || i.id === want);
   if (chosen.length === 0) throw new Error(`--impl ${want}: not one of ${impls.map((i) => i.id).join(', ')}`);
   const [init, batches] = [initialWeights(), makeBatches(Number(flag('--steps') ?? STEPS))];
   for (const impl of chosen) {

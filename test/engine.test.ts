@@ -1,5 +1,6 @@
 // The autograd engine: fan-out, diamonds, dead branches, accumulation, noGrad, retainGraph,
-// graph release, a 50k-deep chain, functional grad, determinism of the seeded generator.
+// graph release, a 50k-deep chain, functional grad, determinism of the seeded generator, IEEE edge
+// cases of the branch-free elementwise loops.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -119,6 +120,15 @@ test('softmax is stable at ±1e4 and zero (not NaN) on fully masked rows, with z
   const ls = tensor([[1e4, -1e4]]).logSoftmax(-1).toArray() as number[][];
   assert.equal(ls[0][0], 0);
   assert.equal(ls[0][1], -2e4);
+});
+
+test('relu and comparisons keep IEEE edge cases (−∞, −0, NaN) in their branch-free loops', () => {
+  const x = tensor([-Infinity, -1, -0, 0, 2, Infinity, NaN]);
+  const r = x.relu().data;
+  assert.equal([...r.subarray(0, 6)], [0, 0, 0, 0, 2, Infinity]);
+  assert.ok(Number.isNaN(r[6]), 'relu(NaN) stays NaN');
+  assert.equal([...x.gt(0).data], [0, 0, 0, 0, 1, 1, 0]);
+  assert.equal([...x.ne(x).data], [0, 0, 0, 0, 0, 0, 1]);
 });
 
 test.run();
