@@ -77,35 +77,56 @@ const binaryOps = {
   gt: ops.gt, ge: ops.geq, lt: ops.lt, le: ops.leq, eq: ops.eq, ne: ops.neq,
 } satisfies Record<BinaryOp, unknown>;
 
-// Hand loops for the common layouts — equal shapes, or one side a single number — where they run
-// 1.5–3× faster than the general strided loop (measured: 2.4 vs 0.74 ms for a 512K-element add).
-// An operand is read at i·step with step 1 (full) or 0 (one number). Comparisons give +(a > b), not
-// a ? 1 : 0: no branch to mispredict on random signs (measured 0.35 vs 2.9 ms for 512K floats).
-type Loop = (a: TypedArray, sa: number, b: TypedArray, sb: number, out: TypedArray) => void;
-const flatLoops: Record<BinaryOp, Loop> = {
-  add: (a, sa, b, sb, o) => { for (let i = 0; i < o.length; i++) o[i] = a[i * sa] + b[i * sb]; },
-  sub: (a, sa, b, sb, o) => { for (let i = 0; i < o.length; i++) o[i] = a[i * sa] - b[i * sb]; },
-  mul: (a, sa, b, sb, o) => { for (let i = 0; i < o.length; i++) o[i] = a[i * sa] * b[i * sb]; },
-  div: (a, sa, b, sb, o) => { for (let i = 0; i < o.length; i++) o[i] = a[i * sa] / b[i * sb]; },
-  maximum: (a, sa, b, sb, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.max(a[i * sa], b[i * sb]); },
-  minimum: (a, sa, b, sb, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.min(a[i * sa], b[i * sb]); },
-  gt: (a, sa, b, sb, o) => { for (let i = 0; i < o.length; i++) o[i] = +(a[i * sa] > b[i * sb]); },
-  ge: (a, sa, b, sb, o) => { for (let i = 0; i < o.length; i++) o[i] = +(a[i * sa] >= b[i * sb]); },
-  lt: (a, sa, b, sb, o) => { for (let i = 0; i < o.length; i++) o[i] = +(a[i * sa] < b[i * sb]); },
-  le: (a, sa, b, sb, o) => { for (let i = 0; i < o.length; i++) o[i] = +(a[i * sa] <= b[i * sb]); },
-  eq: (a, sa, b, sb, o) => { for (let i = 0; i < o.length; i++) o[i] = +(a[i * sa] === b[i * sb]); },
-  ne: (a, sa, b, sb, o) => { for (let i = 0; i < o.length; i++) o[i] = +(a[i * sa] !== b[i * sb]); },
+// Hand loops for the common layouts, 2–4× faster than ndarray-ops' general strided loop (measured
+// on 512K floats: 0.62 vs 2.3 ms for a bias add). `out`, seen as (outer, inner) rows split at some
+// dim, is filled row by row: o[oi + i] = a[ai + i·sa] op b[bi + i·sb], i < n, where an operand's
+// step is 1 when it varies along the row and 0 when it repeats one number (see rowLayout).
+// Comparisons give +(a > b), not a ? 1 : 0: no branch to mispredict on random signs (0.35 vs 2.9 ms).
+type RowLoop = (
+  a: TypedArray, ai: number, sa: number, b: TypedArray, bi: number, sb: number, o: TypedArray, oi: number, n: number,
+) => void;
+const rowLoops: Record<BinaryOp, RowLoop> = {
+  add: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] + b[bi + i * sb]; },
+  sub: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] - b[bi + i * sb]; },
+  mul: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] * b[bi + i * sb]; },
+  div: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] / b[bi + i * sb]; },
+  maximum: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = Math.max(a[ai + i * sa], b[bi + i * sb]); },
+  minimum: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = Math.min(a[ai + i * sa], b[bi + i * sb]); },
+  gt: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] > b[bi + i * sb]); },
+  ge: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] >= b[bi + i * sb]); },
+  lt: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] < b[bi + i * sb]); },
+  le: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] <= b[bi + i * sb]); },
+  eq: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] === b[bi + i * sb]); },
+  ne: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] !== b[bi + i * sb]); },
 };
+
+/**
+ * How an operand broadcast to `outShape` is read when the output is cut into rows at dim k:
+ * [step along a row (1: it has the row's dims, 0: they are all 1), offset step from one row to the
+ * next (its row length when it has the outer dims, 0 when they are all 1)], or null when it is
+ * neither (say (1, 5, 1) against (4, 5, 3) at any k).
+ */
+function rowLayout(shape: Shape, outShape: Shape, k: number): [number, number] | null {
+  const dims = [...new Array<number>(outShape.length - shape.length).fill(1), ...shape];
+  const has = (lo: number, hi: number) => dims.slice(lo, hi).every((d, i) => d === outShape[lo + i]);
+  const ones = (lo: number, hi: number) => dims.slice(lo, hi).every((d) => d === 1);
+  const r = outShape.length;
+  const step = has(k, r) ? 1 : ones(k, r) ? 0 : -1;
+  if (step < 0 || !(has(0, k) || ones(0, k))) return null;
+  return [step, has(0, k) ? sizeOf(dims.slice(k)) : 0];
+}
 
 export function binary(
   op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape,
 ): TypedArray {
   const out = allocate(dtypeOf(a), sizeOf(outShape));
   if (out.length === 0) return out;
-  const flat = (x: TypedArray) => (x.length === out.length ? 1 : x.length === 1 ? 0 : -1);
-  const [sa, sb] = [flat(a), flat(b)];
-  if (sa >= 0 && sb >= 0) {
-    flatLoops[op](a, sa, b, sb, out);
+  // The longest rows both operands can be read along (k = 0: equal shapes or a scalar, one row).
+  for (let k = 0; k < outShape.length || k === 0; k++) {
+    const la = rowLayout(aShape, outShape, k), lb = rowLayout(bShape, outShape, k);
+    if (!la || !lb) continue;
+    const n = sizeOf(outShape.slice(k)), loop = rowLoops[op];
+    for (let row = 0, oi = 0; oi < out.length; row++, oi += n) loop(a, row * la[1], la[0], b, row * lb[1], lb[0], out, oi, n);
     return out;
   }
   const s = atLeast1d(outShape);

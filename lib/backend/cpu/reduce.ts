@@ -1,6 +1,8 @@
 // Reductions over any set of dims, accumulating in a JS number (double) and storing in the dtype.
-// Scheme: permute the reduced dims to the end (an ndarray view copied out once when they are not
-// already last), then each output element reduces one contiguous run.
+// Scheme: when the reduced dims are one run (the usual case: a bias gradient sums the leading dims,
+// a mean the last), x is read in place as (outer, n, inner) and reduced over n; other sets of dims
+// are first permuted to the end (an ndarray view copied out once), which makes them one run.
+// Either way each output element sees its n values in the same order, i = 0, 1, …, n − 1.
 
 import ops from 'ndarray-ops';
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
@@ -8,39 +10,41 @@ import { aroundDim, sizeOf, stridesOf, type Shape } from '../../shape.ts';
 import type { ReduceOp } from '../backend.ts';
 import { view } from './views.ts';
 
-function reducedLast(x: TypedArray, shape: Shape, dims: readonly number[]): TypedArray {
-  const kept = shape.map((_, i) => i).filter((i) => !dims.includes(i));
-  const order = [...kept, ...dims];
-  if (order.every((d, i) => d === i)) return x;
+/** x with the reduced dims permuted to the end (a copy), and the shape it now has. */
+function reducedLast(x: TypedArray, shape: Shape, dims: readonly number[]): [TypedArray, Shape] {
+  const order = [...shape.map((_, i) => i).filter((i) => !dims.includes(i)), ...dims];
   const strides = stridesOf(shape);
+  const permuted = order.map((d) => shape[d]);
   const out = allocate(dtypeOf(x), x.length);
-  ops.assign(view(out, order.map((d) => shape[d])), view(x, order.map((d) => shape[d]), order.map((d) => strides[d])));
-  return out;
+  ops.assign(view(out, permuted), view(x, permuted, order.map((d) => strides[d])));
+  return [out, permuted];
 }
 
 export function reduce(op: ReduceOp, x: TypedArray, shape: Shape, dims: readonly number[]): TypedArray {
+  const run = dims.every((d, i) => d === dims[0] + i);
+  const [src, srcShape] = run ? [x, shape] : reducedLast(x, shape, dims);
+  const first = run ? dims[0] : shape.length - dims.length;
+  const outer = sizeOf(srcShape.slice(0, first)), inner = sizeOf(srcShape.slice(first + dims.length));
   const n = sizeOf(dims.map((d) => shape[d]));
-  const outSize = n === 0 ? sizeOf(shape.filter((_, i) => !dims.includes(i))) : x.length / n;
-  const src = reducedLast(x, shape, dims);
-  const out = allocate(dtypeOf(x), outSize);
-  for (let o = 0; o < outSize; o++) {
-    const base = o * n;
-    if (op === 'sum') {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += src[base + i];
-      out[o] = s;
-    } else {
-      // max/min of an empty set is ∓Infinity, as in NumPy's identity for maximum.reduce
-      let m = op === 'max' ? -Infinity : Infinity;
-      for (let i = 0; i < n; i++) {
-        const v = src[base + i];
-        if (op === 'max' ? v > m || Number.isNaN(v) : v < m || Number.isNaN(v)) m = v;
-      }
-      out[o] = m;
+  // max/min of an empty set is ∓Infinity, as in NumPy's identity for maximum.reduce
+  const acc = new Float64Array(outer * inner).fill(op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity);
+  for (let o = 0; o < outer; o++) {
+    const a = o * inner;
+    for (let i = 0; i < n; i++) {
+      const base = (o * n + i) * inner;
+      if (op === 'sum') for (let j = 0; j < inner; j++) acc[a + j] += src[base + j];
+      else if (op === 'max') for (let j = 0; j < inner; j++) acc[a + j] = maxOf(acc[a + j], src[base + j]);
+      else for (let j = 0; j < inner; j++) acc[a + j] = minOf(acc[a + j], src[base + j]);
     }
   }
+  const out = allocate(dtypeOf(x), acc.length);
+  out.set(acc);
   return out;
 }
+
+// NaN wins, as in torch.max
+const maxOf = (m: number, v: number) => (v > m || Number.isNaN(v) ? v : m);
+const minOf = (m: number, v: number) => (v < m || Number.isNaN(v) ? v : m);
 
 /** Index of the first max (min) along `dim`. */
 export function argReduce(op: 'argmax' | 'argmin', x: TypedArray, shape: Shape, dim: number): Int32Array {
