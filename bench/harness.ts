@@ -13,13 +13,14 @@
 // Either way the row keeps the median and the min–max spread of its samples.
 
 import { createRequire } from 'node:module';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TF from '@tensorflow/tfjs-core';
 import * as lib from '../lib/index.ts';
 import { random } from '../lib/random.ts';
+import { writeFileAtomic } from '../nn/atomic-write.ts';
 
 export const require = createRequire(import.meta.url);
 export const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
@@ -210,11 +211,10 @@ export function relError(got: ArrayLike<number>, want: ArrayLike<number>): numbe
   return Number.isFinite(err) ? err / scale : Infinity;
 }
 
-/** Write through a temp file and a rename, so a reader never sees half a file. */
+/** Create the folder, then write atomically (../nn/atomic-write.ts), so a reader never sees half a file. */
 export function writeAtomic(file: string, text: string): void {
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(`${file}.tmp`, text);
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(file, text);
 }
 
 export function machine(): { node: string; cpu: string; cores: number; date: string } {

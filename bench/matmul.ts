@@ -5,20 +5,13 @@
 // table and writes bench/results/matmul.json. Usage: npm run bench:matmul
 // Read next: ../lib/backend/cpu/matmul.ts (the kernel and its scheme), ../lib/backend/threads.ts.
 
-import { createRequire } from 'node:module';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { matmul } from '../lib/backend/cpu/matmul.ts';
 import { setNumThreads, threadStats, threadedBackend } from '../lib/backend/threads.ts';
 import { manualSeed, random } from '../lib/random.ts';
+import { resultsDir, tf, writeAtomic } from './harness.ts';
 
-// tfjs-core's ES build imports directories, which Node's ESM loader refuses: load it with require.
-const require = createRequire(import.meta.url);
-const tf = require('@tensorflow/tfjs-core') as typeof import('@tensorflow/tfjs-core');
-require('@tensorflow/tfjs-backend-cpu');
-tf.env().set('IS_TEST', true); // silences the "install tfjs-node" banner
 await tf.setBackend('cpu');
 
 const SIZES = [128, 512, 1024];
@@ -129,10 +122,7 @@ for (const r of rows) {
 const cores = availableParallelism();
 console.log(`\nratio = tfjs-cpu median / this median (above 1: faster). float32, ${cores} cores.`);
 
-// Write atomically: a reader never sees a half-written file.
-const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, 'matmul.json');
+const file = join(resultsDir, 'matmul.json');
 const result = {
   bench: 'matmul',
   dtype: 'float32',
@@ -143,6 +133,5 @@ const result = {
   tfjsBackend: tf.getBackend(),
   rows,
 };
-writeFileSync(`${file}.tmp`, JSON.stringify(result, null, 2) + '\n');
-renameSync(`${file}.tmp`, file);
+writeAtomic(file, JSON.stringify(result, null, 2) + '\n');
 console.log(`wrote ${file}`);

@@ -19,7 +19,8 @@
 // built in O(W) each from candidates that contain the row, filtered by the definition, so W is
 // the widest row: local 2w+1 (causal w+1), atrous ⌈S/k⌉, sparse ≈ 2w + S/k, strided ≈ 2l + S/l,
 // fixed ≈ l + c·S/l. Time and memory are O(T·W) (lib/ops/sparse.ts), never O(T·S);
-// maskedDenseAttention is the O(T·S) reference built from the same definitions.
+// maskedDenseAttention is the O(T·S) reference built from the same definitions. SparseAttention
+// keeps the tables of its last few shapes (training repeats one) and empties padded keys per call.
 //
 // Glossary: B batch, T query length, S key length, C channels (nEmbd), nh heads, hs = C / nh,
 // W slots per query, w window, k rate, l stride (block), c summary cells per block.
@@ -91,7 +92,6 @@ function forCandidates({ kind, window: w, rate: k }: SparsePattern, p: number, S
 /** The pattern as an index table: (T, W), or (B, T, W) when `keep` empties padded keys. */
 export function patternIndex(pattern: SparsePattern, T: number, S: number, { causal = false, keep }: PatternOptions = {}): Tensor {
   checkPattern(pattern);
-  const nb = batchesOf(keep, S);
   const keys: number[] = []; // the rows one after another; row t ends at ends[t]
   const ends: number[] = [];
   const seen = new Int32Array(S).fill(-1); // seen[j] = t: key j is in row t already (candidate lists overlap)
@@ -106,14 +106,24 @@ export function patternIndex(pattern: SparsePattern, T: number, S: number, { cau
     ends.push(keys.length);
     W = Math.max(W, ends[t] - (ends[t - 1] ?? 0));
   }
-  const data = new Int32Array(nb * T * W).fill(-1);
-  for (let t = 0; t < T; t++) {
-    const row = Int32Array.from(keys.slice(ends[t - 1] ?? 0, ends[t])).sort();
-    for (let b = 0; b < nb; b++) {
-      for (let i = 0; i < row.length; i++) if (!keep || keep.data[b * S + row[i]]) data[(b * T + t) * W + i] = row[i];
+  const data = new Int32Array(T * W).fill(-1);
+  for (let t = 0; t < T; t++) data.set(Int32Array.from(keys.slice(ends[t - 1] ?? 0, ends[t])).sort(), t * W);
+  const idx = tensor(data, { shape: [T, W] });
+  return keep ? emptyPadded(idx, S, keep) : idx;
+}
+
+/** A (T, W) table over S keys as (B, T, W), with the keys `keep` marks as padding emptied (−1) per batch row. */
+function emptyPadded(idx: Tensor, S: number, keep: Tensor): Tensor {
+  const nb = batchesOf(keep, S);
+  const size = idx.size; // T·W
+  const data = new Int32Array(nb * size);
+  for (let b = 0; b < nb; b++) {
+    for (let i = 0; i < size; i++) {
+      const j = idx.data[i];
+      data[b * size + i] = j >= 0 && keep.data[b * S + j] ? j : -1;
     }
   }
-  return tensor(data, { shape: keep ? [nb, T, W] : [T, W] });
+  return tensor(data, { shape: [nb, ...idx.shape] });
 }
 
 /** The same pattern as an additive (B or 1, 1, T, S) mask of 0 / −∞, tested pair by pair: O(T·S). */
@@ -147,6 +157,8 @@ export function maskedDenseAttention(q: Tensor, k: Tensor, v: Tensor, pattern: S
   return att.matmul(v); // (B, nh, T, hs)
 }
 
+const TABLES_KEPT = 4;
+
 /** Multi-head attention whose queries see only their pattern's keys. */
 export class SparseAttention extends Module implements TokenMixer {
   query: Linear;
@@ -154,6 +166,8 @@ export class SparseAttention extends Module implements TokenMixer {
   value: Linear;
   proj: Linear;
   attnDropout: Dropout;
+  // (T, W) index tables of the last TABLES_KEPT shapes, by "T,S,causal": training repeats one shape
+  readonly tables = new Map<string, Tensor>();
   constructor(readonly nEmbd: number, readonly nHead: number, readonly pattern: SparsePattern, dropout = 0) {
     super();
     if (nEmbd % nHead !== 0) throw new Error(`SparseAttention: nEmbd ${nEmbd} is not divisible by nHead ${nHead}`);
@@ -163,6 +177,16 @@ export class SparseAttention extends Module implements TokenMixer {
     this.value = new Linear(nEmbd, nEmbd);
     this.proj = new Linear(nEmbd, nEmbd);
     this.attnDropout = new Dropout(dropout);
+  }
+
+  /** The (T, W) table for this shape: reused when recent, else built (the least recently used is dropped). */
+  private table(T: number, S: number, causal: boolean): Tensor {
+    const key = `${T},${S},${causal}`;
+    const idx = this.tables.get(key) ?? patternIndex(this.pattern, T, S, { causal });
+    this.tables.delete(key);
+    this.tables.set(key, idx); // a Map iterates in insertion order: the most recent is last
+    if (this.tables.size > TABLES_KEPT) this.tables.delete(this.tables.keys().next().value!);
+    return idx;
   }
 
   /** (B, L, C) → (B, nh, L, hs) */
@@ -182,7 +206,9 @@ export class SparseAttention extends Module implements TokenMixer {
     // the cache keeps every key: atrous, strided and fixed reach back to position 0
     if (cache?.k && cache.v) [k, v] = [cat([cache.k, k], 2), cat([cache.v, v], 2)]; // (B, nh, S, hs)
     if (cache) [cache.k, cache.v] = [k, v];
-    const idx = patternIndex(this.pattern, T, k.shape[2], { causal, keep }); // (T, W) or (B, T, W)
+    const S = k.shape[2];
+    const table = this.table(T, S, causal); // (T, W)
+    const idx = keep ? emptyPadded(table, S, keep) : table; // (T, W) or (B, T, W)
     const y = sparseAttention(q, k, v, idx, (p) => this.attnDropout.forward(p)); // (B, nh, T, hs)
     return this.proj.forward(y.transpose(1, 2).reshape([B, T, C])); // (B, T, C)
   }

@@ -15,10 +15,10 @@
 // buffers under `optimizer.<buffer>`, and the rest (config, step, RNG state, optimizer step and
 // hyperparameters, extra) JSON-encoded in the metadata, whose values the format requires to be strings.
 
-import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { dirname } from 'node:path';
 import { getRngState, setRngState, Tensor, type RngState, type TypedArray } from '../lib/index.ts';
+import { writeFileAtomic } from './atomic-write.ts';
 import type { Module } from './module.ts';
 
 const fmt = (shape: readonly number[]) => `[${shape.join(',')}]`;
@@ -75,41 +75,10 @@ export function saveSafetensors(file: string, tensors: Record<string, Tensor>, m
   json.copy(header, 8);
 
   const chunks = [header, ...entries.map(({ t }) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
-  writeAtomic(who, file, chunks);
-}
-
-/**
- * Temp file in the same folder, fsync, rename over the target, fsync the folder: a crash at any
- * point leaves either the old file or the new one, whole. On failure the temp file is removed.
- */
-function writeAtomic(who: string, file: string, chunks: Uint8Array[]): void {
-  const temp = `${file}.${process.pid}.tmp`;
-  let fd: number | null = null;
   try {
-    fd = openSync(temp, 'w');
-    for (const bytes of chunks) {
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(temp, file);
+    writeFileAtomic(file, chunks);
   } catch (e) {
-    if (fd !== null) closeSync(fd);
-    rmSync(temp, { force: true });
     throw new Error(`${who}: ${file}: write failed, the previous file is unchanged: ${(e as Error).message}`, { cause: e });
-  }
-  // The rename is durable once the folder's entry is on disk. Some platforms cannot open or sync a
-  // folder (Windows, some network filesystems); there the rename is as durable as they make it.
-  try {
-    const dir = openSync(dirname(file), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
-  } catch {
-    // best effort by design: the file itself is already complete and synced
   }
 }
 

@@ -8,14 +8,15 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { arange, cat, crossEntropy, manualSeed, noGrad, ones, rand, randn, tensor, type Tensor } from '../lib/index.ts';
+import { cat, manualSeed, noGrad, ones, rand, randn, tensor, type Tensor } from '../lib/index.ts';
 import { causalLinearAttention, linearAttention } from '../lib/index.ts';
-import { AdamW, Embedding, LayerNorm, Linear, Module } from '../nn/index.ts';
-import { checkConfig, type TransformerConfig } from '../models/config.ts';
-import { lmBatch, makeTask } from '../models/data.ts';
+import { AdamW, type Linear } from '../nn/index.ts';
+import { checkConfig } from '../models/config.ts';
+import { makeTask } from '../models/data.ts';
 import { featureMaps, LinearAttention, linearMixers, type FeatureMap } from '../models/linear-attention.ts';
 import type { KVCache, MixerOptions } from '../models/mixer.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
+import { TinyLM, trainTinyLM } from './helpers/train-lm.ts';
 
 const f64 = { dtype: 'float64' } as const;
 const EPS = 1e-6;
@@ -214,31 +215,6 @@ test('memory grows linearly: causal forward + backward at n = 4096 stores no pre
   assert.ok(large / small > 1.8 && large / small < 2.2, `doubling n multiplied the bytes by ${(large / small).toFixed(2)}`);
 });
 
-/** Token + learned position embeddings, one pre-LN residual block with LinearAttention, then the head. */
-class TinyLM extends Module {
-  tokens: Embedding;
-  positions: Embedding;
-  norm: LayerNorm;
-  mixer: LinearAttention;
-  finalNorm: LayerNorm;
-  head: Linear;
-  constructor(c: Required<TransformerConfig>) {
-    super();
-    this.tokens = new Embedding(c.vocabSize, c.nEmbd);
-    this.positions = new Embedding(c.blockSize, c.nEmbd);
-    this.norm = new LayerNorm(c.nEmbd);
-    this.mixer = linearMixers.linear(c) as LinearAttention;
-    this.finalNorm = new LayerNorm(c.nEmbd);
-    this.head = new Linear(c.nEmbd, c.vocabSize);
-  }
-  loss(ids: Tensor, targets: Tensor, keep: Tensor): Tensor {
-    const [, T] = ids.shape;
-    let x = this.tokens.forward(ids).add(this.positions.forward(arange(T))); // (B, T, C)
-    x = x.add(this.mixer.forward(this.norm.forward(x), { causal: true, keep })); // (B, T, C)
-    return crossEntropy(this.head.forward(this.finalNorm.forward(x)), targets); // logits (B, T, V)
-  }
-}
-
 // Sorting L symbols: each answer token depends on the counts of the input symbols, a sum over
 // positions — what linear attention's running sums hold. Chance is ≈ ln 6 = 1.79 per answer token.
 const L = 6;
@@ -247,20 +223,10 @@ for (const featureMap of maps) {
     manualSeed(9);
     const task = makeTask('sort', { minLen: L, maxLen: L, numSymbols: 6, seed: 1 });
     const c = checkConfig('TinyLM', { vocabSize: task.vocabSize, blockSize: 2 * L + 2, nLayer: 1, nHead: 4, nEmbd: 32, attention: 'linear', featureMap });
-    const model = new TinyLM(c);
-    const opt = new AdamW(model.namedParameters(), { lr: 1e-2 });
-    const losses: number[] = [];
-    for (let step = 0; step < 120; step++) {
-      const { tokens, targets, pad } = lmBatch(Array.from({ length: 16 }, () => task.sample()));
-      opt.zeroGrad();
-      const loss = model.loss(tokens, targets, pad);
-      loss.backward();
-      opt.step();
-      losses.push(loss.item());
-    }
-    const last = losses.slice(-10).reduce((a, b) => a + b) / 10;
-    console.log(`  ${featureMap}: loss ${losses[0].toFixed(3)} → ${last.toFixed(4)} (mean of the last 10 steps)`);
-    assert.ok(losses[0] > 2, `initial loss ${losses[0]}`);
+    const model = new TinyLM(c.vocabSize, c.blockSize, c.nEmbd, () => linearMixers.linear(c));
+    const { first, last } = trainTinyLM(model, task, new AdamW(model.namedParameters(), { lr: 1e-2 }), 120);
+    console.log(`  ${featureMap}: loss ${first.toFixed(3)} → ${last.toFixed(4)} (mean of the last 10 steps)`);
+    assert.ok(first > 2, `initial loss ${first}`);
     assert.ok(last < 0.3, `${featureMap}: mean loss of the last 10 steps ${last.toFixed(4)} ≥ 0.3`);
   });
 }

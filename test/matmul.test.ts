@@ -4,23 +4,14 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { MatmulArgs } from '../lib/backend/backend.ts';
 import { matmul } from '../lib/backend/cpu/matmul.ts';
-import { manualSeed, random } from '../lib/random.ts';
+import { manualSeed } from '../lib/random.ts';
 import { sizeOf, type Shape } from '../lib/shape.ts';
-
-type Float = Float32Array | Float64Array;
-
-function randomArray(float64: boolean, shape: Shape): Float {
-  const x = float64 ? new Float64Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));
-  for (let i = 0; i < x.length; i++) x[i] = 2 * random() - 1;
-  return x;
-}
+import { matmulLabel, matmulProblem } from './helpers/matmul.ts';
 
 /** The textbook definition, one batch entry at a time, with the batch broadcast done by hand. */
-function reference(
-  a: Float, aShape: Shape, b: Float, bShape: Shape,
-  transA: boolean, transB: boolean, outShape: Shape,
-): Float64Array {
+function reference({ a, b, aShape, bShape, transA, transB, outShape }: MatmulArgs): Float64Array {
   const r = outShape.length;
   const [M, N] = [outShape[r - 2], outShape[r - 1]];
   const K = transA ? aShape[aShape.length - 2] : aShape[aShape.length - 1];
@@ -60,22 +51,13 @@ function check(
   batchA: number[], batchB: number[], M: number, K: number, N: number,
   transA: boolean, transB: boolean, float64: boolean,
 ): void {
-  const aShape = [...batchA, ...(transA ? [K, M] : [M, K])];
-  const bShape = [...batchB, ...(transB ? [N, K] : [K, N])];
-  const n = Math.max(batchA.length, batchB.length);
-  const outBatch = [...Array(n).keys()].map((i) => {
-    const da = batchA[batchA.length - n + i] ?? 1, db = batchB[batchB.length - n + i] ?? 1;
-    return da === 1 ? db : da;
-  });
-  const outShape = [...outBatch, M, N];
-  const a = randomArray(float64, aShape), b = randomArray(float64, bShape);
-  const got = matmul({ a, b, aShape, bShape, transA, transB, outShape });
-  const want = reference(a, aShape, b, bShape, transA, transB, outShape);
-  const show = (shape: Shape, t: boolean) => `${JSON.stringify(shape)}${t ? 'ᵀ' : ''}`;
-  const label = `${show(aShape, transA)} · ${show(bShape, transB)}`;
+  const args = matmulProblem(batchA, batchB, M, K, N, transA, transB, float64);
+  const got = matmul(args);
+  const want = reference(args);
+  const label = matmulLabel(args);
 
   assert.ok(float64 ? got instanceof Float64Array : got instanceof Float32Array, `${label}: dtype`);
-  assert.is(got.length, sizeOf(outShape), `${label}: size`);
+  assert.is(got.length, sizeOf(args.outShape), `${label}: size`);
   // float64: both sum the same doubles (in another order), so they agree to rounding, ~1e-12
   // relative to the size of the terms. float32: the kernel rounds its double sum once.
   const tol = float64 ? 1e-12 : 1e-6;

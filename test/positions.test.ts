@@ -8,11 +8,12 @@ import * as assert from 'uvu/assert';
 import { cat, manualSeed, noGrad, randint, randn, tensor, type Tensor } from '../lib/index.ts';
 import { Adam } from '../nn/index.ts';
 import {
-  checkConfig, DecoderLayer, lmBatch, makeTask, MultiHeadAttention, TransformerLM, type PositionName, type TransformerConfig,
+  checkConfig, DecoderLayer, lmBatch, makeTask, MultiHeadAttention, TransformerLM, type PositionName, type Task, type TransformerConfig,
 } from '../models/index.ts';
 import { hwfaLayerConfig, type AttentionSettings } from '../models/attention.ts';
 import { alibiSlopes, AlibiBias, KerpleLogBias, rope, t5Bucket, T5Bias, windowMask } from '../models/relative-positions.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
+import { trainSteps } from './helpers/train-lm.ts';
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol: number) =>
   a.length === b.length && Array.from(a).every((v, i) => Math.abs(v - b[i]) <= tol * (1 + Math.abs(b[i])));
@@ -198,45 +199,37 @@ const lmCases: [string, Partial<TransformerConfig>, number, number][] = [
   ['none', { position: 'none' }, 400, 0.8],
 ];
 const biasName: Partial<Record<PositionName, string>> = { alibi: 'AlibiBias', kerple: 'KerpleLogBias', t5: 'T5Bias' };
+const copyTask = () => makeTask('copy', { minLen: 4, maxLen: 4, numSymbols: 5, seed: 1 });
+
+/** Train with Adam (lr 0.01, batch 16) for `steps` steps; the loss on 64 held-out examples. */
+function heldOutLoss(lm: TransformerLM, task: Task, steps: number): number {
+  trainSteps(task, new Adam(lm.namedParameters(), { lr: 0.01 }), steps, ({ tokens, targets }) => lm.forward(tokens, targets).loss!);
+  const held = lmBatch(task.heldOut(64));
+  return noGrad(() => lm.forward(held.tokens, held.targets).loss!.item());
+}
 
 for (const [name, extra, steps, bound] of lmCases) {
   test(`TransformerLM with ${name}: held-out copy loss < ${bound} after ${steps} steps`, () => {
     manualSeed(8);
-    const task = makeTask('copy', { minLen: 4, maxLen: 4, numSymbols: 5, seed: 1 });
+    const task = copyTask();
     const lm = new TransformerLM({ vocabSize: task.vocabSize, blockSize: 10, nLayer: 2, nHead: 4, nEmbd: 16, ffnHidden: 32, norm: 'pre', ...extra });
     const attn = (lm.blocks.at(0) as DecoderLayer).selfAttn as MultiHeadAttention;
     const wiring = [attn.rope, attn.bias?.constructor.name ?? null, attn.scale];
     const expected = [extra.position === 'rope', biasName[extra.position!] ?? null, extra.scale ?? 'sqrt'];
     assert.equal(wiring, expected, 'the config must reach the attention (models/mixers.ts passes it)');
-    const opt = new Adam(lm.namedParameters(), { lr: 0.01 });
-    for (let step = 0; step < steps; step++) {
-      const { tokens, targets } = lmBatch(Array.from({ length: 16 }, () => task.sample()));
-      lm.zeroGrad();
-      lm.forward(tokens, targets).loss!.backward();
-      opt.step();
-    }
-    const held = lmBatch(task.heldOut(64));
-    const loss = noGrad(() => lm.forward(held.tokens, held.targets).loss!.item());
+    const loss = heldOutLoss(lm, task, steps);
     assert.ok(loss < bound, `held-out loss ${loss.toFixed(3)}`);
   });
 }
 
 test('HWFA TransformerLM: window layers with RoPE, a last full log-n layer, no absolute positions; learns copy', () => {
   manualSeed(8);
-  const task = makeTask('copy', { minLen: 4, maxLen: 4, numSymbols: 5, seed: 1 });
+  const task = copyTask();
   const lm = new TransformerLM({ vocabSize: task.vocabSize, blockSize: 10, nLayer: 3, nHead: 4, nEmbd: 16, ffnHidden: 32, norm: 'pre', attention: 'hwfa', window: 3, trainLen: 4 });
   const attn = lm.blocks.items.map((b) => (b as DecoderLayer).selfAttn as MultiHeadAttention);
   assert.equal(attn.map((a) => [a.rope, a.windowed, a.scale]), [[true, true, 'sqrt'], [true, true, 'sqrt'], [false, false, 'logn']]);
   assert.is(lm.embed.positions, null);
-  const opt = new Adam(lm.namedParameters(), { lr: 0.01 });
-  for (let step = 0; step < 200; step++) {
-    const { tokens, targets } = lmBatch(Array.from({ length: 16 }, () => task.sample()));
-    lm.zeroGrad();
-    lm.forward(tokens, targets).loss!.backward();
-    opt.step();
-  }
-  const held = lmBatch(task.heldOut(64));
-  const loss = noGrad(() => lm.forward(held.tokens, held.targets).loss!.item());
+  const loss = heldOutLoss(lm, task, 200);
   assert.ok(loss < 0.1, `held-out loss ${loss.toFixed(3)}`);
 });
 

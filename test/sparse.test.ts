@@ -2,25 +2,28 @@
 // hand-written rows; the three primitives by finite differences in float64; the O(T·W) path against
 // the O(T·S) masked-dense reference (forward and gradients) for every pattern, causal and
 // bidirectional, with padding; causal outputs never read the future; padding never leaks; the KV
-// cache equals a full forward; memory of local attention grows like n·w (bytes counted by a backend
-// that wraps every kernel); a one-block LM trains with the Su union where a narrow band cannot.
+// cache equals a full forward; the mixer's cached tables give the reference's outputs at every
+// length; memory of local attention grows like n·w (bytes counted by a backend that wraps every
+// kernel); a one-block LM trains with the Su union where a narrow band cannot.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  arange, crossEntropy, manualSeed, randn, registerBackend, setBackend, tensor, type Backend, type Tensor,
+  manualSeed, randn, registerBackend, setBackend, tensor, type Backend, type Tensor,
 } from '../lib/index.ts';
 import { cpuBackend } from '../lib/backend/cpu.ts';
 import * as sparseCpu from '../lib/backend/cpu/sparse.ts';
 import { gatherApply, gatherScores, scatterApply } from '../lib/ops/sparse.ts';
-import { AdamW, Embedding, LayerNorm, Linear, Module } from '../nn/index.ts';
+import { AdamW, type Linear } from '../nn/index.ts';
 import { checkConfig } from '../models/config.ts';
-import { lmBatch, makeTask } from '../models/data.ts';
+import { makeTask } from '../models/data.ts';
 import type { KVCache } from '../models/mixer.ts';
 import {
-  maskedDenseAttention, patternIndex, SparseAttention, sparseAttention, sparseMixers, type SparseKind, type SparsePattern,
+  maskedDenseAttention, patternIndex, SparseAttention, sparseAttention, sparseMixers, type PatternOptions, type SparseKind,
+  type SparsePattern,
 } from '../models/sparse-attention.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
+import { TinyLM, trainTinyLM } from './helpers/train-lm.ts';
 
 const f64 = { dtype: 'float64' } as const;
 const kinds = Object.keys(sparseMixers) as SparseKind[];
@@ -188,6 +191,33 @@ for (const kind of kinds) {
   });
 }
 
+/** The mixer written from its weights with the O(T·S) masked-dense reference. */
+function denseMixer(m: SparseAttention, x: Tensor, options: PatternOptions): Tensor {
+  const [B, T, C] = x.shape;
+  const heads = (layer: Linear) => layer.forward(x).reshape([B, T, m.nHead, C / m.nHead]).transpose(1, 2); // (B, nh, T, hs)
+  const y = maskedDenseAttention(heads(m.query), heads(m.key), heads(m.value), m.pattern, options); // (B, nh, T, hs)
+  return m.proj.forward(y.transpose(1, 2).reshape([B, T, C])); // (B, T, C)
+}
+
+test('SparseAttention reuses its index table per shape, keeps the last 4, and every length equals the masked-dense reference', () => {
+  const m = mixer('sparse');
+  const x = randn([2, 12, 8], f64);
+  const keep = tensor([Array(12).fill(1), [0, ...Array(9).fill(1), 0, 0]]);
+  const first = m.forward(x, { causal: true });
+  assert.is(maxDiff(m.forward(x, { causal: true }), first), 0);
+  assert.equal([...m.tables.keys()], ['12,12,true']);
+  // 5 shapes: the first is dropped; padding is applied to the cached table, never stored in it
+  for (const [T, causal] of [[7, true], [12, false], [9, true], [5, false], [12, true]] as const) {
+    const xt = x.narrow(1, 0, T);
+    for (const options of [{ causal }, { causal, keep: keep.narrow(1, 0, T) }]) {
+      const diff = maxDiff(m.forward(xt, options), denseMixer(m, xt, options));
+      assert.ok(diff < 1e-12, `T = ${T}, ${causal ? 'causal' : 'bidirectional'}${options.keep ? ', padded' : ''}: max |Δ| = ${diff}`);
+    }
+  }
+  assert.equal([...m.tables.keys()], ['12,12,false', '9,9,true', '5,5,false', '12,12,true']);
+  assert.is(maxDiff(m.forward(x, { causal: true }), first), 0);
+});
+
 test('sparseMixers: one factory per attention name, reading window and rate from the config', () => {
   for (const kind of kinds) {
     const c = checkConfig('test', { vocabSize: 5, blockSize: 9, nLayer: 1, nHead: 2, nEmbd: 8, attention: kind, window: 3, rate: 2 });
@@ -251,50 +281,16 @@ test('memory: the masked-dense reference, counted the same way, grows ×4 per do
 
 // ---- training: Su's union reaches a key 5 back with a window of 1, a band of 1 cannot ----
 
-/** Token + learned position embeddings, one pre-LN residual block with the mixer, then the head. */
-class TinyLM extends Module {
-  tokens: Embedding;
-  positions: Embedding;
-  norm: LayerNorm;
-  mixer: SparseAttention;
-  finalNorm: LayerNorm;
-  head: Linear;
-  constructor(V: number, L: number, C: number, pattern: SparsePattern) {
-    super();
-    this.tokens = new Embedding(V, C);
-    this.positions = new Embedding(L, C);
-    this.norm = new LayerNorm(C);
-    this.mixer = new SparseAttention(C, 4, pattern);
-    this.finalNorm = new LayerNorm(C);
-    this.head = new Linear(C, V);
-  }
-  loss(ids: Tensor, targets: Tensor, keep: Tensor): Tensor {
-    const [, T] = ids.shape;
-    let x = this.tokens.forward(ids).add(this.positions.forward(arange(T))); // (B, T, C)
-    x = x.add(this.mixer.forward(this.norm.forward(x), { causal: true, keep })); // (B, T, C)
-    return crossEntropy(this.head.forward(this.finalNorm.forward(x)), targets); // logits (B, T, V)
-  }
-}
-
 // Copy at a fixed length L = 5: the position predicting answer token j sits exactly L after input
 // token j, so one layer solves it iff the pattern links offset 5.
 function train(pattern: SparsePattern): number {
   manualSeed(7);
   const L = 5;
   const task = makeTask('copy', { minLen: L, maxLen: L, numSymbols: 8, seed: 1 });
-  const model = new TinyLM(task.vocabSize, 2 * L + 2, 32, pattern);
-  const opt = new AdamW(model.namedParameters(), { lr: 1e-2 });
-  const losses: number[] = [];
-  for (let step = 0; step < 150; step++) {
-    const { tokens, targets, pad } = lmBatch(Array.from({ length: 16 }, () => task.sample()));
-    opt.zeroGrad();
-    const loss = model.loss(tokens, targets, pad);
-    loss.backward();
-    opt.step();
-    losses.push(loss.item());
-  }
-  assert.ok(losses[0] > 2, `initial loss ${losses[0]}`);
-  return losses.slice(-10).reduce((a, b) => a + b) / 10;
+  const model = new TinyLM(task.vocabSize, 2 * L + 2, 32, () => new SparseAttention(32, 4, pattern));
+  const { first, last } = trainTinyLM(model, task, new AdamW(model.namedParameters(), { lr: 1e-2 }), 150);
+  assert.ok(first > 2, `initial loss ${first}`);
+  return last;
 }
 
 test('training: sparse (w 1, k 5) learns copy-5 (loss < 0.1); local (w 1) stays near chance (> 1.5)', () => {

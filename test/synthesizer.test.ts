@@ -6,16 +6,17 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { arange, cat, crossEntropy, indexSelect, manualSeed, noGrad, randn, tensor, zeros, type Tensor } from '../lib/index.ts';
-import { Adam, Embedding, LayerNorm, Linear, Module } from '../nn/index.ts';
+import { cat, indexSelect, manualSeed, noGrad, randn, tensor, zeros, type Tensor } from '../lib/index.ts';
+import { Adam, type Linear, type Module } from '../nn/index.ts';
 import { checkConfig, type TransformerConfig } from '../models/config.ts';
-import { lmBatch, makeTask } from '../models/data.ts';
-import type { KVCache, MixerOptions, TokenMixer } from '../models/mixer.ts';
+import { makeTask } from '../models/data.ts';
+import type { KVCache, MixerOptions } from '../models/mixer.ts';
 import {
   DenseSynthesizer, FactorizedDenseSynthesizer, FactorizedRandomSynthesizer, MixtureSynthesizer, RandomSynthesizer,
   synthesizerMixers, type Synthesizer, type SynthesizerName,
 } from '../models/synthesizer.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
+import { TinyLM, trainTinyLM } from './helpers/train-lm.ts';
 
 const names = Object.keys(synthesizerMixers) as SynthesizerName[];
 const f64 = { dtype: 'float64' } as const;
@@ -177,31 +178,6 @@ test('synth-mix: mixture weights start even, sum to 1, and learn', () => {
   assert.ok(Math.abs(w[0] - 0.5) > 1e-3, 'the mixture weights did not move');
 });
 
-/** Token + learned position embeddings, one pre-LN residual block with the mixer, then the head. */
-class TinyLM extends Module {
-  tokens: Embedding;
-  positions: Embedding;
-  norm: LayerNorm;
-  mixer: TokenMixer;
-  finalNorm: LayerNorm;
-  head: Linear;
-  constructor(c: Required<TransformerConfig>) {
-    super();
-    this.tokens = new Embedding(c.vocabSize, c.nEmbd);
-    this.positions = new Embedding(c.blockSize, c.nEmbd);
-    this.norm = new LayerNorm(c.nEmbd);
-    this.mixer = synthesizerMixers[c.attention as SynthesizerName](c);
-    this.finalNorm = new LayerNorm(c.nEmbd);
-    this.head = new Linear(c.nEmbd, c.vocabSize);
-  }
-  loss(ids: Tensor, targets: Tensor, keep: Tensor): Tensor {
-    const [, T] = ids.shape;
-    let x = this.tokens.forward(ids).add(this.positions.forward(arange(T))); // (B, T, C)
-    x = x.add(this.mixer.forward(this.norm.forward(x), { causal: true, keep })); // (B, T, C)
-    return crossEntropy(this.head.forward(this.finalNorm.forward(x)), targets); // logits (B, T, V)
-  }
-}
-
 // Reversal at a fixed length L is a fixed permutation: answer position L + j copies input L − 1 − j,
 // so a learned table (or a position-fed Dense MLP) can solve it; a frozen random table cannot.
 const L = 6;
@@ -211,19 +187,10 @@ for (const name of names) {
     manualSeed(7);
     const task = makeTask('reverse', { minLen: L, maxLen: L, numSymbols: 8, seed: 1 });
     const c = checkConfig('TinyLM', { vocabSize: task.vocabSize, blockSize: 2 * L + 2, nLayer: 1, nHead: 4, nEmbd: 32, rank: 4, attention: name });
-    const model = new TinyLM(c);
-    const opt = new Adam(model.namedParameters(), { lr: 1e-2 });
-    const losses: number[] = [];
-    for (let step = 0; step < 150; step++) {
-      const { tokens, targets, pad } = lmBatch(Array.from({ length: 16 }, () => task.sample()));
-      opt.zeroGrad();
-      const loss = model.loss(tokens, targets, pad);
-      loss.backward();
-      opt.step();
-      losses.push(loss.item());
-    }
-    const last = (trained[name] = losses.slice(-10).reduce((a, b) => a + b) / 10);
-    assert.ok(losses[0] > 2, `initial loss ${losses[0]}`);
+    const model = new TinyLM(c.vocabSize, c.blockSize, c.nEmbd, () => synthesizerMixers[name](c));
+    const { first, last } = trainTinyLM(model, task, new Adam(model.namedParameters(), { lr: 1e-2 }), 150);
+    trained[name] = last;
+    assert.ok(first > 2, `initial loss ${first}`);
     // answers are 8 symbols and EOS: chance is ≈ ln 8 = 2.08 per token once the format is learned
     const bound = name === 'synth-fixed' ? 1.6 : 0.1;
     assert.ok(last < bound, `${name}: mean loss of the last 10 steps ${last.toFixed(4)} ≥ ${bound}`);

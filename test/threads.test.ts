@@ -14,35 +14,10 @@ import { cpuBackend } from '../lib/backend/cpu.ts';
 import {
   MIN_ELEMENTS, MIN_WORK, getNumThreads, setNumThreads, threadStats, threadedBackend,
 } from '../lib/backend/threads.ts';
-import { manualSeed, random } from '../lib/random.ts';
-import { sizeOf, type Shape } from '../lib/shape.ts';
+import { manualSeed } from '../lib/random.ts';
+import { matmulLabel, matmulProblem, randomArray } from './helpers/matmul.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-function randomArray(float64: boolean, shape: Shape): Float32Array | Float64Array {
-  const x = float64 ? new Float64Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));
-  for (let i = 0; i < x.length; i++) x[i] = 2 * random() - 1;
-  return x;
-}
-
-/** Operands for (batchA..., M, K) · (batchB..., K, N), either one stored transposed. */
-function problem(
-  batchA: number[], batchB: number[], M: number, K: number, N: number,
-  transA: boolean, transB: boolean, float64: boolean,
-): MatmulArgs {
-  const aShape = [...batchA, ...(transA ? [K, M] : [M, K])];
-  const bShape = [...batchB, ...(transB ? [N, K] : [K, N])];
-  const n = Math.max(batchA.length, batchB.length);
-  const outBatch = [...Array(n).keys()].map((i) => {
-    const da = batchA[batchA.length - n + i] ?? 1, db = batchB[batchB.length - n + i] ?? 1;
-    return da === 1 ? db : da;
-  });
-  const a = randomArray(float64, aShape), b = randomArray(float64, bShape);
-  return { a, b, aShape, bShape, transA, transB, outShape: [...outBatch, M, N] };
-}
-
-const label = ({ aShape, bShape, transA, transB }: MatmulArgs) =>
-  `${JSON.stringify(aShape)}${transA ? 'ᵀ' : ''} · ${JSON.stringify(bShape)}${transB ? 'ᵀ' : ''}`;
 
 /** Same dtype, same length, and every element the same double (Object.is: -0 and NaN too). */
 function assertBitwise(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
@@ -64,7 +39,7 @@ function checkKernel(
   assertBitwise(got, call(cpuBackend), what);
 }
 
-const checkParity = (args: MatmulArgs) => checkKernel(label(args), (b) => b.matmul(args));
+const checkParity = (args: MatmulArgs) => checkKernel(matmulLabel(args), (b) => b.matmul(args));
 
 // Must run first: nothing before it has started the pool.
 test('small work stays on the main thread: no workers, no dispatches', () => {
@@ -73,8 +48,8 @@ test('small work stays on the main thread: no workers, no dispatches', () => {
   // 128·256·127 multiply-adds is just under MIN_WORK = 2^22; 100 rows and 100 columns are too
   // few to cut into two chunks of at least 64; 8³ is tiny.
   for (const [M, K, N] of [[128, 256, 127], [100, 1024, 100], [8, 8, 8]]) {
-    const args = problem([], [], M, K, N, false, false, false);
-    checkKernel(label(args), (b) => b.matmul(args), false);
+    const args = matmulProblem([], [], M, K, N, false, false, false);
+    checkKernel(matmulLabel(args), (b) => b.matmul(args), false);
   }
   const x = randomArray(false, [MIN_ELEMENTS - 1]), big = randomArray(false, [2 * MIN_ELEMENTS]);
   checkKernel('exp under MIN_ELEMENTS', (b) => b.unary('exp', x), false);
@@ -86,7 +61,7 @@ test('small work stays on the main thread: no workers, no dispatches', () => {
   assert.equal(threadStats(), { threads: 2, workers: 0, dispatches: 0, workerChunks: 0 });
   // One more column reaches the threshold exactly: the pool starts (1 worker) and takes it.
   assert.is(128 * 256 * 128, MIN_WORK);
-  checkParity(problem([], [], 128, 256, 128, false, false, false));
+  checkParity(matmulProblem([], [], 128, 256, 128, false, false, false));
   assert.is(threadStats().workers, 1);
 });
 
@@ -112,7 +87,7 @@ for (const threads of [2, 3]) {
       setNumThreads(threads);
       manualSeed(2);
       for (const [batchA, batchB, M, K, N] of shapes) {
-        for (const [tA, tB] of transposes) checkParity(problem(batchA, batchB, M, K, N, tA, tB, float64));
+        for (const [tA, tB] of transposes) checkParity(matmulProblem(batchA, batchB, M, K, N, tA, tB, float64));
       }
     });
   }
@@ -154,8 +129,8 @@ for (const threads of [2, 3]) {
 test('1, 2 and 3 threads give bitwise the same result', () => {
   manualSeed(3);
   // Row bands (406 rows), then column bands (333 columns).
-  const rowBands = problem([2], [], 203, 150, 190, true, false, false);
-  const colBands = problem([], [], 50, 300, 333, false, true, false);
+  const rowBands = matmulProblem([2], [], 203, 150, 190, true, false, false);
+  const colBands = matmulProblem([], [], 50, 300, 333, false, true, false);
   for (const args of [rowBands, colBands]) {
     const results = [1, 2, 3].map((n) => {
       setNumThreads(n);
@@ -164,14 +139,14 @@ test('1, 2 and 3 threads give bitwise the same result', () => {
       assert.is(threadStats().dispatches, before + (n > 1 ? 1 : 0), `${n} threads: pool iff n > 1`);
       return out;
     });
-    assertBitwise(results[1], results[0], `${label(args)}: 2 threads vs 1`);
-    assertBitwise(results[2], results[0], `${label(args)}: 3 threads vs 1`);
+    assertBitwise(results[1], results[0], `${matmulLabel(args)}: 2 threads vs 1`);
+    assertBitwise(results[2], results[0], `${matmulLabel(args)}: 3 threads vs 1`);
   }
 });
 
 test('setNumThreads: stops extra workers, rejects non-positive counts', () => {
   setNumThreads(3);
-  checkParity(problem([], [], 128, 256, 128, false, false, false));
+  checkParity(matmulProblem([], [], 128, 256, 128, false, false, false));
   assert.is(threadStats().workers, 2);
   setNumThreads(2);
   assert.equal([getNumThreads(), threadStats().workers], [2, 1]);
