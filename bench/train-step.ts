@@ -90,21 +90,25 @@ function finish(losses: number[], stepMs: number[], lossAfter10: number): TrainR
 }
 
 // ---- attngrad ----
-export function trainAttngrad(init: Weights, batches: Batch[]): TrainResult {
+/** `steps` steps over `batches` (cycled); `onStep(i, loss)` after each, e.g. to sample memory (bench/memory.ts). */
+export function trainAttngrad(
+  init: Weights, batches: Batch[], { steps = batches.length, onStep }: { steps?: number; onStep?: (step: number, loss: number) => void } = {},
+): TrainResult {
   const model = new TransformerLM(config);
   model.loadStateDict(Object.fromEntries([...init].map(([name, w]) => [name, tensor(w.data.slice(), { shape: w.shape })])));
   model.train();
   const opt = new Adam(model.namedParameters(), { ...ADAM, weightDecay: 0 });
   const ids = (a: Int32Array) => tensor(a, { shape: [B, T] });
   const losses: number[] = [], stepMs: number[] = [];
-  for (const batch of batches) {
-    const t0 = performance.now();
+  for (let i = 0; i < steps; i++) {
+    const batch = batches[i % batches.length], t0 = performance.now();
     const { loss } = model.forward(ids(batch.idx), ids(batch.targets));
     opt.zeroGrad();
     (loss as Tensor).backward();
     opt.step();
     losses.push((loss as Tensor).item());
     stepMs.push(performance.now() - t0);
+    onStep?.(i, losses[i]);
   }
   const after = noGrad(() => (model.forward(ids(batches[0].idx), ids(batches[0].targets)).loss as Tensor).item());
   return finish(losses, stepMs, after);
