@@ -1,5 +1,5 @@
 // Softmax and log-softmax along one dim, max-subtracted so logits of ±1e4 never overflow.
-// Three passes per row: max, Σ exp(x − max), then write. A row whose entries are all −Infinity
+// Three passes per row: max, Σ exp(x − max) (each exp kept in a row of doubles), then write. A row whose entries are all −Infinity
 // (fully masked) has max = −Infinity; it gives zeros for softmax (not 0/0 = NaN) and −Infinity for
 // log-softmax. The (outer, n, inner) layout handles any dim without a transpose.
 // Backward, fused, from the output y (two passes per row, the sum in a double):
@@ -22,18 +22,25 @@ export function softmax(x: TypedArray, shape: Shape, dim: number, log: boolean):
         for (let i = 0; i < n; i++) out[base + i * inner] = log ? -Infinity : 0;
         continue;
       }
+      const e = rowScratch(n); // exp(x − max) in doubles: one exp per element, one rounding per output
       let sum = 0;
-      for (let i = 0; i < n; i++) sum += Math.exp(x[base + i * inner] - max);
+      for (let i = 0; i < n; i++) sum += e[i] = Math.exp(x[base + i * inner] - max);
       if (log) {
         const logSum = Math.log(sum) + max;
         for (let i = 0; i < n; i++) out[base + i * inner] = x[base + i * inner] - logSum;
       } else {
         const inv = 1 / sum;
-        for (let i = 0; i < n; i++) out[base + i * inner] = Math.exp(x[base + i * inner] - max) * inv;
+        for (let i = 0; i < n; i++) out[base + i * inner] = e[i] * inv;
       }
     }
   }
   return out;
+}
+
+let scratch = new Float64Array(0);
+function rowScratch(n: number): Float64Array {
+  if (scratch.length < n) scratch = new Float64Array(n);
+  return scratch;
 }
 
 export function softmaxBackward(
