@@ -6,8 +6,8 @@ import type { FlagSpec, Flags } from './args.ts';
 import { UsageError } from './args.ts';
 
 export const backendFlag: FlagSpec = {
-  type: 'string', default: 'cpu', choices: ['cpu', 'gpu'],
-  help: 'kernels: TypeScript, or gpu.js (ATTNGRAD_GPU_MODE=webgpu|headlessgl|webasm|cpu forces a mode)',
+  type: 'string', default: 'cpu-threads', choices: ['cpu-threads', 'cpu', 'gpu'],
+  help: 'kernels: TypeScript on every core (ATTNGRAD_THREADS=n), on one, or gpu.js (ATTNGRAD_GPU_MODE=webgpu|headlessgl|webasm|cpu forces a mode)',
 };
 
 export const trainFlags = {

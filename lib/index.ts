@@ -2,11 +2,15 @@
 // Reading order for learners: tensor.ts → autograd.ts → ops/primitive.ts → ops/*.ts → backend/cpu/*.
 
 import { cpuBackend } from './backend/cpu.ts';
-import { registerBackend } from './backend/backend.ts';
+import { registerBackend, setBackend } from './backend/backend.ts';
 import { threadedBackend } from './backend/threads.ts';
 
+// Two CPU backends with bitwise the same results: 'cpu', the single-threaded reference every kernel
+// is checked against, and 'cpu-threads' (the default), which splits large matmuls, exps and softmaxes
+// across cores (ATTNGRAD_THREADS or setNumThreads(n) sets how many; 1 makes it the reference).
 registerBackend(cpuBackend);
-registerBackend(threadedBackend); // 'cpu-threads': setBackend('cpu-threads') splits large kernels across cores
+registerBackend(threadedBackend);
+setBackend(threadedBackend.name);
 
 export { Tensor, type TensorLike } from './tensor.ts';
 export type { DType, TypedArray } from './dtype.ts';
