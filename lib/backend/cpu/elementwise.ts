@@ -67,7 +67,11 @@ const unaryLoops: Record<UnaryOp, UnaryLoop> = {
 const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 
 export function unary(op: UnaryOp, x: TypedArray, param = 0): TypedArray {
-  const out = allocate(dtypeOf(x), x.length);
+  return unaryInto(op, x, param, allocate(dtypeOf(x), x.length));
+}
+
+/** unary written into `out` (x's length): the threaded backend's chunks write their slice in place. */
+export function unaryInto(op: UnaryOp, x: TypedArray, param: number, out: TypedArray): TypedArray {
   unaryLoops[op](x, out, param);
   return out;
 }

@@ -11,8 +11,12 @@ import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import { aroundDim, type Shape } from '../../shape.ts';
 
 export function softmax(x: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray {
+  return softmaxInto(x, shape, dim, log, allocate(dtypeOf(x), x.length));
+}
+
+/** softmax written into `out` (x's length): the threaded backend's chunks write their rows in place. */
+export function softmaxInto(x: TypedArray, shape: Shape, dim: number, log: boolean, out: TypedArray): TypedArray {
   const [outer, n, inner] = aroundDim(shape, dim);
-  const out = allocate(dtypeOf(x), x.length);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const base = o * n * inner + j;

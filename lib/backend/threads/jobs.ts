@@ -6,9 +6,9 @@
 import type { DType, TypedArray } from '../../dtype.ts';
 import type { Shape } from '../../shape.ts';
 import type { UnaryOp } from '../backend.ts';
-import { unary } from '../cpu/elementwise.ts';
+import { unaryInto } from '../cpu/elementwise.ts';
 import { matmulBlock } from '../cpu/matmul.ts';
-import { softmax } from '../cpu/softmax.ts';
+import { softmaxInto } from '../cpu/softmax.ts';
 
 interface Chunked {
   chunks: number;
@@ -101,12 +101,13 @@ export function chunkRunner(job: Job, arena: SharedArrayBuffer): (chunk: number)
   }
   const [x, out] = jobViews(job, arena);
   const { rowLength } = job;
-  // The CPU kernel on rows [lo, hi) of x: it allocates their output, copied into the shared one.
+  // The CPU kernel on rows [lo, hi) of x, writing them straight into the shared output (a chunk
+  // allocates nothing: garbage in a worker's heap is collected late and bloats the process).
   const kernel = job.kernel === 'unary'
-    ? (xs: TypedArray) => unary(job.op, xs, job.param)
-    : (xs: TypedArray) => softmax(xs, [xs.length / rowLength, job.n, job.inner], 1, job.log);
+    ? (xs: TypedArray, to: TypedArray) => unaryInto(job.op, xs, job.param, to)
+    : (xs: TypedArray, to: TypedArray) => softmaxInto(xs, [xs.length / rowLength, job.n, job.inner], 1, job.log, to);
   return (chunk) => {
     const [lo, hi] = range(chunk);
-    out.set(kernel(x.subarray(lo * rowLength, hi * rowLength)), lo * rowLength);
+    kernel(x.subarray(lo * rowLength, hi * rowLength), out.subarray(lo * rowLength, hi * rowLength));
   };
 }
