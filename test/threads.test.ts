@@ -97,7 +97,7 @@ for (const threads of [2, 3]) {
 const unaryOps: UnaryOp[] = ['exp', 'log', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'erf', 'pow'];
 
 for (const threads of [2, 3]) {
-  test(`${threads} threads: every unary op and softmax along every dim, bitwise the CPU kernel`, () => {
+  test(`${threads} threads: every unary op and softmax (forward, backward) along every dim, bitwise the CPU kernel`, () => {
     setNumThreads(threads);
     manualSeed(4);
     for (const float64 of [false, true]) {
@@ -118,6 +118,8 @@ for (const threads of [2, 3]) {
         for (const log of [false, true]) {
           const what = `${dtype} ${log ? 'log' : ''}softmax ${JSON.stringify(shape)} dim ${dim}`;
           checkKernel(what, (b) => b.softmax(logits, shape, dim, log));
+          const y = cpuBackend.softmax(logits, shape, dim, log);
+          checkKernel(`${what} backward`, (b) => b.softmaxBackward(y, logits, shape, dim, log));
         }
       }
       // Along dim 0 there is one row (outer = 1): nothing to split, it stays on the main thread.

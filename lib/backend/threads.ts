@@ -4,9 +4,9 @@
 //
 // Every split runs the CPU kernel's own code on a piece of the output: matmul through matmulBlock
 // on bands of rows (rows = batch × M) or of columns, whichever side is longer; unary ops and
-// softmax by calling the kernel on a slice of whole rows. Each output element is computed by the
-// same operations in the same order whoever computes it, so the result is bitwise the CPU
-// backend's for any thread count. Operands are copied into a shared arena and the output copied
+// softmax (forward and backward) by calling the kernel on a slice of whole rows. Each output
+// element is computed by the same operations in the same order whoever computes it, so the result
+// is bitwise the CPU backend's for any thread count. Operands are copied into a shared arena and the output copied
 // out (a memcpy, ~0.2 ns an element), small against what is split: ~0.5 ns a multiply-add in
 // matmul, 20–80 ns an element for exp, tanh, erf and softmax. What stays on one thread: cheap or
 // bandwidth-bound kernels (binary ops, norms, copies), and reductions, whose sums would change
@@ -83,6 +83,14 @@ const softmax: Override<Backend['softmax']> = {
   },
 };
 
+const softmaxBackward: Override<Backend['softmaxBackward']> = {
+  accepts: (y, _dy, shape, dim) => softmax.accepts(y, shape, dim, false),
+  run: (y: TypedArray, dy: TypedArray, shape: Shape, dim: number, log: boolean) => {
+    const [outer, n, inner] = aroundDim(shape, dim);
+    return run({ kernel: 'softmaxBackward', n, inner, log, ...rowChunks(y, outer, n * inner) }, [y, dy]);
+  },
+};
+
 /** `rows` rows of `rowLength` elements, in CHUNKS_PER_THREAD chunks a thread. */
 function rowChunks(x: TypedArray, rows: number, rowLength: number) {
   const chunkRows = Math.ceil(rows / (getNumThreads() * CHUNKS_PER_THREAD));
@@ -114,4 +122,5 @@ export const threadedBackend = {
   matmul: withOverride(cpuBackend.matmul, matmul),
   unary: withOverride(cpuBackend.unary, unary),
   softmax: withOverride(cpuBackend.softmax, softmax),
+  softmaxBackward: withOverride(cpuBackend.softmaxBackward, softmaxBackward),
 } satisfies Backend;

@@ -47,15 +47,15 @@ function rowScratch(n: number): Float64Array {
   return scratch;
 }
 
-export function softmaxBackward(
-  y: TypedArray,
-  dy: TypedArray,
-  shape: Shape,
-  dim: number,
-  log: boolean,
+export function softmaxBackward(y: TypedArray, dy: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray {
+  return softmaxBackwardInto(y, dy, shape, dim, log, allocate(dtypeOf(y), y.length));
+}
+
+/** softmaxBackward written into `dx` (y's length), as softmaxInto. */
+export function softmaxBackwardInto(
+  y: TypedArray, dy: TypedArray, shape: Shape, dim: number, log: boolean, dx: TypedArray,
 ): TypedArray {
   const [outer, n, inner] = aroundDim(shape, dim);
-  const dx = allocate(dtypeOf(y), y.length);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const base = o * n * inner + j;

@@ -8,7 +8,7 @@ import type { Shape } from '../../shape.ts';
 import type { UnaryOp } from '../backend.ts';
 import { unaryInto } from '../cpu/elementwise.ts';
 import { matmulBlock } from '../cpu/matmul.ts';
-import { softmaxInto } from '../cpu/softmax.ts';
+import { softmaxBackwardInto, softmaxInto } from '../cpu/softmax.ts';
 
 interface Chunked {
   chunks: number;
@@ -45,7 +45,7 @@ export interface UnaryJob extends RowsJob {
   param: number;
 }
 export interface SoftmaxJob extends RowsJob {
-  kernel: 'softmax'; // x as (rows, n, inner), softmax along n
+  kernel: 'softmax' | 'softmaxBackward'; // x (or y and dy) as (rows, n, inner), softmax along n
   n: number;
   inner: number;
   log: boolean;
@@ -68,10 +68,11 @@ const constructors: Record<DType, ViewConstructor> = {
   float32: Float32Array, float64: Float64Array, int32: Int32Array,
 };
 
-/** Lengths of the job's inputs then its output: [a, b, out] or [x, out]. */
+/** Lengths of the job's inputs then its output: [a, b, out], [y, dy, dx] or [x, out]. */
 export function jobLengths(job: Job): number[] {
   if (job.kernel === 'matmul') return [job.aLength, job.bLength, job.rows * job.cols];
-  return [job.rows * job.rowLength, job.rows * job.rowLength];
+  const length = job.rows * job.rowLength;
+  return job.kernel === 'softmaxBackward' ? [length, length, length] : [length, length];
 }
 
 /** The job's inputs then its output as views of the arena, end to end in the job's dtype. */
@@ -99,15 +100,23 @@ export function chunkRunner(job: Job, arena: SharedArrayBuffer): (chunk: number)
       matmulBlock(args, out, lo, hi, j0, Math.min(cols, j0 + chunkCols));
     };
   }
-  const [x, out] = jobViews(job, arena);
   const { rowLength } = job;
-  // The CPU kernel on rows [lo, hi) of x, writing them straight into the shared output (a chunk
+  const rowsOf = (a: TypedArray, lo: number, hi: number) => a.subarray(lo * rowLength, hi * rowLength);
+  // The CPU kernel on rows [lo, hi), writing them straight into the shared output (a chunk
   // allocates nothing: garbage in a worker's heap is collected late and bloats the process).
+  if (job.kernel === 'softmaxBackward') {
+    const [y, dy, dx] = jobViews(job, arena);
+    return (chunk) => {
+      const [lo, hi] = range(chunk);
+      softmaxBackwardInto(rowsOf(y, lo, hi), rowsOf(dy, lo, hi), [hi - lo, job.n, job.inner], 1, job.log, rowsOf(dx, lo, hi));
+    };
+  }
+  const [x, out] = jobViews(job, arena);
   const kernel = job.kernel === 'unary'
     ? (xs: TypedArray, to: TypedArray) => unaryInto(job.op, xs, job.param, to)
     : (xs: TypedArray, to: TypedArray) => softmaxInto(xs, [xs.length / rowLength, job.n, job.inner], 1, job.log, to);
   return (chunk) => {
     const [lo, hi] = range(chunk);
-    kernel(x.subarray(lo * rowLength, hi * rowLength), out.subarray(lo * rowLength, hi * rowLength));
+    kernel(rowsOf(x, lo, hi), rowsOf(out, lo, hi));
   };
 }
