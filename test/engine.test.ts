@@ -131,4 +131,12 @@ test('relu and comparisons keep IEEE edge cases (−∞, −0, NaN) in their bra
   assert.equal([...x.ne(x).data], [0, 0, 0, 0, 0, 0, 1]);
 });
 
+test('reductions over no dims copy, over a run of dims read in place, over scattered dims permute', () => {
+  const x = tensor([[[1, 2], [3, 4]], [[5, 6], [7, 8]]]);
+  assert.equal(x.sum([]).toArray(), x.toArray());
+  assert.equal(x.sum([0, 1]).toArray(), [16, 20]);
+  assert.equal(x.sum([0, 2]).toArray(), [14, 22]);
+  assert.equal(x.max([1, 2]).toArray(), [4, 8]);
+});
+
 test.run();
