@@ -187,9 +187,13 @@ function batchOffsets(shape: Shape, outBatch: Shape, matrixSize: number): number
 
 // The scratch buffers (C, packed A, packed B) are kept between calls: a fresh multi-MiB buffer per
 // call costs page faults and garbage-collector pressure, measured at ~25% of a training step's
-// matmul time. Each thread (worker) has its own module instance, hence its own buffers.
+// matmul time. Each thread (worker) has its own module instance, hence its own buffers. Only
+// buffers up to KEPT_SCRATCH doubles (8 MiB) are kept, so one huge product does not pin its
+// scratch for the life of the process.
+const KEPT_SCRATCH = 1 << 20;
 const scratchBuffers = [new Float64Array(0), new Float64Array(0), new Float64Array(0)];
 function scratch(which: number, length: number): Float64Array {
+  if (length > KEPT_SCRATCH) return new Float64Array(length);
   if (scratchBuffers[which].length < length) scratchBuffers[which] = new Float64Array(length);
   return scratchBuffers[which].subarray(0, length);
 }
