@@ -12,6 +12,7 @@ import { lmBatch, makeTask } from '../models/data.ts';
 import { FlashUnit, makeFlashBlock } from '../models/flash.ts';
 import { gauAttention, GAUBlock, GatedAttentionUnit, makeGauBlock } from '../models/gau.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
+import { trainSteps } from './helpers/train-lm.ts';
 
 const config = (o: Partial<TransformerConfig> = {}) =>
   checkConfig('gau.test', { vocabSize: 10, blockSize: 16, nLayer: 1, nHead: 1, nEmbd: 6, sharedDim: 4, ...o });
@@ -227,12 +228,7 @@ for (const [kind, bound] of [['gau', 0.35], ['flash', 0.35]] as const) {
     const lossOn = (batch: ReturnType<typeof lmBatch>) => crossEntropy(model.forward(batch.tokens, batch.pad), batch.targets);
     const heldOut = lmBatch(task.heldOut(64));
     const first = noGrad(() => lossOn(heldOut).item());
-    for (let step = 0; step < 250; step++) {
-      const loss = lossOn(lmBatch(Array.from({ length: 16 }, () => task.sample())));
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-    }
+    trainSteps(task, opt, 250, lossOn);
     const last = noGrad(() => lossOn(heldOut).item());
     console.log(`  ${kind}: held-out loss ${first.toFixed(3)} → ${last.toFixed(3)}`);
     assert.ok(Math.abs(first - Math.log(task.vocabSize)) < 0.1, `loss at init ${first} vs ln V ${Math.log(task.vocabSize)}`);
