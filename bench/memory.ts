@@ -79,7 +79,12 @@ writeAtomic(join(resultsDir, 'memory.json'), JSON.stringify({ ...env, baselineMi
 const series = (name: string, key: keyof Sample, color: string) => ({ name, color, points: samples.map((s): [number, number] => [s.step, s[key]]) });
 writeAtomic(join(resultsDir, 'memory.svg'), lineChartSvg(
   `Memory over ${steps} train steps ('${backendName}', ${lib.getNumThreads()} threads)`, 'step', 'MiB',
-  [series('RSS', 'rssMiB', '#d62728'), series('JS heap used', 'heapUsedMiB', '#1f77b4'), series('array buffers', 'arrayBuffersMiB', '#2ca02c')],
+  [
+    series('RSS', 'rssMiB', '#d62728'),
+    ...[1 + BOUND, 1 - BOUND].map((f) => ({ name: `baseline ${f > 1 ? '+' : '−'}${100 * BOUND}%`, color: '#999999', points: [[warmup, base * f], [steps, base * f]] as [number, number][] })),
+    series('JS heap used', 'heapUsedMiB', '#1f77b4'),
+    series('array buffers', 'arrayBuffersMiB', '#2ca02c'),
+  ],
 ));
 console.log(`wrote ${join(resultsDir, 'memory.json')}, memory.svg`);
 process.exit(Math.abs(drift) <= BOUND ? 0 : 1); // exit: the worker pool may keep the event loop alive
