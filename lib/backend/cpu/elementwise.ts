@@ -125,8 +125,9 @@ export function binary(
 ): TypedArray {
   const out = allocate(dtypeOf(a), sizeOf(outShape));
   if (out.length === 0) return out;
-  // The longest rows both operands can be read along (k = 0: equal shapes or a scalar, one row).
-  for (let k = 0; k < outShape.length || k === 0; k++) {
+  // The longest rows both operands can be read along (k = 0: equal shapes or a scalar, one row;
+  // a 0-d output is one row of one element).
+  for (let k = 0; k < Math.max(1, outShape.length); k++) {
     const la = rowLayout(aShape, outShape, k), lb = rowLayout(bShape, outShape, k);
     if (!la || !lb) continue;
     const n = sizeOf(outShape.slice(k)), loop = rowLoops[op];

@@ -39,6 +39,7 @@
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import type { MatmulArgs } from '../backend.ts';
 import { sizeOf, type Shape } from '../../shape.ts';
+import { scratch } from './scratch.ts';
 
 const R = 4; // micro-tile size: 4×4 outputs per micro-kernel call
 const KC = 256; // depth of a K block
@@ -81,9 +82,9 @@ export function matmulBlock(
 
   // Scratch buffers, reused for every batch entry: C padded to multiples of 4, and the packs.
   const width = j1 - j0, Np = roundUp(width);
-  const c = scratch(0, roundUp(Math.min(M, r1 - r0)) * Np);
-  const packA = scratch(1, Math.min(MC, roundUp(M)) * Math.min(KC, K));
-  const packB = scratch(2, Math.min(NC, Np) * Math.min(KC, K));
+  const c = scratch('matmul C', roundUp(Math.min(M, r1 - r0)) * Np);
+  const packA = scratch('matmul A', Math.min(MC, roundUp(M)) * Math.min(KC, K));
+  const packB = scratch('matmul B', Math.min(NC, Np) * Math.min(KC, K));
 
   // The rows are cut at batch boundaries: rows i0..i0+m of batch entry `batch`, one at a time.
   for (let row = r0; row < r1; ) {
@@ -183,19 +184,6 @@ function batchOffsets(shape: Shape, outBatch: Shape, matrixSize: number): number
     offsets.push(offset);
   }
   return offsets;
-}
-
-// The scratch buffers (C, packed A, packed B) are kept between calls: a fresh multi-MiB buffer per
-// call costs page faults and garbage-collector pressure, measured at ~25% of a training step's
-// matmul time. Each thread (worker) has its own module instance, hence its own buffers. Only
-// buffers up to KEPT_SCRATCH doubles (8 MiB) are kept, so one huge product does not pin its
-// scratch for the life of the process.
-const KEPT_SCRATCH = 1 << 20;
-const scratchBuffers = [new Float64Array(0), new Float64Array(0), new Float64Array(0)];
-function scratch(which: number, length: number): Float64Array {
-  if (length > KEPT_SCRATCH) return new Float64Array(length);
-  if (scratchBuffers[which].length < length) scratchBuffers[which] = new Float64Array(length);
-  return scratchBuffers[which].subarray(0, length);
 }
 
 const roundUp = (n: number): number => Math.ceil(n / R) * R;

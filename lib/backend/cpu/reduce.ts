@@ -23,7 +23,7 @@ function reducedLast(x: TypedArray, shape: Shape, dims: readonly number[]): [Typ
 export function reduce(op: ReduceOp, x: TypedArray, shape: Shape, dims: readonly number[]): TypedArray {
   const run = dims.every((d, i) => d === dims[0] + i);
   const [src, srcShape] = run ? [x, shape] : reducedLast(x, shape, dims);
-  const first = run && dims.length > 0 ? dims[0] : shape.length - dims.length; // no dims: a copy
+  const first = run ? (dims[0] ?? shape.length) : shape.length - dims.length; // no dims: a copy
   const outer = sizeOf(srcShape.slice(0, first)), inner = sizeOf(srcShape.slice(first + dims.length));
   const n = sizeOf(dims.map((d) => shape[d]));
   // max/min of an empty set is ∓Infinity, as in NumPy's identity for maximum.reduce

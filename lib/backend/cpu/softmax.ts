@@ -1,7 +1,8 @@
 // Softmax and log-softmax along one dim, max-subtracted so logits of ±1e4 never overflow.
-// Three passes per row: max, Σ exp(x − max) (each exp kept in a row of doubles), then write. A row whose entries are all −Infinity
-// (fully masked) has max = −Infinity; it gives zeros for softmax (not 0/0 = NaN) and −Infinity for
-// log-softmax. The (outer, n, inner) layout handles any dim without a transpose.
+// Three passes per row: max, Σ exp(x − max) (each exp kept in a row of doubles), then write. A row
+// whose entries are all −Infinity (fully masked) has max = −Infinity; it gives zeros for softmax
+// (not 0/0 = NaN) and −Infinity for log-softmax. The (outer, n, inner) layout handles any dim
+// without a transpose.
 // Backward, fused, from the output y (two passes per row, the sum in a double):
 //   softmax:      dx = y ⊙ (dy − Σ dy ⊙ y)
 //   log-softmax:  dx = dy − exp(y) · Σ dy        (exp(y) = softmax(x))
@@ -9,6 +10,7 @@
 
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import { aroundDim, type Shape } from '../../shape.ts';
+import { scratch } from './scratch.ts';
 
 export function softmax(x: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray {
   return softmaxInto(x, shape, dim, log, allocate(dtypeOf(x), x.length));
@@ -17,6 +19,7 @@ export function softmax(x: TypedArray, shape: Shape, dim: number, log: boolean):
 /** softmax written into `out` (x's length): the threaded backend's chunks write their rows in place. */
 export function softmaxInto(x: TypedArray, shape: Shape, dim: number, log: boolean, out: TypedArray): TypedArray {
   const [outer, n, inner] = aroundDim(shape, dim);
+  const e = scratch('softmax row', n); // exp(x − max) in doubles: one exp per element, one rounding per output
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const base = o * n * inner + j;
@@ -26,7 +29,6 @@ export function softmaxInto(x: TypedArray, shape: Shape, dim: number, log: boole
         for (let i = 0; i < n; i++) out[base + i * inner] = log ? -Infinity : 0;
         continue;
       }
-      const e = rowScratch(n); // exp(x − max) in doubles: one exp per element, one rounding per output
       let sum = 0;
       for (let i = 0; i < n; i++) sum += e[i] = Math.exp(x[base + i * inner] - max);
       if (log) {
@@ -39,12 +41,6 @@ export function softmaxInto(x: TypedArray, shape: Shape, dim: number, log: boole
     }
   }
   return out;
-}
-
-let scratch = new Float64Array(0);
-function rowScratch(n: number): Float64Array {
-  if (scratch.length < n) scratch = new Float64Array(n);
-  return scratch;
 }
 
 export function softmaxBackward(y: TypedArray, dy: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray {
