@@ -24,13 +24,11 @@ import { MultiHeadAttention } from '../models/attention.ts';
 import { checkConfig } from '../models/config.ts';
 import type { TokenMixer } from '../models/mixer.ts';
 import { barChartSvg, type Group } from './chart.ts';
-import { fmtMs, machine, median, resultsDir, writeAtomic } from './harness.ts';
+import { countFlag, flagValue, fmtMs, machine, median, resultsDir, writeAtomic } from './harness.ts';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-const SIZES = (flag('--sizes') ?? '256,512,1024,2048,4096').split(',').map(Number);
+const SIZES = (flagValue('--sizes') ?? '256,512,1024,2048,4096').split(',').map(Number);
 const [B, C, NH] = [1, 64, 4];
-const WINDOW = Number(flag('--window') ?? 32);
+const WINDOW = countFlag('bench/attention-scaling', '--window', 32);
 const GIB = 2 ** 30;
 // (B, nh, n, n) float32 tensors' worth at the peak of softmax attention's forward+backward: scores,
 // scaled, masked, probabilities (kept for backward), their gradients, the matmul's float64 scratch,

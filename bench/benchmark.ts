@@ -11,7 +11,7 @@
 
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
-import { attngradImpls, fmtMs, machine, relError, resultsDir, tfjsImpls, time, writeAtomic, type Impl, type Timing } from './harness.ts';
+import { attngradImpls, flagValue, fmtMs, machine, relError, resultsDir, tfjsImpls, time, writeAtomic, type Impl, type Timing } from './harness.ts';
 import { cases, type Case } from './cases.ts';
 import { LOSS_TOLERANCE, STEP_FLOP, STEPS, WARMUP_STEPS, initialWeights, makeBatches, trainWith, type TrainResult } from './train-step.ts';
 import { barChartSvg, type Group } from './chart.ts';
@@ -29,9 +29,9 @@ export interface Row {
 }
 
 const CHECK_TOLERANCE = 1e-4; // max |Δ| / max |reference|, float32 against float32
-const args = process.argv.slice(2);
-const only = args.includes('--only') ? new RegExp(args[args.indexOf('--only') + 1]) : null;
-const withTrain = !args.includes('--no-train') && (!only || only.test('train-step'));
+const onlyText = flagValue('--only');
+const only = onlyText === undefined ? null : new RegExp(onlyText);
+const withTrain = !process.argv.includes('--no-train') && (!only || only.test('train-step'));
 
 const rows: Row[] = [];
 const failures: string[] = [];

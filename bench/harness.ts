@@ -192,6 +192,20 @@ export function time(run: () => void, { budgetMs = 2500, minSamples = 5 } = {}):
   return summarize(ms, 'loop');
 }
 
+// ---- command-line flags of the bench scripts ----
+/** The word after `name` (say '--steps') on the command line, or undefined when the flag is absent. */
+export function flagValue(name: string): string | undefined {
+  const args = process.argv.slice(2), i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** A positive-integer flag, `fallback` when absent; anything else throws, naming the script and flag. */
+export function countFlag(script: string, name: string, fallback: number): number {
+  const text = flagValue(name), value = text === undefined ? fallback : Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${script}: ${name} needs a positive integer, got '${text}'`);
+  return value;
+}
+
 // ---- inputs, checks, output ----
 /** Uniform in [-scale, scale) from attngrad's seeded generator: the same numbers for every impl. */
 export function uniform(n: number, scale = 1): Float32Array {

@@ -7,15 +7,11 @@
 import * as lib from '../lib/index.ts';
 import type { Backend } from '../lib/index.ts';
 import type { MatmulArgs } from '../lib/backend/backend.ts';
+import { countFlag, flagValue } from './harness.ts';
 import { initialWeights, makeBatches, trainAttngrad } from './train-step.ts';
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
-const steps = Number(flag('--steps', '12')), top = Number(flag('--top', '30'));
-if (!(Number.isInteger(steps) && steps > 0 && Number.isInteger(top) && top > 0)) {
-  throw new Error(`bench/kernel-times: --steps and --top need positive integers, got ${steps} and ${top}`);
-}
-lib.setBackend(flag('--backend', 'cpu-threads'));
+const steps = countFlag('bench/kernel-times', '--steps', 12), top = countFlag('bench/kernel-times', '--top', 30);
+lib.setBackend(flagValue('--backend') ?? 'cpu-threads');
 const inner = lib.backend();
 
 const shape = (s: unknown) => (Array.isArray(s) ? s.join('×') || 'scalar' : '');

@@ -11,21 +11,15 @@ import { join } from 'node:path';
 import { memoryUsage } from 'node:process';
 import * as lib from '../lib/index.ts';
 import { lineChartSvg } from '../cli/plot.ts';
-import { machine, median, resultsDir, writeAtomic } from './harness.ts';
+import { countFlag, flagValue, machine, median, resultsDir, writeAtomic } from './harness.ts';
 import { initialWeights, makeBatches, trainAttngrad } from './train-step.ts';
 
 const BOUND = 0.1; // ±10% of the RSS at the end of the warm-up
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
-  const i = args.indexOf(name);
-  const v = i >= 0 ? Number(args[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`bench/memory: ${name} needs a positive integer, got '${args[i + 1]}'`);
-  return v;
-};
-const steps = flag('--steps', 2000), every = flag('--every', 50), warmup = flag('--warmup', 100);
+const count = (name: string, fallback: number) => countFlag('bench/memory', name, fallback);
+const steps = count('--steps', 2000), every = count('--every', 50), warmup = count('--warmup', 100);
 if (warmup >= steps) throw new Error(`bench/memory: --warmup ${warmup} must be below --steps ${steps}`);
-const backendName = args.includes('--backend') ? args[args.indexOf('--backend') + 1] : 'cpu-threads';
+const backendName = flagValue('--backend') ?? 'cpu-threads';
 lib.setBackend(backendName);
 
 interface Sample {

@@ -27,7 +27,7 @@ import { randomInt } from '../lib/random.ts';
 import { Adam } from '../nn/index.ts';
 import { TransformerLM } from '../models/transformer.ts';
 import { tfLayerNorm } from './cases.ts';
-import { attngradImpls, summarize, tf, tfjsImpls, type Impl, type Timing } from './harness.ts';
+import { attngradImpls, countFlag, flagValue, summarize, tf, tfjsImpls, type Impl, type Timing } from './harness.ts';
 import { printProfile } from './cpu-profile.ts';
 
 export const config = {
@@ -192,18 +192,14 @@ export async function trainWith(impl: Impl, init: Weights, batches: Batch[]): Pr
 
 // ---- standalone ----
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const flag = (name: string) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  if (args.includes('--profile')) return profile(flag('--impl') ?? 'attngrad-1t', Number(flag('--steps') ?? STEPS));
+  const steps = countFlag('bench/train-step', '--steps', STEPS);
+  if (process.argv.includes('--profile')) return profile(flagValue('--impl') ?? 'attngrad-1t', steps);
   const notes: string[] = [];
   const impls = [...(await attngradImpls(notes)), ...(await tfjsImpls(notes))];
-  const want = flag('--impl');
+  const want = flagValue('--impl');
   const chosen = impls.filter((i) => !want || i.id === want);
   if (chosen.length === 0) throw new Error(`--impl ${want}: not one of ${impls.map((i) => i.id).join(', ')}`);
-  const [init, batches] = [initialWeights(), makeBatches(Number(flag('--steps') ?? STEPS))];
+  const [init, batches] = [initialWeights(), makeBatches(steps)];
   for (const impl of chosen) {
     const r = await trainWith(impl, init, batches);
     const ms = r.timing.msMedian;
