@@ -78,16 +78,20 @@ export const rowLogSumExpSource = String.raw`function rowLogSumExp(x) {
   return m + Math.log(s);
 }`;
 
+// The pass-2 kernels' shared first lines: element t of x as (outer, n, inner) lies in row (o, j),
+// whose statistic (lse, or s) is at o·inner + j.
+const rowOfElement = `  const t = this.thread.x;
+  const o = Math.floor((t + 0.5) / this.constants.nInner);
+  const r = t - o * this.constants.nInner;
+  const j = r - Math.floor((r + 0.5) / this.constants.inner) * this.constants.inner;`;
+
 /**
  * Softmax pass 2, one thread per element: y = exp(x − lse) (softmax) or x − lse (log-softmax, when
  * the constant `log` is 1). Masked entries give 0 / −∞, so a fully masked row gives zeros / −∞
  * (its lse is −∞, and −∞ − −∞ would be NaN: log-softmax returns the lse itself).
  */
 export const softmaxApplySource = String.raw`function softmaxApply(x, lse) {
-  const t = this.thread.x;
-  const o = Math.floor((t + 0.5) / this.constants.nInner);
-  const r = t - o * this.constants.nInner;
-  const j = r - Math.floor((r + 0.5) / this.constants.inner) * this.constants.inner;
+${rowOfElement}
   const l = lse[o * this.constants.inner + j];
   const v = x[t];
   if (this.constants.log > 0.5) {
@@ -127,10 +131,7 @@ export const rowDotSource = String.raw`function rowDot(y, dy) {
  *   log-softmax:  dx = dy − exp(y) · s      (exp(−∞) = 0: a masked entry passes dy through)
  */
 export const softmaxBackwardApplySource = String.raw`function softmaxBackwardApply(y, dy, s) {
-  const t = this.thread.x;
-  const o = Math.floor((t + 0.5) / this.constants.nInner);
-  const r = t - o * this.constants.nInner;
-  const j = r - Math.floor((r + 0.5) / this.constants.inner) * this.constants.inner;
+${rowOfElement}
   const sum = s[o * this.constants.inner + j];
   const v = y[t];
   if (this.constants.log > 0.5) {
