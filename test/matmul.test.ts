@@ -1,11 +1,13 @@
 // The packed CPU matmul kernel against a plain triple loop written here: odd shapes that cut
 // every tile and block edge, all four transpose combinations, batched and broadcast batch
-// shapes, float32 and float64. Read next: ../lib/backend/cpu/matmul.ts.
+// shapes, float32 and float64; with each panel kernel (TypeScript, WebAssembly SIMD), which must
+// also agree bit for bit. Read next: ../lib/backend/cpu/matmul.ts.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { MatmulArgs } from '../lib/backend/backend.ts';
-import { matmul } from '../lib/backend/cpu/matmul.ts';
+import { matmul, tsPanelKernel, type PanelKernel } from '../lib/backend/cpu/matmul.ts';
+import { wasmPanelKernel } from '../lib/backend/wasm/matmul-kernel.ts';
 import { manualSeed } from '../lib/random.ts';
 import { sizeOf, type Shape } from '../lib/shape.ts';
 import { matmulLabel, matmulProblem } from './helpers/matmul.ts';
@@ -46,6 +48,14 @@ function reference({ a, b, aShape, bShape, transA, transB, outShape }: MatmulArg
   return out;
 }
 
+/** Equal element by element as numbers (Object.is), so a NaN equals a NaN whatever its bit pattern. */
+function assertSameNumbers(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
+  assert.is(got.length, want.length, `${label}: length`);
+  for (let i = 0; i < got.length; i++) {
+    if (!Object.is(got[i], want[i])) assert.unreachable(`${label}: out[${i}] = ${got[i]}, want ${want[i]}`);
+  }
+}
+
 /** Build operands for out = (batchA..., M, K) · (batchB..., K, N), run both, compare. */
 function check(
   batchA: number[], batchB: number[], M: number, K: number, N: number,
@@ -55,6 +65,7 @@ function check(
   const got = matmul(args);
   const want = reference(args);
   const label = matmulLabel(args);
+  if (simd) assertSameNumbers(matmul(args, simd), got, `${label}, WebAssembly kernel vs TypeScript`);
 
   assert.ok(float64 ? got instanceof Float64Array : got instanceof Float32Array, `${label}: dtype`);
   assert.is(got.length, sizeOf(args.outShape), `${label}: size`);
@@ -69,11 +80,18 @@ function check(
   }
 }
 
+const simd: PanelKernel | null = wasmPanelKernel();
+
+test('WebAssembly SIMD is available (Node 20 has it), so the fast kernel is tested', () => {
+  assert.ok(simd, 'wasmPanelKernel() returned null: WebAssembly.validate rejected the kernel');
+});
+
 const sizes: [number, number, number][] = [
   [1, 1, 1], [3, 5, 7], [17, 33, 9], [65, 130, 67], [4, 0, 5], [0, 3, 4], [5, 3, 0],
   [2, 300, 3], // K over one K block (256): sums cross the block boundary
   [70, 2, 260], // M over one M block (64), N over one N block (256)
   [70, 300, 260], // every block edge at once
+  [1030, 3, 5], // M over one band of C (1024 rows)
 ];
 const transposes: [boolean, boolean][] = [
   [false, false], [true, false], [false, true], [true, true],
@@ -107,6 +125,17 @@ for (const float64 of [false, true]) {
     }
   });
 }
+
+test('NaN and infinities reach the same outputs with either kernel', () => {
+  manualSeed(3);
+  const args = matmulProblem([], [], 9, 300, 7, false, true, false);
+  args.a[2 * 300 + 5] = NaN; // row 2 of the output: all NaN
+  args.b[4 * 300 + 7] = Infinity; // column 4: ±Infinity (or NaN in row 2)
+  const got = matmul(args, tsPanelKernel);
+  for (let j = 0; j < 7; j++) assert.ok(Number.isNaN(got[2 * 7 + j]), `out[2][${j}] should be NaN`);
+  for (let i = 0; i < 9; i++) if (i !== 2) assert.is(Math.abs(got[i * 7 + 4]), Infinity, `out[${i}][4]`);
+  if (simd) assertSameNumbers(matmul(args, simd), got, 'NaN and Infinity, WebAssembly kernel vs TypeScript');
+});
 
 test('K = 0 gives zeros, and small integers are exact', () => {
   const zeros = matmul({

@@ -1,6 +1,7 @@
 // The threaded CPU backend ('cpu-threads'): the CPU reference with its big kernels split across a
 // worker pool, each override behind an `accepts` size test so small work stays on the calling
-// thread. Read next: threads/pool.ts (the fork-join), threads/jobs.ts (what a chunk computes).
+// thread, and matmul's inner loops in WebAssembly SIMD (wasm/matmul-kernel.ts) on every thread.
+// Read next: threads/pool.ts (the fork-join), threads/jobs.ts (what a chunk computes).
 //
 // Every split runs the CPU kernel's own code on a piece of the output: matmul through matmulBlock
 // on bands of rows (rows = batch × M) or of columns, whichever side is longer; unary ops and
@@ -14,7 +15,8 @@
 
 import type { Backend, MatmulArgs, UnaryOp } from './backend.ts';
 import { cpuBackend } from './cpu.ts';
-import { outRows } from './cpu/matmul.ts';
+import { matmul as cpuMatmul, outRows } from './cpu/matmul.ts';
+import { fastPanelKernel } from './wasm/matmul-kernel.ts';
 import { dtypeOf, type TypedArray } from '../dtype.ts';
 import { aroundDim, type Shape } from '../shape.ts';
 import { jobLengths, jobViews, type Job, type MatmulJob } from './threads/jobs.ts';
@@ -45,27 +47,24 @@ interface Override<Kernel extends (...args: never[]) => unknown> {
   run: Kernel;
 }
 
-const matmul: Override<Backend['matmul']> = {
-  accepts: ({ aShape, outShape, transA }) => {
-    const K = aShape[aShape.length - (transA ? 2 : 1)];
-    const rows = outRows(outShape), cols = outShape[outShape.length - 1];
-    const splits = Math.max(rows, cols) >= 2 * MIN_EXTENT;
-    return getNumThreads() > 1 && splits && rows * cols * K >= MIN_WORK;
-  },
-  run: ({ a, b, aShape, bShape, outShape, transA, transB }: MatmulArgs) => {
-    const rows = outRows(outShape), cols = outShape[outShape.length - 1];
-    // Cut the longer side: a row band repacks op(B) (K × cols), a column band op(A) (rows × K).
-    const target = getNumThreads() * CHUNKS_PER_THREAD;
-    const band = (n: number) => Math.max(MIN_EXTENT, Math.ceil(n / target));
-    const [chunkRows, chunkCols] = rows >= cols ? [band(rows), cols] : [rows, band(cols)];
-    const chunks = Math.ceil(rows / chunkRows) * Math.ceil(cols / chunkCols);
-    const job: MatmulJob = {
-      kernel: 'matmul', chunks, dtype: dtypeOf(a), rows, chunkRows, cols, chunkCols,
-      aShape, bShape, outShape, transA, transB, aLength: a.length, bLength: b.length,
-    };
-    return run(job, [a, b]);
-  },
-};
+/** matmul: split across the pool when big enough, else on this thread; both with the fast kernel. */
+function matmul(args: MatmulArgs): TypedArray {
+  const { a, b, aShape, bShape, outShape, transA, transB } = args;
+  const K = aShape[aShape.length - (transA ? 2 : 1)];
+  const rows = outRows(outShape), cols = outShape[outShape.length - 1];
+  const splits = Math.max(rows, cols) >= 2 * MIN_EXTENT;
+  if (getNumThreads() === 1 || !splits || rows * cols * K < MIN_WORK) return cpuMatmul(args, fastPanelKernel());
+  // Cut the longer side: a row band repacks op(B) (K × cols), a column band op(A) (rows × K).
+  const target = getNumThreads() * CHUNKS_PER_THREAD;
+  const band = (n: number) => Math.max(MIN_EXTENT, Math.ceil(n / target));
+  const [chunkRows, chunkCols] = rows >= cols ? [band(rows), cols] : [rows, band(cols)];
+  const chunks = Math.ceil(rows / chunkRows) * Math.ceil(cols / chunkCols);
+  const job: MatmulJob = {
+    kernel: 'matmul', chunks, dtype: dtypeOf(a), rows, chunkRows, cols, chunkCols,
+    aShape, bShape, outShape, transA, transB, aLength: a.length, bLength: b.length,
+  };
+  return run(job, [a, b]);
+}
 
 const unary: Override<Backend['unary']> = {
   accepts: (op, x) => getNumThreads() > 1 && x.length >= MIN_ELEMENTS && !CHEAP.has(op),
@@ -119,7 +118,7 @@ function withOverride<Kernel extends (...args: never[]) => unknown>(
 export const threadedBackend = {
   ...cpuBackend,
   name: 'cpu-threads',
-  matmul: withOverride(cpuBackend.matmul, matmul),
+  matmul,
   unary: withOverride(cpuBackend.unary, unary),
   softmax: withOverride(cpuBackend.softmax, softmax),
   softmaxBackward: withOverride(cpuBackend.softmaxBackward, softmaxBackward),

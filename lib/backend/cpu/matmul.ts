@@ -26,15 +26,20 @@
 //    a packed A block (MC × KC doubles, 128 KiB) stays in L2 while it meets every B panel, and
 //    one 4-column B panel (KC × 4, 8 KiB) stays in L1 while it meets every A panel.
 //
-//    for jc in N by NC:
-//      for pc in K by KC:            pack B[pc.., jc..]   (KC × NC, into 4-column panels)
-//        for ic in M by MC:          pack A[ic.., pc..]   (MC × KC, into 4-row panels)
-//          for each B panel, for each A panel:  C tile (4×4) += A panel · B panel
+//    for rows in M by MB:            (C holds at most MB × NC doubles: 2 MiB)
+//      for jc in N by NC:            C = 0
+//        for pc in K by KC:          pack B[pc.., jc..]   (KC × NC, into 4-column panels)
+//          for ic in rows by MC:     pack A[ic.., pc..]   (MC × KC, into 4-row panels)
+//            for each B panel, for each A panel:  C tile (4×4) += A panel · B panel
+//        copy C out
 //
 // All sums are in doubles: the micro-kernel's locals, and C accumulated across K blocks in the
 // Float64Array scratch; the result is rounded to the output dtype once, when copied out.
 // Measured here: 4×8 and 4×6 tiles, unrolling the k loop, Float32Array packs and other block
 // sizes were all within noise of (or slower than) this 4×4 / Float64Array choice.
+//
+// The last loop pair ("for each B panel, for each A panel") is a PanelKernel: this file's
+// TypeScript one is the reference, ../wasm/matmul-kernel.ts runs the same sums in WebAssembly SIMD.
 
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import type { MatmulArgs } from '../backend.ts';
@@ -45,11 +50,39 @@ const R = 4; // micro-tile size: 4×4 outputs per micro-kernel call
 const KC = 256; // depth of a K block
 const MC = 64; // rows of a packed A block
 const NC = 256; // columns of a packed B block
+const MB = 1024; // rows of C filled before it is copied out
 
-export function matmul(args: MatmulArgs): TypedArray {
+/** The most doubles matmulBlock asks of each scratch slot (a PanelKernel sizes its memory by it). */
+export const SCRATCH_LENGTHS = { c: MB * NC, packA: MC * KC, packB: NC * KC } as const;
+
+/**
+ * The inner loops of the blocked matmul: C[ci..] (row stride ldc) += packA · packB, where packA
+ * holds `mc` rows and packB `nc` columns, both `kc` deep and packed in panels of 4 (see pack).
+ * `scratch` gives the buffers it reads and writes (C and the packs), so a kernel that needs its
+ * operands in its own memory (WebAssembly) can hand out views of that memory.
+ */
+export interface PanelKernel {
+  scratch(slot: keyof typeof SCRATCH_LENGTHS, length: number): Float64Array;
+  multiply(
+    packA: Float64Array, packB: Float64Array, mc: number, nc: number, kc: number,
+    c: Float64Array, ci: number, ldc: number,
+  ): void;
+}
+
+/** The reference PanelKernel: micro-kernel calls over every pair of panels, in TypeScript. */
+export const tsPanelKernel: PanelKernel = {
+  scratch: (slot, length) => scratch(`matmul ${slot}`, length),
+  multiply(packA, packB, mc, nc, kc, c, ci, ldc) {
+    for (let jr = 0; jr < nc; jr += R) {
+      for (let ir = 0; ir < mc; ir += R) microKernel(packA, ir * kc, packB, jr * kc, kc, c, ci + ir * ldc + jr, ldc);
+    }
+  },
+};
+
+export function matmul(args: MatmulArgs, kernel: PanelKernel = tsPanelKernel): TypedArray {
   const { outShape } = args;
   const out = allocate(dtypeOf(args.a), sizeOf(outShape));
-  matmulBlock(args, out, 0, outRows(outShape), 0, outShape[outShape.length - 1]);
+  matmulBlock(args, out, 0, outRows(outShape), 0, outShape[outShape.length - 1], kernel);
   return out;
 }
 
@@ -61,11 +94,12 @@ export const outRows = (outShape: Shape): number => sizeOf(outShape.slice(0, -1)
  * `out`. Every output element gets the same sums in the same order wherever the block starts or
  * ends (K is blocked the same way, and an element's lane in a 4×4 tile does not change its
  * arithmetic), so any tiling of the output gives bitwise the result of one call over all of it:
- * what the threaded backend relies on.
+ * what the threaded backend relies on. `kernel` runs the inner loops (the TypeScript reference by
+ * default); a kernel that does the same sums in the same order gives the same bits.
  */
 export function matmulBlock(
   { a, b, aShape, bShape, transA, transB, outShape }: MatmulArgs,
-  out: TypedArray, r0: number, r1: number, j0: number, j1: number,
+  out: TypedArray, r0: number, r1: number, j0: number, j1: number, kernel: PanelKernel = tsPanelKernel,
 ): void {
   const r = outShape.length;
   const M = outShape[r - 2], N = outShape[r - 1];
@@ -80,20 +114,21 @@ export function matmulBlock(
   const aOffsets = batchOffsets(aShape, outBatch, M * K);
   const bOffsets = batchOffsets(bShape, outBatch, K * N);
 
-  // Scratch buffers, reused for every batch entry: C padded to multiples of 4, and the packs.
-  const width = j1 - j0, Np = roundUp(width);
-  const c = scratch('matmul C', roundUp(Math.min(M, r1 - r0)) * Np);
-  const packA = scratch('matmul A', Math.min(MC, roundUp(M)) * Math.min(KC, K));
-  const packB = scratch('matmul B', Math.min(NC, Np) * Math.min(KC, K));
+  // Scratch buffers, reused for every batch entry: C (padded to multiples of 4) and the packs.
+  const width = j1 - j0, ldc = Math.min(NC, roundUp(width));
+  const c = kernel.scratch('c', roundUp(Math.min(M, r1 - r0, MB)) * ldc);
+  const packA = kernel.scratch('packA', Math.min(MC, roundUp(M)) * Math.min(KC, K));
+  const packB = kernel.scratch('packB', ldc * Math.min(KC, K));
 
-  // The rows are cut at batch boundaries: rows i0..i0+m of batch entry `batch`, one at a time.
+  // The rows are cut at batch boundaries and into bands of at most MB: rows i0..i0+m of batch
+  // entry `batch`, one band at a time.
   for (let row = r0; row < r1; ) {
     const batch = Math.floor(row / M), i0 = row - batch * M;
-    const m = Math.min(M - i0, r1 - row);
+    const m = Math.min(M - i0, r1 - row, MB);
     const ao = aOffsets[batch] + i0 * rowA, bo = bOffsets[batch] + j0 * colB;
-    c.fill(0);
     for (let jc = 0; jc < width; jc += NC) {
       const nc = Math.min(NC, width - jc);
+      c.fill(0, 0, roundUp(m) * ldc);
       for (let pc = 0; pc < K; pc += KC) {
         const kc = Math.min(KC, K - pc);
         // op(B)[pc.., jc..] read as nc "rows" (its columns) of kc entries: the same packing as A.
@@ -101,16 +136,12 @@ export function matmulBlock(
         for (let ic = 0; ic < m; ic += MC) {
           const mc = Math.min(MC, m - ic);
           pack(a, ao + ic * rowA + pc * colA, rowA, colA, mc, kc, packA);
-          for (let jr = 0; jr < nc; jr += R) {
-            for (let ir = 0; ir < mc; ir += R) {
-              microKernel(packA, ir * kc, packB, jr * kc, kc, c, (ic + ir) * Np + jc + jr, Np);
-            }
-          }
+          kernel.multiply(packA, packB, mc, nc, kc, c, ic * ldc, ldc);
         }
       }
+      // Copy the m × nc corner of the padded C out, rounding once to the output dtype.
+      for (let i = 0; i < m; i++) out.set(c.subarray(i * ldc, i * ldc + nc), (row + i) * N + j0 + jc);
     }
-    // Copy the m × width corner of the padded scratch out, rounding once to the output dtype.
-    for (let i = 0; i < m; i++) out.set(c.subarray(i * Np, i * Np + width), (row + i) * N + j0);
     row += m;
   }
 }

@@ -8,6 +8,7 @@ import type { Shape } from '../../shape.ts';
 import type { UnaryOp } from '../backend.ts';
 import { unaryInto } from '../cpu/elementwise.ts';
 import { matmulBlock } from '../cpu/matmul.ts';
+import { fastPanelKernel } from '../wasm/matmul-kernel.ts';
 import { softmaxBackwardInto, softmaxInto } from '../cpu/softmax.ts';
 
 interface Chunked {
@@ -97,7 +98,7 @@ export function chunkRunner(job: Job, arena: SharedArrayBuffer): (chunk: number)
     return (chunk) => {
       const [lo, hi] = range(Math.floor(chunk / bands));
       const j0 = (chunk % bands) * chunkCols;
-      matmulBlock(args, out, lo, hi, j0, Math.min(cols, j0 + chunkCols));
+      matmulBlock(args, out, lo, hi, j0, Math.min(cols, j0 + chunkCols), fastPanelKernel());
     };
   }
   const { rowLength } = job;

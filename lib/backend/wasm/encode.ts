@@ -1,0 +1,83 @@
+// Just enough of the WebAssembly binary format to write a module of one exported function and
+// one exported memory: the instructions the matmul kernel (matmul-kernel.ts) uses, and the module
+// around them. Spec: https://webassembly.github.io/spec/core/binary/ (sections 5.1–5.5; the SIMD
+// opcodes are the 0xFD-prefixed ones). Read next: matmul-kernel.ts.
+
+export type Bytes = number[];
+
+/** Unsigned LEB128: 7 bits a byte, low bits first, the top bit set on every byte but the last. */
+export function uleb(n: number): Bytes {
+  const bytes: Bytes = [];
+  do {
+    const low = n & 0x7f;
+    n >>>= 7;
+    bytes.push(n ? low | 0x80 : low);
+  } while (n);
+  return bytes;
+}
+
+/** Signed LEB128: as uleb, stopping once the rest is all sign bits (bit 6 of the last byte). */
+export function sleb(n: number): Bytes {
+  const bytes: Bytes = [];
+  for (;;) {
+    const low = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(low & 0x40)) || (n === -1 && low & 0x40)) return [...bytes, low];
+    bytes.push(low | 0x80);
+  }
+}
+
+const vector = (items: Bytes[]): Bytes => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: Bytes): Bytes => [id, ...uleb(body.length), ...body];
+const name = (text: string): Bytes => vector([...new TextEncoder().encode(text)].map((byte) => [byte]));
+
+export const I32 = 0x7f;
+export const V128 = 0x7b;
+
+// A memory access names its alignment (log2 of bytes) and a constant offset added to the address.
+const memarg = (alignLog2: number, offset: number): Bytes => [...uleb(alignLog2), ...uleb(offset)];
+const simd = (opcode: number, ...immediates: Bytes): Bytes => [0xfd, ...uleb(opcode), ...immediates];
+
+/** The instructions used, by their text-format names. */
+export const op = {
+  localGet: (i: number): Bytes => [0x20, ...uleb(i)],
+  localSet: (i: number): Bytes => [0x21, ...uleb(i)],
+  localTee: (i: number): Bytes => [0x22, ...uleb(i)],
+  i32Const: (n: number): Bytes => [0x41, ...sleb(n)],
+  i32Add: [0x6a],
+  i32Sub: [0x6b],
+  i32Mul: [0x6c],
+  i32LtU: [0x49],
+  i32Eqz: [0x45],
+  block: [0x02, 0x40], // 0x40: the block leaves nothing on the stack
+  loop: [0x03, 0x40],
+  end: [0x0b],
+  br: (depth: number): Bytes => [0x0c, ...uleb(depth)],
+  brIf: (depth: number): Bytes => [0x0d, ...uleb(depth)],
+  v128Load: (offset: number): Bytes => simd(0x00, ...memarg(4, offset)),
+  v128Store: (offset: number): Bytes => simd(0x0b, ...memarg(4, offset)),
+  v128Load64Splat: (offset: number): Bytes => simd(0x0a, ...memarg(3, offset)), // one double, in both lanes
+  v128Zero: simd(0x0c, ...new Array<number>(16).fill(0)), // v128.const of 16 zero bytes
+  f64x2Add: simd(0xf0),
+  f64x2Mul: simd(0xf2),
+};
+
+export interface FunctionSpec {
+  name: string;
+  params: number[]; // value types; the function returns nothing
+  locals: Array<[count: number, type: number]>; // numbered after the params
+  body: Bytes[];
+}
+
+/** A module exporting `fn` and a memory of `pages` × 64 KiB (its size is fixed: it never grows). */
+export function moduleBytes(fn: FunctionSpec, pages: number): Uint8Array<ArrayBuffer> {
+  const code = [...vector(fn.locals.map(([count, type]) => [...uleb(count), type])), ...fn.body.flat(), ...op.end];
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
+    ...section(1, vector([[0x60, ...vector(fn.params.map((t) => [t])), 0]])), // type 0: params → ()
+    ...section(3, vector([[0]])), // function 0 has type 0
+    ...section(5, vector([[0x01, ...uleb(pages), ...uleb(pages)]])), // memory 0: min = max = pages
+    ...section(7, vector([[...name(fn.name), 0x00, 0], [...name('memory'), 0x02, 0]])), // exports
+    ...section(10, vector([[...uleb(code.length), ...code]])), // function 0's body
+  ]);
+}
