@@ -80,8 +80,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
 
 /**
  * attngrad's engines: 'attngrad' is the threaded backend ('cpu-threads') on all threads,
- * 'attngrad-1t' the CPU reference backend on one. initGpuBackend adds 'attngrad-gpu-<mode>' for the
- * mode it picks by itself (a real adapter; none on a CPU-only machine) and for each mode forced with
+ * 'attngrad-1t' the same backend on one (as tfjs-wasm runs in Node). initGpuBackend adds
+ * 'attngrad-gpu-<mode>' for the mode it picks by itself (a real adapter; none on a CPU-only machine) and for each mode forced with
  * BENCH_GPU_MODES=webgpu,headlessgl,webasm,cpu (software modes are slow: a 1024³ matmul takes
  * seconds, see gpujs-notes.md, so they are opt-in to keep `npm run bench` under 10 minutes).
  */
@@ -98,7 +98,7 @@ export async function attngradImpls(notes: string[]): Promise<Impl[]> {
   };
   const impls: Impl[] = [
     { id: 'attngrad', framework: 'attngrad', label: `attngrad 'cpu-threads' backend, ${all} threads`, enter: use('cpu-threads', all), leave },
-    { id: 'attngrad-1t', framework: 'attngrad', label: "attngrad 'cpu' backend, 1 thread", enter: use('cpu', 1), leave },
+    { id: 'attngrad-1t', framework: 'attngrad', label: "attngrad 'cpu-threads' backend, 1 thread", enter: use('cpu-threads', 1), leave },
   ];
   if (process.env.BENCH_GPU === '0') {
     notes.push('BENCH_GPU=0: no attngrad-gpu-<mode> rows.');

@@ -1,14 +1,17 @@
-// Micro-benchmark: attngrad's packed CPU matmul kernel, on one thread and split across every core
-// (the 'cpu-threads' backend), against tfjs-core's CPU backend, on float32 square matmuls with the
+// Micro-benchmark: attngrad's packed CPU matmul kernel with its TypeScript micro-kernel and with its
+// WebAssembly SIMD one, on one thread, and split across every core (the 'cpu-threads' backend),
+// against tfjs-core's CPU backend, on float32 square matmuls with the
 // same seeded inputs. Warm-up, then timed rounds that run each implementation in turn (so load
 // from other processes hits them alike) and the median per implementation. Prints a markdown
 // table and writes bench/results/matmul.json. Usage: npm run bench:matmul
-// Read next: ../lib/backend/cpu/matmul.ts (the kernel and its scheme), ../lib/backend/threads.ts.
+// Read next: ../lib/backend/cpu/matmul.ts (the kernel and its scheme), ../lib/backend/threads.ts,
+// ../lib/backend/wasm/matmul-kernel.ts.
 
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { matmul } from '../lib/backend/cpu/matmul.ts';
 import { setNumThreads, threadStats, threadedBackend } from '../lib/backend/threads.ts';
+import { wasmPanelKernel } from '../lib/backend/wasm/matmul-kernel.ts';
 import { manualSeed, random } from '../lib/random.ts';
 import { resultsDir, tf, writeAtomic } from './harness.ts';
 
@@ -74,6 +77,10 @@ for (const n of SIZES) {
   const ours = () => {
     matmul(args);
   };
+  const simd = wasmPanelKernel();
+  const oursSimd = () => {
+    if (simd) matmul(args, simd);
+  };
   const split = () => {
     threadedBackend.matmul(args);
   };
@@ -92,16 +99,17 @@ for (const n of SIZES) {
   let maxErr = 0;
   for (let i = 0; i < got.length; i++) maxErr = Math.max(maxErr, Math.abs(got[i] - want[i]));
   if (maxErr > 1e-3) throw new Error(`bench matmul ${n}: attngrad and tfjs-cpu differ (${maxErr})`);
-  // The threaded backend computes every element as the CPU kernel does: bitwise the same.
-  const gotSplit = threadedBackend.matmul(args);
-  if (gotSplit.some((x, i) => !Object.is(x, got[i]))) {
-    throw new Error(`bench matmul ${n}: threads differ from 1`);
-  }
+  // The SIMD kernel and the threaded backend compute every element as the CPU kernel does:
+  // bitwise the same.
+  const same = (other: ArrayLike<number>) => got.every((x, i) => Object.is(x, other[i]));
+  if (simd && !same(matmul(args, simd))) throw new Error(`bench matmul ${n}: the SIMD kernel differs`);
+  if (!same(threadedBackend.matmul(args))) throw new Error(`bench matmul ${n}: threads differ from 1`);
 
   const impls: [string, number, () => void][] = [
-    ['attngrad cpu (packed 4×4)', 1, ours],
+    ['attngrad cpu (packed 4×4, TypeScript)', 1, ours],
     [TFJS, 1, theirs],
   ];
+  if (simd) impls.push(['attngrad packed 4×4, WebAssembly SIMD', 1, oursSimd]);
   if (THREADS > 1) impls.push([`attngrad cpu-threads (${THREADS} threads)`, THREADS, split]);
   const ms = medians(impls.map(([, , run]) => run), warmup, reps);
   ta.dispose();

@@ -8,7 +8,7 @@
 // softmax (forward and backward) by calling the kernel on a slice of whole rows. Each output
 // element is computed by the same operations in the same order whoever computes it, so the result
 // is bitwise the CPU backend's for any thread count. Operands are copied into a shared arena and
-// the output copied out (a memcpy, ~0.2 ns an element), small against what is split: ~0.5 ns a
+// the output copied out (a memcpy, ~0.2 ns an element), small against what is split: ~0.1 ns a
 // multiply-add in matmul, 20–80 ns an element for exp, tanh, erf and softmax. What stays on one thread: cheap or
 // bandwidth-bound kernels (binary ops, norms, copies), and reductions, whose sums would change
 // order with the split.
@@ -25,11 +25,13 @@ import { arenaOf, getNumThreads, runJob } from './threads/pool.ts';
 export { getNumThreads, setNumThreads, threadStats, type ThreadStats } from './threads/pool.ts';
 
 // The size tests, measured on a shared 2-core VM (AMD EPYC, Node 20). A job costs ~0.05–0.1 ms
-// (copies, waking a worker). On an idle machine matmul breaks even at ~2^19 multiply-adds and is
-// 1.4× faster on 2 threads at 2^20; but the two cores there often differ in speed by ~40%, and
-// then 2^20–2^21 swings between 0.7× and 1.6×. From 2^22 (~2 ms on one thread) it was never
-// slower: 1.0–1.4× up to 256³, 1.9× from 512³. exp, tanh, erf and softmax gain 1.3–1.7× from
-// 2^15 elements; neg, abs, sign and relu cost a few ns an element, gain nothing at 2^16: they stay.
+// (copies, waking a worker). matmul with the WebAssembly kernel does ~10^10 multiply-adds a second
+// on one thread, so 2^22 is ~0.4 ms: alone, a split at 2^22–2^24 swings between 0.5× and 1.2×
+// (the two cores often differ in speed by ~40%), and 1.6× at 2^26. Inside the reference train step
+// (bench/train-step.ts, 20 steps, two runs each) splitting from 2^22 was fastest: 216 ms a step,
+// against 233–247 from 2^24, 243–277 from 2^26, 270 never. exp, tanh, erf and softmax gain
+// 1.3–1.7× from 2^15 elements; neg, abs, sign and relu cost a few ns an element, gain nothing at
+// 2^16: they stay.
 export const MIN_WORK = 1 << 22; // matmul: multiply-adds, M·N·K·batch
 export const MIN_ELEMENTS = 1 << 15; // unary, softmax: elements
 const CHEAP: ReadonlySet<UnaryOp> = new Set(['neg', 'abs', 'sign', 'relu']);
