@@ -7,11 +7,12 @@
 // on bands of rows (rows = batch × M) or of columns, whichever side is longer; unary ops and
 // softmax (forward and backward) by calling the kernel on a slice of whole rows. Each output
 // element is computed by the same operations in the same order whoever computes it, so the result
-// is bitwise the CPU backend's for any thread count. Operands are copied into a shared arena and
-// the output copied out (a memcpy, ~0.2 ns an element), small against what is split: ~0.1 ns a
-// multiply-add in matmul, 20–80 ns an element for exp, tanh, erf and softmax. What stays on one thread: cheap or
-// bandwidth-bound kernels (binary ops, norms, copies), and reductions, whose sums would change
-// order with the split.
+// is bitwise the CPU backend's for any thread count (the SIMD panel kernel does the reference's
+// sums in the reference's order). Operands are copied into a shared arena and the output copied
+// out (a memcpy, ~0.2 ns an element), small against what is split: ~0.1 ns a multiply-add in
+// matmul, times K for each output element, and 20–80 ns an element for exp, tanh, erf and softmax.
+// What stays on one thread: cheap or bandwidth-bound kernels (binary ops, norms, copies), and
+// reductions, whose sums would change order with the split.
 
 import type { Backend, MatmulArgs, UnaryOp } from './backend.ts';
 import { cpuBackend } from './cpu.ts';

@@ -1,6 +1,7 @@
 // What a pool job carries, and how any thread (the main one or a worker) runs one chunk of it.
 // A job is plain data, posted to every worker; its operands and output live in the shared arena.
-// Every chunk runs the CPU reference's own code on its share, so results never depend on the split.
+// Every chunk runs the CPU reference's own code on its share (matmul with the SIMD panel kernel,
+// which sums as the reference does), so results never depend on the split.
 // Read next: ../cpu/matmul.ts (matmulBlock, the code a matmul chunk runs).
 
 import type { DType, TypedArray } from '../../dtype.ts';
