@@ -5,9 +5,10 @@ import { cpuBackend } from './backend/cpu.ts';
 import { registerBackend, setBackend } from './backend/backend.ts';
 import { threadedBackend } from './backend/threads.ts';
 
-// Two CPU backends with bitwise the same results: 'cpu', the single-threaded reference every kernel
-// is checked against, and 'cpu-threads' (the default), which splits large matmuls, exps and softmaxes
-// across cores (ATTNGRAD_THREADS or setNumThreads(n) sets how many; 1 makes it the reference).
+// Two CPU backends with bitwise the same results: 'cpu', the single-threaded TypeScript reference
+// every kernel is checked against, and 'cpu-threads' (the default), which runs matmul's inner loops
+// in WebAssembly SIMD and splits large matmuls, exps and softmaxes across cores (ATTNGRAD_THREADS
+// or setNumThreads(n) sets how many; with 1, everything runs on the main thread).
 registerBackend(cpuBackend);
 registerBackend(threadedBackend);
 setBackend(threadedBackend.name);

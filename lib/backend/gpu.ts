@@ -15,8 +15,7 @@
 import { createRequire } from 'node:module';
 import type { Backend, MatmulArgs } from './backend.ts';
 import { cpuBackend } from './cpu.ts';
-import { matmul as cpuMatmul } from './cpu/matmul.ts';
-import { fastPanelKernel } from './wasm/matmul-kernel.ts';
+import { fastMatmul } from './wasm/matmul-kernel.ts';
 import type { TypedArray } from '../dtype.ts';
 import { aroundDim, sizeOf, type Shape } from '../shape.ts';
 import {
@@ -94,7 +93,7 @@ function makeGpuBackend(runner: KernelRunner, options: GpuBackendOptions = {}): 
     ...cpuBackend,
     name: 'gpu',
     matmul: accelerate(
-      (m: MatmulArgs) => cpuMatmul(m, fastPanelKernel()), // the same bits as the reference, faster
+      fastMatmul,
       (m: MatmulArgs) => {
         const flops = 2 * sizeOf(m.outShape) * inner(m);
         return (

@@ -16,8 +16,8 @@
 
 import type { Backend, MatmulArgs, UnaryOp } from './backend.ts';
 import { cpuBackend } from './cpu.ts';
-import { matmul as cpuMatmul, outRows } from './cpu/matmul.ts';
-import { fastPanelKernel } from './wasm/matmul-kernel.ts';
+import { outRows } from './cpu/matmul.ts';
+import { fastMatmul } from './wasm/matmul-kernel.ts';
 import { dtypeOf, type TypedArray } from '../dtype.ts';
 import { aroundDim, type Shape } from '../shape.ts';
 import { jobLengths, jobViews, type Job, type MatmulJob } from './threads/jobs.ts';
@@ -40,8 +40,8 @@ const CHEAP: ReadonlySet<UnaryOp> = new Set(['neg', 'abs', 'sign', 'relu']);
 // One a thread is ~5% faster on an idle machine, four ~5% slower (each chunk repacks its operands).
 const CHUNKS_PER_THREAD = 2;
 // matmul: the fewest rows or columns in a chunk. A chunk packs all of op(B) for its columns (or
-// all of op(A) for its rows): at ~4 ns an element against ~0.5 ns a multiply-add, a 64-row chunk
-// spends ~10% of its time repacking what another chunk packs too.
+// all of op(A) for its rows), which another chunk packs too: cut into 64-row bands, products of
+// the train step's shapes (1024 × 128–512 × 128–512) took 11–14% longer than in one call.
 const MIN_EXTENT = 64;
 
 /** A kernel override: `run` replaces the CPU kernel when `accepts` says the work is big enough. */
@@ -56,7 +56,7 @@ function matmul(args: MatmulArgs): TypedArray {
   const K = aShape[aShape.length - (transA ? 2 : 1)];
   const rows = outRows(outShape), cols = outShape[outShape.length - 1];
   const splits = Math.max(rows, cols) >= 2 * MIN_EXTENT;
-  if (getNumThreads() === 1 || !splits || rows * cols * K < MIN_WORK) return cpuMatmul(args, fastPanelKernel());
+  if (getNumThreads() === 1 || !splits || rows * cols * K < MIN_WORK) return fastMatmul(args);
   // Cut the longer side: a row band repacks op(B) (K × cols), a column band op(A) (rows × K).
   const target = getNumThreads() * CHUNKS_PER_THREAD;
   const band = (n: number) => Math.max(MIN_EXTENT, Math.ceil(n / target));

@@ -19,7 +19,9 @@
 // SCRATCH_LENGTHS, so it never grows and the views stay valid.
 
 import { I32, V128, moduleBytes, op, type Bytes } from './encode.ts';
-import { SCRATCH_LENGTHS, tsPanelKernel, type PanelKernel } from '../cpu/matmul.ts';
+import { SCRATCH_LENGTHS, matmul, tsPanelKernel, type PanelKernel } from '../cpu/matmul.ts';
+import type { MatmulArgs } from '../backend.ts';
+import type { TypedArray } from '../../dtype.ts';
 
 const R = 4; // the tile, as in ../cpu/matmul.ts
 const F64 = 8; // bytes in a double
@@ -126,3 +128,6 @@ export function wasmPanelKernel(): PanelKernel | null {
 
 /** The fastest PanelKernel this runtime has: WebAssembly's, else the TypeScript reference. */
 export const fastPanelKernel = (): PanelKernel => wasmPanelKernel() ?? tsPanelKernel;
+
+/** The CPU matmul with the fastest panel kernel: the reference's bits, sooner. */
+export const fastMatmul = (args: MatmulArgs): TypedArray => matmul(args, fastPanelKernel());
