@@ -1,15 +1,17 @@
-// Build the model a RunConfig describes, sized for its data source.
+// Build the model a RunConfig describes, sized for its data source. Read next: models/index.ts.
 
 import { Seq2SeqTransformer, TransformerLM, type TransformerConfig } from '../models/index.ts';
 import type { RunConfig } from './flags.ts';
 import type { Model, Source } from './sources.ts';
 
-export function buildModel(c: RunConfig, source: Source): Model {
-  const config: TransformerConfig = {
-    vocabSize: source.vocabSize, blockSize: source.blockSize, nLayer: c.layers, nHead: c.heads, nEmbd: c.dModel,
-    ffnHidden: c.ffn, dropout: c.dropout, norm: c.norm, position: c.position,
-    attention: c.attention, scale: c.scale, window: c.window, rate: c.rate, chunk: c.chunk, sinks: c.sinks,
-    ...(c.trainLen ? { trainLen: c.trainLen } : {}),
+export function buildModel(config: RunConfig, source: Source): Model {
+  const { vocabSize, blockSize } = source;
+  const { ffn: ffnHidden, dropout, norm, position, attention, scale, window, rate, chunk } = config;
+  const transformer: TransformerConfig = {
+    vocabSize, blockSize, nLayer: config.layers, nHead: config.heads, nEmbd: config.dModel,
+    ffnHidden, dropout, norm, position, attention, scale, window, rate, chunk, sinks: config.sinks,
+    ...(config.trainLen ? { trainLen: config.trainLen } : {}),
   };
-  return c.model === 'seq2seq' ? new Seq2SeqTransformer(config) : new TransformerLM(config);
+  const isSeq2Seq = config.model === 'seq2seq';
+  return isSeq2Seq ? new Seq2SeqTransformer(transformer) : new TransformerLM(transformer);
 }

@@ -13,7 +13,10 @@ export const backendFlag: FlagSpec = {
 export const trainFlags = {
   model: { type: 'string', default: 'seq2seq', choices: ['seq2seq', 'lm'], help: 'encoder-decoder or decoder-only' },
   task: { type: 'string', default: 'reverse', choices: ['copy', 'reverse', 'sort', 'addition', 'recall', 'text'], help: 'toy task, or text (char LM on --data)' },
-  data: { type: 'string', help: 'UTF-8 text file for --task text' },
+  data: {
+    type: 'string',
+    help: 'for --task text: a UTF-8 text file, or a corpus of data/ by name [default: shakespeare]',
+  },
   'min-len': { type: 'int', default: 1, min: 1, help: 'shortest toy-task input' },
   'max-len': { type: 'int', default: 10, min: 1, help: 'longest toy-task input' },
   symbols: { type: 'int', default: 10, min: 1, help: 'toy-task alphabet size' },
@@ -39,7 +42,8 @@ export const trainFlags = {
   warmup: { type: 'int', min: 0, help: 'warmup steps [default: min(100, steps/10)]' },
   'weight-decay': { type: 'float', default: 0.01, min: 0, help: 'AdamW decoupled weight decay' },
   clip: { type: 'float', default: 1, min: 0, help: 'gradient-norm clip (0 = off)' },
-  seed: { type: 'int', default: 0, help: 'seed of every random draw' },
+  seed: { type: 'int', default: 0, help: 'seed of weight init and dropout' },
+  'data-seed': { type: 'int', help: 'seed of the batch stream [default: --seed]' },
   'eval-every': { type: 'int', default: 250, min: 0, help: 'validate every N steps (0 = only at the end)' },
   'eval-size': { type: 'int', default: 500, min: 1, help: 'held-out examples (or text batches ×8) per validation' },
   name: { type: 'string', help: 'run folder under runs/ [default: <model>-<task>-s<seed>]' },
@@ -80,6 +84,7 @@ export interface RunConfig {
   weightDecay: number;
   clip: number;
   seed: number;
+  dataSeed: number; // the batch of step s is a pure function of (dataSeed, s): data/stream.ts
   evalEvery: number;
   evalSize: number;
 }
@@ -92,7 +97,7 @@ export function runConfigFrom(f: Flags): RunConfig {
     dropout: f.dropout, norm: f.norm, position: f.position, attention: f.attention, scale: f.scale,
     window: f.window, rate: f.rate, chunk: f.chunk, sinks: f.sinks, trainLen: f.trainLen, steps: f.steps, batch: f.batch, lr: f.lr,
     schedule: f.schedule, warmup: f.warmup ?? Math.min(100, Math.floor(Number(f.steps) / 10)), weightDecay: f.weightDecay, clip: f.clip, seed: f.seed,
-    evalEvery: f.evalEvery, evalSize: f.evalSize,
+    dataSeed: f.dataSeed ?? f.seed, evalEvery: f.evalEvery, evalSize: f.evalSize,
   } as RunConfig;
   if (c.dModel % c.heads !== 0) throw new UsageError(`--d-model ${c.dModel} is not divisible by --heads ${c.heads}`);
   if (c.dropout >= 1) throw new UsageError(`--dropout must be < 1, got ${c.dropout}`);
@@ -101,10 +106,15 @@ export function runConfigFrom(f: Flags): RunConfig {
   if (c.model === 'seq2seq' && (c.attention === 'gau' || c.attention === 'flash' || c.attention === 'hwfa')) {
     throw new UsageError(`--attention ${c.attention} is a decoder-only stack (no cross-attention): use --model lm`);
   }
-  if (c.task === 'text' && !c.data) throw new UsageError('--task text needs --data <file>');
+  if (c.task === 'text') c.data ??= 'shakespeare';
   if (c.task === 'text' && c.model !== 'lm') throw new UsageError('--task text trains a language model: use --model lm');
   if (c.task !== 'text' && c.data) throw new UsageError(`--data is only for --task text (got --task ${c.task})`);
   return c;
 }
 
-export const defaultRunName = (c: RunConfig) => `${c.model}-${c.task}-s${c.seed}`;
+/** A config read from a checkpoint; ones saved before --data-seed existed used --seed for it. */
+export const savedRunConfig = (saved: RunConfig): RunConfig =>
+  ({ ...saved, dataSeed: saved.dataSeed ?? saved.seed });
+
+export const defaultRunName = (config: RunConfig) =>
+  `${config.model}-${config.task}-s${config.seed}`;

@@ -1,13 +1,17 @@
 #!/usr/bin/env -S node --import tsx
 // `attngrad train | eval | sample`: the command-line entry. Bad flags or configs print one line and
-// exit with code 2; everything else is in train.ts (the loop) and sources.ts (the data).
+// exit with code 2. Read next: flags.ts (flags → RunConfig), train.ts (the loop), sources.ts (the
+// model's view of the data in data/).
 
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { initGpuBackend, noGrad, registerBackend, setBackend } from '../lib/index.ts';
 import { loadCheckpoint, loadSafetensors, readCheckpointConfig } from '../nn/checkpoint.ts';
 import { helpText, parseFlags, UsageError, type FlagSpec } from './args.ts';
-import { backendFlag, defaultRunName, runConfigFrom, trainFlags, type RunConfig } from './flags.ts';
+import { corpusPath } from '../data/index.ts';
+import {
+  backendFlag, defaultRunName, runConfigFrom, savedRunConfig, trainFlags, type RunConfig,
+} from './flags.ts';
 import { makeSource } from './sources.ts';
 import { buildModel } from './build.ts';
 import { summarizeTime, train } from './train.ts';
@@ -43,12 +47,14 @@ async function runTrain(argv: string[]): Promise<void> {
     const resume = String(flags.resume);
     if (!existsSync(resume)) throw new UsageError(`--resume: no checkpoint at '${resume}'`);
     asUsage(() => loadSafetensors(resume)); // a corrupt file is the user's to fix: one line, exit 2
-    config = { ...(asUsage(() => readCheckpointConfig(resume)) as RunConfig) };
+    config = savedRunConfig(asUsage(() => readCheckpointConfig(resume)) as RunConfig);
     if (argv.includes('--steps') || argv.some((a) => a.startsWith('--steps='))) config.steps = Number(flags.steps);
   } else {
     config = runConfigFrom(flags);
   }
-  if (config.data && !existsSync(config.data)) throw new UsageError(`--data: no file at '${config.data}'`);
+  if (config.data && !existsSync(corpusPath(config.data))) {
+    throw new UsageError(`--data: no file at '${config.data}'`);
+  }
   const name = String(flags.name ?? defaultRunName(config));
   const runDir = join('runs', name);
   const checkpoint = String(flags.checkpoint ?? join(runDir, 'model.safetensors'));
@@ -73,7 +79,7 @@ async function loadRun(argv: string[]) {
   const path = flags.checkpoint as string | undefined;
   if (!path) throw new UsageError('--checkpoint <file> is required');
   if (!existsSync(path)) throw new UsageError(`--checkpoint: no file at '${path}'`);
-  const config = asUsage(() => readCheckpointConfig(path)) as RunConfig;
+  const config = savedRunConfig(asUsage(() => readCheckpointConfig(path)) as RunConfig);
   const source = asUsage(() => makeSource(config));
   const model = buildModel(config, source);
   asUsage(() => loadCheckpoint(path, { model }));

@@ -1,12 +1,14 @@
-// Where training batches and validation numbers come from: a toy task (for a seq2seq model or a
-// decoder-only LM) or a text file (char LM). Each source knows how to compute a batch's loss for
-// its model and how to validate it. Batches of toy tasks are a pure function of (seed, step), so a
-// resumed run sees exactly the batches an uninterrupted one would.
+// A run's data, seen from the model: a Source turns the config into the loss of training step s,
+// validation metrics and a few samples. The batches themselves come from data/ in one call: a
+// BatchStream (data/stream.ts) seeded with config.dataSeed, so the batch of step s is a pure
+// function of (dataSeed, s) for toy tasks and text alike, and a resumed run sees exactly the
+// batches an uninterrupted one would. Read next: data/index.ts, then train.ts (the loop).
 
 import { getRngState, noGrad, setRngState, tensor, type Tensor } from '../lib/index.ts';
 import {
-  BOS, EOS, SEP, CharDataset, lmBatch, makeTask, seq2seqBatch, type Example, type TaskName,
-} from '../models/data.ts';
+  BOS, CharDataset, EOS, SEP, corpusPath, lmBatch, makeTask, seq2seqBatch, taskStream,
+  textStream, type Example, type TaskName,
+} from '../data/index.ts';
 import { Seq2SeqTransformer, TransformerLM } from '../models/index.ts';
 import type { RunConfig } from './flags.ts';
 
@@ -23,11 +25,11 @@ export interface Source {
   samples(model: Model, n: number): string[];
 }
 
-export function makeSource(c: RunConfig): Source {
-  return c.task === 'text' ? textSource(c) : taskSource(c);
+export function makeSource(config: RunConfig): Source {
+  return config.task === 'text' ? textSource(config) : taskSource(config);
 }
 
-/** Run fn with the global generator's state saved and restored around it. */
+/** Run fn without grad, with the global generator's state saved and restored around it. */
 function isolated<T>(fn: () => T): T {
   const state = getRngState();
   try {
@@ -37,42 +39,44 @@ function isolated<T>(fn: () => T): T {
   }
 }
 
-function taskSource(c: RunConfig): Source {
-  const options = { minLen: c.minLen, maxLen: c.maxLen, numSymbols: c.symbols };
-  const task = makeTask(c.task as TaskName, { ...options, seed: c.seed });
-  const heldOut = task.heldOut(c.evalSize);
-  const longest = Math.max(...heldOut.map((e) => e.input.length + e.output.length), 2 * c.maxLen) + 3;
+function taskSource(config: RunConfig): Source {
+  const { minLen, maxLen, symbols: numSymbols, dataSeed: seed } = config;
+  const task = makeTask(config.task as TaskName, { minLen, maxLen, numSymbols, seed });
+  const batches = taskStream(task, { seed, batchSize: config.batch });
+  const heldOut = task.heldOut(config.evalSize);
+  const lengths = heldOut.map((e) => e.input.length + e.output.length);
+  const longest = Math.max(...lengths, 2 * maxLen) + 3;
   const show = (ids: number[]) => ids.map((t) => task.tokenNames[t] ?? '?').join(' ');
 
   const lossOf = (model: Model, examples: Example[]): Tensor => {
     if (model instanceof Seq2SeqTransformer) {
-      const b = seq2seqBatch(examples);
-      return model.forward(b.src, b.tgtIn, { srcPad: b.srcPad, tgtPad: b.tgtPad, tgtOut: b.tgtOut }).loss!;
+      const { src, tgtIn, tgtOut, srcKeep, tgtKeep } = seq2seqBatch(examples);
+      return model.forward(src, tgtIn, { srcPad: srcKeep, tgtPad: tgtKeep, tgtOut }).loss!;
     }
     const b = lmBatch(examples);
     return model.forward(b.tokens, b.targets).loss!;
   };
   const predict = (model: Model, examples: Example[]): number[][] => {
     if (model instanceof Seq2SeqTransformer) {
-      const b = seq2seqBatch(examples);
-      return model.generate(b.src, { srcPad: b.srcPad, bos: BOS, eos: EOS, maxLen: c.maxLen * 2 + 2 });
+      const { src, srcKeep } = seq2seqBatch(examples);
+      return model.generate(src, { srcPad: srcKeep, bos: BOS, eos: EOS, maxLen: maxLen * 2 + 2 });
     }
     // decoder-only: prompt = input SEP, one example at a time (prompts differ in length)
     return examples.map((e) => {
-      const prompt = tensor(new Int32Array([...e.input, SEP]), { shape: [1, e.input.length + 1] });
-      const out = Array.from(model.generate(prompt, e.output.length + 1).data.subarray(e.input.length + 1));
+      const P = e.input.length + 1;
+      const prompt = tensor(new Int32Array([...e.input, SEP]), { shape: [1, P] });
+      const out = Array.from(model.generate(prompt, e.output.length + 1).data.subarray(P));
       const end = out.indexOf(EOS);
       return end === -1 ? out : out.slice(0, end);
     });
   };
+  const correct = (predicted: number[], e: Example) => predicted.join() === e.output.join();
 
   return {
     vocabSize: task.vocabSize,
     blockSize: longest,
     batch(model, step) {
-      // the examples of step s come from their own stream, seeded by (seed, s)
-      const stepTask = makeTask(c.task as TaskName, { ...options, seed: c.seed * 1_000_003 + step });
-      const examples = Array.from({ length: c.batch }, () => stepTask.sample('train'));
+      const examples = batches.at(step);
       const tokens = examples.reduce((n, e) => n + e.input.length + e.output.length + 1, 0);
       return { loss: lossOf(model, examples), tokens };
     },
@@ -81,9 +85,9 @@ function taskSource(c: RunConfig): Source {
         model.eval();
         let exact = 0, loss = 0;
         for (let i = 0; i < heldOut.length; i += 100) {
-          const chunk = heldOut.slice(i, i + 100);
-          loss += lossOf(model, chunk).item() * chunk.length;
-          predict(model, chunk).forEach((p, k) => (exact += p.join() === chunk[k].output.join() ? 1 : 0));
+          const group = heldOut.slice(i, i + 100);
+          loss += lossOf(model, group).item() * group.length;
+          predict(model, group).forEach((p, k) => (exact += correct(p, group[k]) ? 1 : 0));
         }
         model.train();
         return { valLoss: loss / heldOut.length, exactMatch: exact / heldOut.length };
@@ -94,31 +98,34 @@ function taskSource(c: RunConfig): Source {
         model.eval();
         const examples = heldOut.slice(0, n);
         return predict(model, examples).map((p, i) => {
-          const ok = p.join() === examples[i].output.join() ? '✓' : '✗';
-          return `${show(examples[i].input).padEnd(3 * c.maxLen)} → ${show(p)}  ${ok}`;
+          const mark = correct(p, examples[i]) ? '✓' : '✗';
+          return `${show(examples[i].input).padEnd(3 * maxLen)} → ${show(p)}  ${mark}`;
         });
       });
     },
   };
 }
 
-function textSource(c: RunConfig): Source {
-  const data = CharDataset.fromFile(c.data!);
-  const T = c.blockSize;
+function textSource(config: RunConfig): Source {
+  const data = CharDataset.fromFile(corpusPath(config.data!));
+  const T = config.blockSize;
+  const stream = { seed: config.dataSeed, batchSize: config.batch, blockSize: T };
+  const batches = textStream(data, stream);
+  const lm = (model: Model) => model as TransformerLM;
   return {
     vocabSize: data.vocabSize,
     blockSize: T,
-    // windows come from the global generator, whose state a checkpoint saves
-    batch(model) {
-      const { x, y } = data.batch('train', c.batch, T);
-      return { loss: (model as TransformerLM).forward(x, y).loss!, tokens: c.batch * T };
+    batch(model, step) {
+      const { x, y } = batches.at(step);
+      return { loss: lm(model).forward(x, y).loss!, tokens: config.batch * T };
     },
     validate(model) {
       return isolated(() => {
         model.eval();
+        const maxBatches = Math.max(1, Math.ceil(config.evalSize / 8 / config.batch));
         let sum = 0, count = 0;
-        for (const { x, y } of data.evalBatches('val', c.batch, T, Math.max(1, Math.ceil(c.evalSize / 8 / c.batch)))) {
-          sum += (model as TransformerLM).forward(x, y).loss!.item() * y.size;
+        for (const { x, y } of data.evalBatches('val', config.batch, T, maxBatches)) {
+          sum += lm(model).forward(x, y).loss!.item() * y.size;
           count += y.size;
         }
         model.train();
@@ -128,8 +135,9 @@ function textSource(c: RunConfig): Source {
     samples(model, n) {
       return isolated(() => {
         model.eval();
-        const prompt = tensor(new Int32Array(data.val.subarray(0, Math.min(16, T))), { shape: [1, Math.min(16, T)] });
-        const out = (model as TransformerLM).generate(prompt, 40 * n, { temperature: 0.8, topK: 10 });
+        const L = Math.min(16, T);
+        const prompt = tensor(new Int32Array(data.val.subarray(0, L)), { shape: [1, L] });
+        const out = lm(model).generate(prompt, 40 * n, { temperature: 0.8, topK: 10 });
         return data.decode(out.data).split('\n');
       });
     },

@@ -1,7 +1,9 @@
-// The training loop behind `attngrad train`: build the model and the data source from a RunConfig,
-// optionally resume from a checkpoint, then step AdamW with a schedule and gradient clipping,
-// validating every --eval-every steps. Writes runs/<name>/: model.safetensors, metrics.jsonl,
-// loss.svg. Same seed ⇒ same losses; a resumed run continues bit-identically.
+// The training loop behind `attngrad train`: build the data source (sources.ts, over data/) and the
+// model from a RunConfig, optionally resume from a checkpoint, then step AdamW with a schedule and
+// gradient clipping, validating every --eval-every steps. Writes runs/<name>/: model.safetensors,
+// metrics.jsonl, loss.svg. Same seeds ⇒ same losses; a resumed run continues bit-identically:
+// step s's batch depends on (dataSeed, s) only, and the checkpoint restores the global generator
+// that weight init and dropout draw from. Read next: sources.ts.
 
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -43,52 +45,57 @@ export interface TrainOptions {
   stopAfter?: number; // end early at this step, as an interrupted run would (tests of --resume)
 }
 
-export function train(c: RunConfig, o: TrainOptions): TrainResult {
-  manualSeed(c.seed);
-  const source = makeSource(c);
-  const model = buildModel(c, source);
-  const optimizer = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay });
-  const schedule = makeSchedule(c.schedule, { lr: c.lr, warmupSteps: c.warmup, totalSteps: c.steps, dModel: c.dModel });
+export function train(config: RunConfig, options: TrainOptions): TrainResult {
+  manualSeed(config.seed);
+  const source = makeSource(config);
+  const model = buildModel(config, source);
+  const { lr, weightDecay, warmup: warmupSteps, steps: totalSteps, dModel } = config;
+  const optimizer = new AdamW(model.namedParameters(), { lr, weightDecay });
+  const schedule = makeSchedule(config.schedule, { lr, warmupSteps, totalSteps, dModel });
   let metrics: Metric[] = [];
   let start = 0;
-  if (o.resume) {
-    const loaded = loadCheckpoint(o.resume, { model, optimizer });
+  if (options.resume) {
+    const loaded = loadCheckpoint(options.resume, { model, optimizer });
     start = loaded.step;
     metrics = ((loaded.extra as { metrics?: Metric[] }).metrics ?? []).filter((m) => m.step <= start);
   }
-  mkdirSync(o.runDir, { recursive: true });
+  mkdirSync(options.runDir, { recursive: true });
   const save = (step: number) => {
-    mkdirSync(dirname(o.checkpoint), { recursive: true });
-    saveCheckpoint(o.checkpoint, { model, optimizer, step, config: c, extra: { metrics } });
-    writeReports(o.runDir, metrics);
+    mkdirSync(dirname(options.checkpoint), { recursive: true });
+    saveCheckpoint(options.checkpoint, { model, optimizer, step, config, extra: { metrics } });
+    writeReports(options.runDir, metrics);
   };
 
-  const bar = new ProgressBar(c.steps, o.quiet ? undefined : process.stderr);
+  const bar = new ProgressBar(config.steps, options.quiet ? undefined : process.stderr);
   const started = Date.now();
   let tokens = 0;
   model.train();
-  const last = Math.min(c.steps, o.stopAfter ?? c.steps);
+  const last = Math.min(config.steps, options.stopAfter ?? config.steps);
   for (let step = start + 1; step <= last; step++) {
     optimizer.lr = schedule(step);
     optimizer.zeroGrad();
     const batch = source.batch(model, step);
     batch.loss.backward();
-    if (c.clip > 0) clipGradNorm(model.parameters(), c.clip);
+    if (config.clip > 0) clipGradNorm(model.parameters(), config.clip);
     optimizer.step();
     tokens += batch.tokens;
     const seconds = (Date.now() - started) / 1000;
     const loss = batch.loss.item();
     metrics.push({ step, loss, lr: optimizer.lr, tokPerSec: tokens / Math.max(seconds, 1e-9) });
-    if (!o.quiet) bar.update(step - start, loss, tokens);
-    if ((c.evalEvery > 0 && step % c.evalEvery === 0) || step === c.steps) {
+    if (!options.quiet) bar.update(step - start, loss, tokens);
+    if ((config.evalEvery > 0 && step % config.evalEvery === 0) || step === config.steps) {
       const v = source.validate(model);
       metrics.push({ step, ...v });
-      if (!o.quiet) bar.log(`step ${step}: ${Object.entries(v).map(([k, x]) => `${k} ${x.toFixed(4)}`).join('  ')}`);
+      const line = Object.entries(v).map(([k, x]) => `${k} ${x.toFixed(4)}`).join('  ');
+      if (!options.quiet) bar.log(`step ${step}: ${line}`);
     }
-    if (o.checkpointEvery && step % o.checkpointEvery === 0 && step < c.steps) save(step);
+    const every = options.checkpointEvery;
+    if (every && step % every === 0 && step < config.steps) save(step);
   }
-  if (last < c.steps) return { model, source, metrics, final: {}, tokensPerSecond: 0, seconds: 0 };
-  save(c.steps);
+  if (last < config.steps) {
+    return { model, source, metrics, final: {}, tokensPerSecond: 0, seconds: 0 };
+  }
+  save(config.steps);
   const seconds = (Date.now() - started) / 1000;
   const evals = metrics.filter((m) => m.valLoss !== undefined);
   const { step: _, ...final } = evals[evals.length - 1] ?? { step: 0 };

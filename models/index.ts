@@ -7,4 +7,4 @@ export { checkConfig, attentionNames, positionNames, type AttentionName, type Po
 export { causalMask, paddingMask, combineMasks } from './masks.ts';
 export { SinusoidalPositions, LearnedPositions } from './positions.ts';
 export { sampleNext, type SampleOptions } from './sampling.ts';
-export * from './data.ts';
+export * from '../data/index.ts';

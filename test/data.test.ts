@@ -12,7 +12,7 @@ import { manualSeed, type Tensor } from '../lib/index.ts';
 import { random } from '../lib/random.ts';
 import {
   BOS, CharDataset, EOS, FIRST_SYMBOL, PAD, SEP, fnv1a, isHeldOut, lmBatch, makeTask, seq2seqBatch, type Example, type TaskName,
-} from '../models/data.ts';
+} from '../data/index.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const rows = (t: Tensor) => Array.from({ length: t.shape[0] }, (_, b) => Array.from(t.data.subarray(b * t.shape[1], (b + 1) * t.shape[1])));

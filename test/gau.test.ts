@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { arange, crossEntropy, layerNorm, manualSeed, noGrad, ones, randn, tensor, where, type Tensor } from '../lib/index.ts';
 import { AdamW, Embedding, Linear, Module, init } from '../nn/index.ts';
 import { checkConfig, type TransformerConfig } from '../models/config.ts';
-import { lmBatch, makeTask } from '../models/data.ts';
+import { lmBatch, makeTask } from '../data/index.ts';
 import { FlashUnit, makeFlashBlock } from '../models/flash.ts';
 import { gauAttention, GAUBlock, GatedAttentionUnit, makeGauBlock } from '../models/gau.ts';
 import { gradcheck } from './helpers/gradcheck.ts';

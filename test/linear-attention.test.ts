@@ -12,7 +12,7 @@ import { cat, manualSeed, noGrad, ones, rand, randn, tensor, type Tensor } from 
 import { causalLinearAttention, linearAttention } from '../lib/index.ts';
 import { AdamW, type Linear } from '../nn/index.ts';
 import { checkConfig } from '../models/config.ts';
-import { makeTask } from '../models/data.ts';
+import { makeTask } from '../data/index.ts';
 import { featureMaps, LinearAttention, linearMixers, type FeatureMap } from '../models/linear-attention.ts';
 import type { KVCache, MixerOptions } from '../models/mixer.ts';
 import { gradcheck } from './helpers/gradcheck.ts';

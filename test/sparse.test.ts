@@ -16,7 +16,7 @@ import * as sparseCpu from '../lib/backend/cpu/sparse.ts';
 import { gatherApply, gatherScores, scatterApply } from '../lib/ops/sparse.ts';
 import { AdamW, type Linear } from '../nn/index.ts';
 import { checkConfig } from '../models/config.ts';
-import { makeTask } from '../models/data.ts';
+import { makeTask } from '../data/index.ts';
 import type { KVCache } from '../models/mixer.ts';
 import {
   maskedDenseAttention, patternIndex, SparseAttention, sparseAttention, sparseMixers, type PatternOptions, type SparseKind,

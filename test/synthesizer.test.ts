@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { cat, indexSelect, manualSeed, noGrad, randn, tensor, zeros, type Tensor } from '../lib/index.ts';
 import { Adam, type Linear, type Module } from '../nn/index.ts';
 import { checkConfig, type TransformerConfig } from '../models/config.ts';
-import { makeTask } from '../models/data.ts';
+import { makeTask } from '../data/index.ts';
 import type { KVCache, MixerOptions } from '../models/mixer.ts';
 import {
   DenseSynthesizer, FactorizedDenseSynthesizer, FactorizedRandomSynthesizer, MixtureSynthesizer, RandomSynthesizer,

@@ -3,7 +3,7 @@
 
 import { arange, crossEntropy, type Tensor } from '../../lib/index.ts';
 import { Embedding, LayerNorm, Linear, Module, type Optimizer } from '../../nn/index.ts';
-import { lmBatch, type LMBatch, type Task } from '../../models/data.ts';
+import { lmBatch, type LMBatch, type Task } from '../../data/index.ts';
 import type { TokenMixer } from '../../models/mixer.ts';
 
 /** `steps` updates on batches of 16 examples drawn from `task`; the loss of every step. */
@@ -47,6 +47,6 @@ export class TinyLM extends Module {
 
 /** Train a TinyLM; the first loss and the mean loss of the last 10 steps. */
 export function trainTinyLM(model: TinyLM, task: Task, optimizer: Optimizer, steps: number): { first: number; last: number } {
-  const losses = trainSteps(task, optimizer, steps, ({ tokens, targets, pad }) => model.loss(tokens, targets, pad));
+  const losses = trainSteps(task, optimizer, steps, ({ tokens, targets, keep }) => model.loss(tokens, targets, keep));
   return { first: losses[0], last: losses.slice(-10).reduce((a, b) => a + b) / 10 };
 }
