@@ -1,6 +1,29 @@
 // The Backend: a table of kernels, plain functions over typed arrays (no Tensor, no autograd).
+// Every kernel an op calls is an entry here, and ops reach kernels only through backend().<kernel>.
 // The CPU backend (cpu.ts) implements every kernel and is the reference; an accelerated backend
-// overrides only the kernels it speeds up. Read next: cpu.ts, then ../ops/primitive.ts.
+// is another backend's table with some kernels overridden (override.ts: an `accepts` size test
+// and a `run`), so whatever an override declines falls through to the layer below.
+// Read next: cpu.ts, then override.ts, then ../ops/primitive.ts.
+//
+// What runs where ('cpu' ⊂ 'cpu-threads' ⊂ 'gpu': each backend is the one before it with the
+// kernels below overridden; a call an override declines runs the layer below):
+//
+//   kernel                 cpu            cpu-threads                        gpu (gpu.js, float32)
+//   matmul                 TS panel       SIMD panel kernel; split across    from 2^22 flops
+//                          kernel         the pool from 2^22 multiply-adds   (2·batch·M·N·K)
+//                                         (and ≥ 128 rows or columns)
+//   unary                  TS             split from 2^15 elements (not      -
+//                                         neg, abs, sign, relu)
+//   softmax, its backward  TS             split from 2^15 elements (> 1 row) from 2^16 elements
+//   every other kernel     TS             the cpu kernel                     the cpu kernel
+//
+// The thresholds: MIN_WORK and MIN_ELEMENTS in threads.ts (measured there), minMatmulFlops and
+// minSoftmaxSize in gpu.ts (GpuBackendOptions). The gpu backend also leaves float64 work and
+// arrays of 2^24 elements or more to the threaded kernels.
+//
+// Adding a kernel: declare it in `Backend` below and implement it in cpu.ts (`satisfies Backend`
+// fails until you do). Splitting one across threads: one entry in `splits` in threads.ts (when it
+// splits, how the job is cut, what a chunk computes); the pool and the workers take it from there.
 
 import type { TypedArray } from '../dtype.ts';
 import type { Shape } from '../shape.ts';
@@ -32,6 +55,35 @@ export interface MatmulArgs {
   transA: boolean;
   transB: boolean;
   outShape: Shape; // (...broadcast batch, M, N)
+}
+
+/**
+ * A sparse-attention problem (cpu/sparse.ts): G = B·nh groups of rows, T queries each reading W
+ * slots of an index table over S keys, rows of width d; the table is (T, W), or (B, T, W) when
+ * `perBatch` (group g then uses table ⌊g / heads⌋).
+ */
+export interface SparseDims {
+  G: number; // groups (B·nh)
+  heads: number; // nh: groups per table when the table is per batch row
+  T: number; // queries
+  S: number; // keys
+  W: number; // slots per query
+  d: number; // row width of q / k / v
+  perBatch: boolean; // idx is (B, T, W) rather than (T, W)
+}
+
+/** Causal linear attention: `heads` independent (batch × head) sequences of length n. */
+export interface LinearAttentionDims {
+  heads: number;
+  n: number;
+  d: number; // feature width of φ(q), φ(k)
+  dv: number; // value width
+}
+
+export interface LinearAttentionGrads {
+  dq: TypedArray;
+  dk: TypedArray;
+  dv: TypedArray;
 }
 
 export interface Backend {
@@ -73,6 +125,21 @@ export interface Backend {
   indexAdd(src: TypedArray, srcShape: Shape, dim: number, index: Int32Array, shape: Shape): TypedArray;
   /** Inclusive prefix sum along dim (reverse = suffix sum), accumulated in doubles. */
   cumsum(x: TypedArray, shape: Shape, dim: number, reverse: boolean): TypedArray;
+  /** Sparse scores s[g,t,j] = q[g,t]·k[g,idx[t,j]], `fill` where idx = −1 (an empty slot). */
+  gatherScores(q: TypedArray, k: TypedArray, idx: Int32Array, dims: SparseDims, fill: number): TypedArray;
+  /** o[g,t] = Σ_j p[g,t,j] v[g,idx[t,j]] over the non-empty slots. */
+  gatherApply(p: TypedArray, v: TypedArray, idx: Int32Array, dims: SparseDims): TypedArray;
+  /** The adjoint of gatherApply in v: y[g,m] = Σ_{(t,j): idx[t,j]=m} p[g,t,j] x[g,t]. */
+  scatterApply(p: TypedArray, x: TypedArray, idx: Int32Array, dims: SparseDims): TypedArray;
+  /** Causal linear attention over φ(q), φ(k) (heads, n, d) and v (heads, n, dv) → (heads, n, dv). */
+  causalLinearAttention(
+    q: TypedArray, k: TypedArray, v: TypedArray, dims: LinearAttentionDims, eps: number,
+  ): TypedArray;
+  /** Gradients of q, k, v from dy and the forward's output y. */
+  causalLinearAttentionBackward(
+    dy: TypedArray, q: TypedArray, k: TypedArray, v: TypedArray, y: TypedArray,
+    dims: LinearAttentionDims, eps: number,
+  ): LinearAttentionGrads;
 }
 
 export type KernelName = Exclude<keyof Backend, 'name'>;

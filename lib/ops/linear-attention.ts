@@ -5,9 +5,7 @@
 // materialise every prefix state S_i: O(n·d·dv) memory instead of O(n·d + d·dv).
 // Read next: ../backend/cpu/linear-attention.ts (the sweeps and their gradient formulas).
 
-import {
-  causalLinearAttention as forwardKernel, causalLinearAttentionBackward, type LinearAttentionDims,
-} from '../backend/cpu/linear-attention.ts';
+import { backend, type LinearAttentionDims } from '../backend/backend.ts';
 import { isFloat } from '../dtype.ts';
 import { fmt, sizeOf } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
@@ -32,14 +30,17 @@ interface CausalAttrs {
   dims: LinearAttentionDims;
 }
 
-// Forward and backward call the CPU kernels directly (they are not Backend table entries).
+// Forward and backward are the backend's causalLinearAttention kernels (cpu/linear-attention.ts).
 // With q = φ(q), k = φ(k), D_i = q_iᵀ z_i + eps, y_i = S_iᵀ q_i / D_i, dN_i = dy_i / D_i, dD_i = −(dy_i · y_i)/D_i:
 // dq_i = S_i dN_i + z_i dD_i;  dk_j = Σ_{i≥j} q_i (dN_i · v_j + dD_i);  dv_j = Σ_{i≥j} (q_i · k_j) dN_i
 const causalLinearAttentionP = primitive<CausalAttrs>({
   name: 'causalLinearAttention',
-  forward: ([q, k, v], { eps, dims }) => new Tensor(forwardKernel(q.data, k.data, v.data, dims, eps), v.shape),
+  forward: ([q, k, v], { eps, dims }) =>
+    new Tensor(backend().causalLinearAttention(q.data, k.data, v.data, dims, eps), v.shape),
   backward: (dy, [q, k, v], y, { eps, dims }) => {
-    const g = causalLinearAttentionBackward(dy.data, q.data, k.data, v.data, y.data, dims, eps);
+    const g = backend().causalLinearAttentionBackward(
+      dy.data, q.data, k.data, v.data, y.data, dims, eps,
+    );
     return [new Tensor(g.dq, q.shape), new Tensor(g.dk, k.shape), new Tensor(g.dv, v.shape)];
   },
 });

@@ -9,23 +9,16 @@
 // idx is int32 (T, W), shared by the batch, or (B, T, W) when padding differs per row. Attention is
 // softmax(gatherScores(q/√hs, k, idx, −∞)) then gatherApply: empty slots score −∞, the fused
 // softmax turns them into zeros (and a row with no key at all into a zero row).
-// Read next: ../backend/cpu/sparse.ts (the kernels and why they are looked up this way).
+// Read next: ../backend/cpu/sparse.ts (the reference kernels, reached through backend()).
 
-import { backend } from '../backend/backend.ts';
-import * as cpu from '../backend/cpu/sparse.ts';
+import { backend, type SparseDims } from '../backend/backend.ts';
 import { fmt } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { checkSameDtype } from './elementwise.ts';
 import { primitive, type Op } from './primitive.ts';
 
-type SparseKernels = Pick<typeof cpu, 'gatherScores' | 'gatherApply' | 'scatterApply'>;
-
-/** The active backend's kernel of that name when it has one, else the CPU reference. */
-const kernel = <K extends keyof SparseKernels>(name: K): SparseKernels[K] =>
-  (backend() as unknown as Partial<SparseKernels>)[name] ?? cpu[name];
-
 /** Kernel dims from a (B, nh, ·, d) operand, the key count S and the table. */
-function dimsOf(x: Tensor, S: number, d: number, idx: Tensor): cpu.SparseDims {
+function dimsOf(x: Tensor, S: number, d: number, idx: Tensor): SparseDims {
   const [B, nh] = x.shape;
   const [T, W] = idx.shape.slice(-2);
   return { G: B * nh, heads: nh, T, S, W, d, perBatch: idx.ndim === 3 };
@@ -39,7 +32,8 @@ const gatherScoresP: Op<{ fill: number }> = primitive<{ fill: number }>({
   forward: ([q, k, idx], { fill }) => {
     const [B, nh, T] = q.shape;
     const dims = dimsOf(q, k.shape[2], q.shape[3], idx);
-    return new Tensor(kernel('gatherScores')(q.data, k.data, table(idx), dims, fill), [B, nh, T, dims.W]);
+    const s = backend().gatherScores(q.data, k.data, table(idx), dims, fill);
+    return new Tensor(s, [B, nh, T, dims.W]);
   },
   backward: (ds, [q, k, idx]) => [gatherApplyP([ds, k, idx], undefined), scatterApplyP([ds, q, idx], k.shape[2]), null],
 });
@@ -51,7 +45,7 @@ const gatherApplyP: Op<undefined> = primitive({
   forward: ([p, v, idx]) => {
     const [B, nh, T] = p.shape;
     const dims = dimsOf(p, v.shape[2], v.shape[3], idx);
-    return new Tensor(kernel('gatherApply')(p.data, v.data, table(idx), dims), [B, nh, T, dims.d]);
+    return new Tensor(backend().gatherApply(p.data, v.data, table(idx), dims), [B, nh, T, dims.d]);
   },
   backward: (dout, [p, v, idx]) => [gatherScoresP([dout, v, idx], { fill: 0 }), scatterApplyP([p, dout, idx], v.shape[2]), null],
 });
@@ -63,7 +57,7 @@ const scatterApplyP: Op<number> = primitive<number>({
   forward: ([p, x, idx], S) => {
     const [B, nh] = p.shape;
     const dims = dimsOf(p, S, x.shape[3], idx);
-    return new Tensor(kernel('scatterApply')(p.data, x.data, table(idx), dims), [B, nh, S, dims.d]);
+    return new Tensor(backend().scatterApply(p.data, x.data, table(idx), dims), [B, nh, S, dims.d]);
   },
   backward: (dy, [p, x, idx]) => [gatherScoresP([x, dy, idx], { fill: 0 }), gatherApplyP([p, dy, idx], undefined), null],
 });

@@ -1,7 +1,6 @@
 // Causal linear attention (Katharopoulos et al. 2020), forward and backward, streamed over time with
-// an O(d·dv) state per head in doubles. These are plain functions over typed arrays that the
-// primitive in ../../ops/linear-attention.ts calls directly: they are not entries of the Backend
-// table, so an accelerated backend does not override them.
+// an O(d·dv) state per head in doubles: two kernels of the Backend table, which the primitive in
+// ../../ops/linear-attention.ts reaches through backend() (../backend.ts declares the dims types).
 //
 // Per head, with q_i = φ(q_i), k_j = φ(k_j) ∈ R^d and v_j ∈ R^dv:
 //   S_i = Σ_{j≤i} k_j v_jᵀ (d×dv),  z_i = Σ_{j≤i} k_j,  N_i = S_iᵀ q_i,  D_i = q_iᵀ z_i + eps,  y_i = N_i / D_i
@@ -14,23 +13,14 @@
 // plus O(n + d·dv) scratch, against O(n·d·dv) for materialised prefix states.
 
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
+import type { LinearAttentionDims, LinearAttentionGrads } from '../backend.ts';
 
-/** The problem size: `heads` independent (batch × head) sequences of length n. */
-export interface LinearAttentionDims {
-  heads: number;
-  n: number;
-  d: number; // feature width of φ(q), φ(k)
-  dv: number; // value width
-}
-
-export interface LinearAttentionGrads {
-  dq: TypedArray;
-  dk: TypedArray;
-  dv: TypedArray;
-}
+export type { LinearAttentionDims, LinearAttentionGrads };
 
 // state (d × w, w = dv + 1) += k_i [v_i, 1]ᵀ
-function addOuter(state: Float64Array, k: TypedArray, ki: number, v: TypedArray, vi: number, d: number, dv: number): void {
+function addOuter(
+  state: Float64Array, k: TypedArray, ki: number, v: TypedArray, vi: number, d: number, dv: number,
+): void {
   const w = dv + 1;
   for (let a = 0; a < d; a++) {
     const ka = k[ki + a];
@@ -41,18 +31,33 @@ function addOuter(state: Float64Array, k: TypedArray, ki: number, v: TypedArray,
   }
 }
 
+/**
+ * The forward sweep of head h: for i = 0 .. n−1, state += k_i [v_i, 1]ᵀ, so that state = S'_i,
+ * then visit(i, qi, vi) with the offsets of row i in q, k (qi) and in v, y (vi).
+ */
+function prefixSweep(
+  h: number, k: TypedArray, v: TypedArray, { n, d, dv }: LinearAttentionDims, state: Float64Array,
+  visit: (i: number, qi: number, vi: number) => void,
+): void {
+  state.fill(0);
+  for (let i = 0; i < n; i++) {
+    const qi = (h * n + i) * d, vi = (h * n + i) * dv;
+    addOuter(state, k, qi, v, vi, d, dv);
+    visit(i, qi, vi);
+  }
+}
+
 /** y (heads, n, dv) in v's dtype; q, k (heads, n, d), v (heads, n, dv), all contiguous. */
-export function causalLinearAttention(q: TypedArray, k: TypedArray, v: TypedArray, dims: LinearAttentionDims, eps: number): TypedArray {
+export function causalLinearAttention(
+  q: TypedArray, k: TypedArray, v: TypedArray, dims: LinearAttentionDims, eps: number,
+): TypedArray {
   const { heads, n, d, dv } = dims;
   const w = dv + 1;
   const y = allocate(dtypeOf(v), heads * n * dv);
   const state = new Float64Array(d * w); // S'_i = [S_i | z_i]
   const num = new Float64Array(w); // N'_i = S'_iᵀ q_i = [N_i, D_i − eps]
   for (let h = 0; h < heads; h++) {
-    state.fill(0);
-    for (let i = 0; i < n; i++) {
-      const qi = (h * n + i) * d, vi = (h * n + i) * dv;
-      addOuter(state, k, qi, v, vi, d, dv);
+    prefixSweep(h, k, v, dims, state, (_i, qi, vi) => {
       num.fill(0);
       for (let a = 0; a < d; a++) {
         const qa = q[qi + a];
@@ -60,18 +65,20 @@ export function causalLinearAttention(q: TypedArray, k: TypedArray, v: TypedArra
       }
       const den = num[dv] + eps;
       for (let c = 0; c < dv; c++) y[vi + c] = num[c] / den;
-    }
+    });
   }
   return y;
 }
 
 /** Gradients of q, k, v given dy and the forward's output y (both (heads, n, dv)). */
 export function causalLinearAttentionBackward(
-  dy: TypedArray, q: TypedArray, k: TypedArray, v: TypedArray, y: TypedArray, dims: LinearAttentionDims, eps: number,
+  dy: TypedArray, q: TypedArray, k: TypedArray, v: TypedArray, y: TypedArray,
+  dims: LinearAttentionDims, eps: number,
 ): LinearAttentionGrads {
   const { heads, n, d, dv } = dims;
   const w = dv + 1;
-  const dq = allocate(dtypeOf(q), q.length), dk = allocate(dtypeOf(k), k.length), dvOut = allocate(dtypeOf(v), v.length);
+  const dq = allocate(dtypeOf(q), q.length), dk = allocate(dtypeOf(k), k.length);
+  const dvOut = allocate(dtypeOf(v), v.length);
   const state = new Float64Array(d * w); // S'_i in the forward sweep, G'_j in the reverse sweep
   const den = new Float64Array(n); // D_i, kept between the sweeps
   const dn = new Float64Array(w); // dN'_i
@@ -86,10 +93,7 @@ export function causalLinearAttentionBackward(
     dn[dv] = -gy / D;
   };
   for (let h = 0; h < heads; h++) {
-    state.fill(0);
-    for (let i = 0; i < n; i++) {
-      const qi = (h * n + i) * d, vi = (h * n + i) * dv;
-      addOuter(state, k, qi, v, vi, d, dv);
+    prefixSweep(h, k, v, dims, state, (i, qi, vi) => {
       let D = eps;
       for (let a = 0; a < d; a++) D += q[qi + a] * state[a * w + dv];
       den[i] = D;
@@ -99,7 +103,7 @@ export function causalLinearAttentionBackward(
         for (let c = 0; c < w; c++) s += state[a * w + c] * dn[c];
         dq[qi + a] = s;
       }
-    }
+    });
     state.fill(0);
     for (let i = n - 1; i >= 0; i--) {
       const qi = (h * n + i) * d, vi = (h * n + i) * dv;

@@ -13,25 +13,51 @@
 // one argument, which is how the backward rules close over them. Sums run in doubles (a JS number,
 // or a Float64Array row) and are rounded to the output dtype once.
 //
-// These kernels are not (yet) entries of the Backend interface: the primitives ask the active
-// backend for a kernel of the same name and fall back to these, so an accelerated backend can
-// override them without every backend having to implement them.
+// Kernels of the Backend table (../backend.ts declares them and SparseDims); the primitives in
+// ../../ops/sparse.ts reach them through backend(), so an accelerated backend can override them.
 
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
+import type { Backend, SparseDims } from '../backend.ts';
 
-export interface SparseDims {
-  G: number; // groups (B·nh)
-  heads: number; // nh: groups per table when the table is per batch row
-  T: number; // queries
-  S: number; // keys
-  W: number; // slots per query
-  d: number; // row width of q / k / v
-  perBatch: boolean; // idx is (B, T, W) rather than (T, W)
+export type { SparseDims };
+
+const tableOffset = ({ heads, T, W, perBatch }: SparseDims, g: number) =>
+  perBatch ? Math.floor(g / heads) * T * W : 0;
+
+/**
+ * Visit every query row (g, t) in order with its non-empty slots, in slot order: `count` of them,
+ * their keys in keys[0 .. count) and their weights p[g,t,j] in weights[0 .. count).
+ */
+function forEachRow(
+  p: TypedArray, idx: Int32Array, dims: SparseDims,
+  visit: (g: number, t: number, count: number, keys: Int32Array, weights: Float64Array) => void,
+): void {
+  const { G, T, W } = dims;
+  const keys = new Int32Array(W), weights = new Float64Array(W);
+  for (let g = 0; g < G; g++) {
+    for (let t = 0; t < T; t++) {
+      const tab = tableOffset(dims, g) + t * W, row = (g * T + t) * W;
+      let count = 0;
+      for (let j = 0; j < W; j++) {
+        if (idx[tab + j] < 0) continue;
+        keys[count] = idx[tab + j];
+        weights[count++] = p[row + j];
+      }
+      visit(g, t, count, keys, weights);
+    }
+  }
 }
 
-const tableOffset = ({ heads, T, W, perBatch }: SparseDims, g: number) => (perBatch ? Math.floor(g / heads) * T * W : 0);
+/** dst[to .. to + d) += w · src[from .. from + d), in doubles. */
+function addScaled(
+  dst: Float64Array, to: number, w: number, src: TypedArray, from: number, d: number,
+): void {
+  for (let c = 0; c < d; c++) dst[to + c] += w * src[from + c];
+}
 
-export function gatherScores(q: TypedArray, k: TypedArray, idx: Int32Array, dims: SparseDims, fill: number): TypedArray {
+export function gatherScores(
+  q: TypedArray, k: TypedArray, idx: Int32Array, dims: SparseDims, fill: number,
+): TypedArray {
   const { G, T, S, W, d } = dims;
   const out = allocate(dtypeOf(q), G * T * W);
   for (let g = 0; g < G; g++) {
@@ -54,44 +80,28 @@ export function gatherScores(q: TypedArray, k: TypedArray, idx: Int32Array, dims
   return out;
 }
 
-export function gatherApply(p: TypedArray, v: TypedArray, idx: Int32Array, dims: SparseDims): TypedArray {
-  const { G, T, S, W, d } = dims;
+/** o[g,t] = Σ_j p[g,t,j] v[g,idx[t,j]]: (G, T, W) weights, (G, S, d) values → (G, T, d). */
+export const gatherApply: Backend['gatherApply'] = (p, v, idx, dims) => {
+  const { G, T, S, d } = dims;
   const out = allocate(dtypeOf(v), G * T * d);
   const row = new Float64Array(d);
-  for (let g = 0; g < G; g++) {
-    const tab = tableOffset(dims, g);
-    for (let t = 0; t < T; t++) {
-      row.fill(0);
-      for (let j = 0; j < W; j++) {
-        const m = idx[tab + t * W + j];
-        const w = p[(g * T + t) * W + j];
-        if (m < 0) continue;
-        const vo = (g * S + m) * d;
-        for (let c = 0; c < d; c++) row[c] += w * v[vo + c];
-      }
-      out.set(row, (g * T + t) * d);
-    }
-  }
+  forEachRow(p, idx, dims, (g, t, count, keys, weights) => {
+    row.fill(0);
+    for (let s = 0; s < count; s++) addScaled(row, 0, weights[s], v, (g * S + keys[s]) * d, d);
+    out.set(row, (g * T + t) * d);
+  });
   return out;
-}
+};
 
-export function scatterApply(p: TypedArray, x: TypedArray, idx: Int32Array, dims: SparseDims): TypedArray {
-  const { G, T, S, W, d } = dims;
+/** y[g,m] = Σ_{idx[t,j]=m} p[g,t,j] x[g,t]: (G, T, W) weights, (G, T, d) rows → (G, S, d). */
+export const scatterApply: Backend['scatterApply'] = (p, x, idx, dims) => {
+  const { G, T, S, d } = dims;
+  const acc = new Float64Array(S * d); // one group's (S, d) sums, rounded once at its last row
   const out = allocate(dtypeOf(x), G * S * d);
-  const acc = new Float64Array(S * d); // one group's (S, d) sums, rounded once at the end
-  for (let g = 0; g < G; g++) {
-    const tab = tableOffset(dims, g);
-    acc.fill(0);
-    for (let t = 0; t < T; t++) {
-      const xo = (g * T + t) * d;
-      for (let j = 0; j < W; j++) {
-        const m = idx[tab + t * W + j];
-        const w = p[(g * T + t) * W + j];
-        if (m < 0) continue;
-        for (let c = 0; c < d; c++) acc[m * d + c] += w * x[xo + c];
-      }
-    }
-    out.set(acc, g * S * d);
-  }
+  forEachRow(p, idx, dims, (g, t, count, keys, weights) => {
+    if (t === 0) acc.fill(0);
+    for (let s = 0; s < count; s++) addScaled(acc, keys[s] * d, weights[s], x, (g * T + t) * d, d);
+    if (t === T - 1) out.set(acc, g * S * d);
+  });
   return out;
-}
+};
