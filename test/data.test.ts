@@ -1,20 +1,20 @@
-// models/data.ts: every toy task answers correctly (checked by decoding token names, not by the
+// data/: every toy task answers correctly (checked by decoding token names, not by the
 // generator's own code), seeds reproduce, train and held-out never share an input, batches put
-// BOS/EOS/PAD/-100 where stated, and CharDataset windows are aligned and reproducible.
+// BOS/EOS/PAD/-100 where stated, CharDataset windows are aligned and reproducible, and the batch
+// of training step s is a pure function of (data seed, s) that never moves the global stream.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { manualSeed, type Tensor } from '../lib/index.ts';
 import { random } from '../lib/random.ts';
 import {
-  BOS, CharDataset, EOS, FIRST_SYMBOL, PAD, SEP, fnv1a, isHeldOut, lmBatch, makeTask, seq2seqBatch, type Example, type TaskName,
+  BOS, CharDataset, EOS, FIRST_SYMBOL, PAD, SEP, corpora, corpusPath, fnv1a, isHeldOut, lmBatch,
+  makeTask, seq2seqBatch, stepSeed, taskStream, textStream, type Example, type TaskName,
 } from '../data/index.ts';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const rows = (t: Tensor) => Array.from({ length: t.shape[0] }, (_, b) => Array.from(t.data.subarray(b * t.shape[1], (b + 1) * t.shape[1])));
 const draw = (name: TaskName, n: number, options = {}) => {
   const task = makeTask(name, options);
@@ -142,6 +142,9 @@ test('seq2seqBatch: shapes, BOS/EOS, PAD, -100 and masks', () => {
   assert.equal(rows(tgtIn), [[BOS, 7, PAD, PAD], [BOS, 9, 10, 11]]);
   assert.equal(rows(tgtOut), [[7, EOS, -100, -100], [9, 10, 11, EOS]]);
   assert.equal(rows(tgtPad), [[1, 1, 0, 0], [1, 1, 1, 1]]);
+  const batch2 = seq2seqBatch(examples); // keep (1 = real token) is the name; *Pad its alias
+  assert.is(batch2.srcKeep, batch2.srcPad);
+  assert.is(batch2.tgtKeep, batch2.tgtPad);
   const task = makeTask('reverse', { seed: 4 });
   const batch = seq2seqBatch(Array.from({ length: 16 }, () => task.sample()));
   assert.is(batch.src.shape[0], 16);
@@ -158,6 +161,8 @@ test('lmBatch: input SEP output EOS, targets only on the answer', () => {
   assert.equal(rows(tokens), [[4, 5, SEP, 6, 7, EOS], [8, SEP, 9, EOS, PAD, PAD]]);
   assert.equal(rows(targets), [[-100, -100, 6, 7, EOS, -100], [-100, 9, EOS, -100, -100, -100]]);
   assert.equal(rows(pad), [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]]);
+  const batch = lmBatch(examples);
+  assert.is(batch.keep, batch.pad);
 });
 
 test('bad options and inputs throw errors that name the function and the value', () => {
@@ -245,13 +250,11 @@ test('CharDataset.fromFile reads a file and names a missing path', () => {
   assert.throws(() => CharDataset.fromText(''), /^CharDataset.fromText: expected a non-empty string/);
 });
 
-test('tinyshakespeare (skipped when ../shared/data is absent)', () => {
-  const path = resolve(repoRoot, '../shared/data/tinyshakespeare.txt');
-  if (!existsSync(path)) {
-    console.log(`  note: ${path} is absent; tinyshakespeare test skipped`);
-    return;
-  }
-  const ds = CharDataset.fromFile(path);
+const shakespeare = corpora.shakespeare; // data/tinyshakespeare.txt, shipped with the repo
+(existsSync(shakespeare) ? test : test.skip)('tinyshakespeare, the shipped corpus', () => {
+  assert.is(corpusPath('shakespeare'), shakespeare);
+  assert.is(corpusPath('some/file.txt'), 'some/file.txt');
+  const ds = CharDataset.fromFile(shakespeare);
   assert.is(ds.vocabSize, 65);
   assert.is(ds.train.length + ds.val.length, 1115394);
   const h = ds.unigramEntropy();
@@ -260,6 +263,49 @@ test('tinyshakespeare (skipped when ../shared/data is absent)', () => {
   const { x, y } = ds.batch('train', 4, 64);
   assert.equal(rows(x).map((r) => r.slice(1)), rows(y).map((r) => r.slice(0, -1)));
   assert.is(ds.decode(ds.encode('To be, or not to be')), 'To be, or not to be');
+});
+
+/** Run `read` after disturbing the global stream; also report whether `read` moved it. */
+function afterNoise<T>(noiseSeed: number, read: () => T): { value: T; moved: boolean } {
+  manualSeed(noiseSeed);
+  random();
+  const before = random();
+  manualSeed(noiseSeed);
+  random();
+  const value = read();
+  return { value, moved: random() !== before };
+}
+
+test('taskStream: the batch of step s is a pure function of (seed, s), drawn apart', () => {
+  const task = makeTask('sort', { maxLen: 6, seed: 1 });
+  const stream = taskStream(task, { seed: 3, batchSize: 5 });
+  const a = afterNoise(10, () => stream.at(7));
+  const b = afterNoise(20, () => [stream.at(2), stream.at(7)][1]);
+  assert.equal(a.value, b.value, 'other draws before it do not change step 7');
+  assert.ok(!a.moved && !b.moved, 'the global stream is untouched');
+  assert.is(a.value.length, 5);
+  assert.not.equal(stream.at(8), a.value, 'another step, another batch');
+  assert.not.equal(taskStream(task, { seed: 4, batchSize: 5 }).at(7), a.value, 'another seed');
+  assert.ok(a.value.every((e) => !isHeldOut(e.input)), 'training batches hold no held-out input');
+  // the layout checkpoints rely on: step s samples the task reseeded with stepSeed(seed, s)
+  const reseeded = makeTask('sort', { maxLen: 6, seed: stepSeed(3, 7) });
+  assert.equal(a.value, Array.from({ length: 5 }, () => reseeded.sample('train')));
+  assert.is(stepSeed(3, 7), 3 * 1_000_003 + 7);
+  assert.throws(() => stream.at(1.5), /^BatchStream.at: step must be an integer, got 1.5$/);
+});
+
+test('textStream: the windows of step s are a pure function of (seed, s), drawn apart', () => {
+  const ds = CharDataset.fromText(text.repeat(10));
+  const stream = textStream(ds, { seed: 5, batchSize: 6, blockSize: 8 });
+  const a = afterNoise(1, () => stream.at(3));
+  const b = afterNoise(2, () => [stream.at(9), stream.at(3)][1]);
+  assert.equal([rows(a.value.x), rows(a.value.y)], [rows(b.value.x), rows(b.value.y)]);
+  assert.ok(!a.moved && !b.moved, 'the global stream is untouched');
+  assert.equal([a.value.x.shape, a.value.y.shape], [[6, 8], [6, 8]]);
+  assert.equal(rows(a.value.x).map((r) => r.slice(1)), rows(a.value.y).map((r) => r.slice(0, -1)));
+  assert.not.equal(rows(stream.at(4).x), rows(a.value.x), 'another step, other windows');
+  const other = textStream(ds, { seed: 6, batchSize: 6, blockSize: 8 });
+  assert.not.equal(rows(other.at(3).x), rows(a.value.x), 'another seed, other windows');
 });
 
 test.run();
