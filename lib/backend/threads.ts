@@ -1,7 +1,11 @@
 // The threaded CPU backend ('cpu-threads'): the CPU reference with its big kernels split across a
 // worker pool, each override behind an `accepts` size test so small work stays on the calling
-// thread, and matmul's inner loops in WebAssembly SIMD (wasm/matmul-kernel.ts) on every thread.
-// Read next: threads/pool.ts (the fork-join), threads/jobs.ts (what a chunk computes).
+// thread, and matmul's inner loops in WebAssembly SIMD (wasm/matmul-kernel.ts) on every thread,
+// split or not. Read next: threads/pool.ts (the fork-join), threads/jobs.ts (the arena layout).
+//
+// Adding a threaded kernel is one entry in `splits` below: when the call is worth splitting
+// (`accepts`), how it is cut into chunks (`plan`), and what one chunk computes (`chunk`, which
+// the workers look up by the kernel's name). The overrides, the pool and the workers need no edit.
 //
 // Every split runs the CPU kernel's own code on a piece of the output: matmul through matmulBlock
 // on bands of rows (rows = batch × M) or of columns, whichever side is longer; unary ops and
@@ -14,13 +18,16 @@
 // What stays on one thread: cheap or bandwidth-bound kernels (binary ops, norms, copies), and
 // reductions, whose sums would change order with the split.
 
-import type { Backend, MatmulArgs, UnaryOp } from './backend.ts';
+import type { Backend, KernelName, MatmulArgs, UnaryOp } from './backend.ts';
 import { cpuBackend } from './cpu.ts';
-import { outRows } from './cpu/matmul.ts';
-import { fastMatmul } from './wasm/matmul-kernel.ts';
+import { unaryInto } from './cpu/elementwise.ts';
+import { matmulBlock, outRows } from './cpu/matmul.ts';
+import { softmaxBackwardInto, softmaxInto } from './cpu/softmax.ts';
+import { overrideBackend, type Override, type Overrides } from './override.ts';
+import { fastMatmul, fastPanelKernel } from './wasm/matmul-kernel.ts';
 import { dtypeOf, type TypedArray } from '../dtype.ts';
 import { aroundDim, type Shape } from '../shape.ts';
-import { jobLengths, jobViews, type Job, type MatmulJob } from './threads/jobs.ts';
+import { jobViews, type Job } from './threads/jobs.ts';
 import { arenaOf, getNumThreads, runJob } from './threads/pool.ts';
 
 export { getNumThreads, setNumThreads, threadStats, type ThreadStats } from './threads/pool.ts';
@@ -44,85 +51,160 @@ const CHUNKS_PER_THREAD = 2;
 // the train step's shapes (1024 × 128–512 × 128–512) took 11–14% longer than in one call.
 const MIN_EXTENT = 64;
 
-/** A kernel override: `run` replaces the CPU kernel when `accepts` says the work is big enough. */
-interface Override<Kernel extends (...args: never[]) => unknown> {
-  accepts: (...args: Parameters<Kernel>) => boolean;
-  run: Kernel;
+/** What a split call becomes: the job's params (plain data), its chunks, its operands. */
+interface Plan<P> {
+  params: P; // posted to every worker with the job
+  chunks: number;
+  inputs: TypedArray[]; // copied into the arena, in this order, then the output's `outLength`
+  outLength: number;
 }
 
-/** matmul: split across the pool when big enough, else on this thread; both with the fast kernel. */
-function matmul(args: MatmulArgs): TypedArray {
-  const { a, b, aShape, bShape, outShape, transA, transB } = args;
-  const K = aShape[aShape.length - (transA ? 2 : 1)];
-  const rows = outRows(outShape), cols = outShape[outShape.length - 1];
-  const splits = Math.max(rows, cols) >= 2 * MIN_EXTENT;
-  if (getNumThreads() === 1 || !splits || rows * cols * K < MIN_WORK) return fastMatmul(args);
-  // Cut the longer side: a row band repacks op(B) (K × cols), a column band op(A) (rows × K).
-  const target = getNumThreads() * CHUNKS_PER_THREAD;
-  const band = (n: number) => Math.max(MIN_EXTENT, Math.ceil(n / target));
-  const [chunkRows, chunkCols] = rows >= cols ? [band(rows), cols] : [rows, band(cols)];
-  const chunks = Math.ceil(rows / chunkRows) * Math.ceil(cols / chunkCols);
-  const job: MatmulJob = {
-    kernel: 'matmul', chunks, dtype: dtypeOf(a), rows, chunkRows, cols, chunkCols,
-    aShape, bShape, outShape, transA, transB, aLength: a.length, bLength: b.length,
-  };
-  return run(job, [a, b]);
+/**
+ * A kernel the pool can split. `accepts`: is this call worth splitting (2+ threads is checked
+ * for every kernel, once, below); `plan`: the job for the call; `chunk`: what any thread runs for
+ * chunk c, over the arena's views (the inputs, then the output). Every chunk runs the CPU
+ * kernel's own code on its share of the output, so the result never depends on the split.
+ */
+interface Split<K extends KernelName, P> {
+  accepts: (...args: Parameters<Backend[K]>) => boolean;
+  plan: (...args: Parameters<Backend[K]>) => Plan<P>;
+  chunk: (params: P, views: TypedArray[]) => (chunk: number) => void;
 }
 
-const unary: Override<Backend['unary']> = {
-  accepts: (op, x) => getNumThreads() > 1 && x.length >= MIN_ELEMENTS && !CHEAP.has(op),
-  run: (op: UnaryOp, x: TypedArray, param = 0) =>
-    run({ kernel: 'unary', op, param, ...rowChunks(x, x.length, 1) }, [x]),
-};
+/** Row kernels: `rows` independent rows of `rowLength` elements, cut into runs of whole rows. */
+interface Rows {
+  rows: number;
+  chunkRows: number;
+  rowLength: number;
+}
 
-const softmax: Override<Backend['softmax']> = {
-  // Rows are the dims before `dim`: with one row there is nothing to split.
-  accepts: (x, shape, dim) =>
-    getNumThreads() > 1 && x.length >= MIN_ELEMENTS && aroundDim(shape, dim)[0] > 1,
-  run: (x: TypedArray, shape: Shape, dim: number, log: boolean) => {
-    const [outer, n, inner] = aroundDim(shape, dim);
-    return run({ kernel: 'softmax', n, inner, log, ...rowChunks(x, outer, n * inner) }, [x]);
-  },
-};
-
-const softmaxBackward: Override<Backend['softmaxBackward']> = {
-  accepts: (y, _dy, shape, dim) => softmax.accepts(y, shape, dim, false),
-  run: (y: TypedArray, dy: TypedArray, shape: Shape, dim: number, log: boolean) => {
-    const [outer, n, inner] = aroundDim(shape, dim);
-    return run({ kernel: 'softmaxBackward', n, inner, log, ...rowChunks(y, outer, n * inner) }, [y, dy]);
-  },
-};
-
-/** `rows` rows of `rowLength` elements, in CHUNKS_PER_THREAD chunks a thread. */
-function rowChunks(x: TypedArray, rows: number, rowLength: number) {
+/** `rows` rows in CHUNKS_PER_THREAD chunks a thread. */
+function rowPlan<P>(params: P, rows: number, rowLength: number, inputs: TypedArray[]) {
   const chunkRows = Math.ceil(rows / (getNumThreads() * CHUNKS_PER_THREAD));
-  return { chunks: Math.ceil(rows / chunkRows), dtype: dtypeOf(x), rows, chunkRows, rowLength };
+  const chunks = Math.ceil(rows / chunkRows);
+  const outLength = rows * rowLength;
+  return { params: { ...params, rows, chunkRows, rowLength }, chunks, inputs, outLength };
 }
+
+/**
+ * A row kernel's chunk: `kernel` on rows [lo, hi) of every view, written straight into the
+ * shared output (a chunk allocates no arrays: garbage in a worker's heap is collected late and
+ * bloats the process).
+ */
+const byRows = <P extends Rows>(kernel: (params: P, views: TypedArray[], rows: number) => void) =>
+  (params: P, views: TypedArray[]) => (chunk: number) => {
+    const { rows, chunkRows, rowLength } = params;
+    const lo = chunk * chunkRows, hi = Math.min(rows, lo + chunkRows);
+    kernel(params, views.map((v) => v.subarray(lo * rowLength, hi * rowLength)), hi - lo);
+  };
+
+// Rows are the dims before `dim`: with one row there is nothing to split.
+const softmaxAccepts = (x: TypedArray, shape: Shape, dim: number) =>
+  x.length >= MIN_ELEMENTS && aroundDim(shape, dim)[0] > 1;
+
+/** softmax (forward or backward) as rows: the dims before `dim`, each of n × inner elements. */
+function softmaxPlan(shape: Shape, dim: number, log: boolean, inputs: TypedArray[]) {
+  const [outer, n, inner] = aroundDim(shape, dim);
+  return rowPlan({ n, inner, log }, outer, n * inner, inputs);
+}
+
+/**
+ * matmul: out = op(A)·op(B) cut into blocks: bands of `chunkRows` of the output's rows across
+ * the batch (batch × M) times bands of `chunkCols` columns (N); chunk c is row band ⌊c / b⌋ and
+ * column band c mod b, with b the number of column bands. Each block is matmulBlock with the
+ * SIMD panel kernel.
+ */
+type MatmulShapes = Omit<MatmulArgs, 'a' | 'b'>;
+const matmulSplit: Split<'matmul', MatmulShapes & { chunkRows: number; chunkCols: number }> = {
+  accepts: (args) => {
+    const { rows, cols, K } = matmulSize(args);
+    return Math.max(rows, cols) >= 2 * MIN_EXTENT && rows * cols * K >= MIN_WORK;
+  },
+  plan: ({ a, b, ...shapes }) => {
+    const { rows, cols } = matmulSize(shapes);
+    // Cut the longer side: a row band repacks op(B) (K × cols), a column band op(A) (rows × K).
+    const target = getNumThreads() * CHUNKS_PER_THREAD;
+    const band = (n: number) => Math.max(MIN_EXTENT, Math.ceil(n / target));
+    const [chunkRows, chunkCols] = rows >= cols ? [band(rows), cols] : [rows, band(cols)];
+    const chunks = Math.ceil(rows / chunkRows) * Math.ceil(cols / chunkCols);
+    const params = { ...shapes, chunkRows, chunkCols };
+    return { params, chunks, inputs: [a, b], outLength: rows * cols };
+  },
+  chunk: ({ chunkRows, chunkCols, ...shapes }, [a, b, out]) => {
+    const { rows, cols } = matmulSize(shapes);
+    const bands = Math.ceil(cols / chunkCols);
+    return (chunk) => {
+      const r0 = Math.floor(chunk / bands) * chunkRows, j0 = (chunk % bands) * chunkCols;
+      const r1 = Math.min(rows, r0 + chunkRows), j1 = Math.min(cols, j0 + chunkCols);
+      matmulBlock({ a, b, ...shapes }, out, r0, r1, j0, j1, fastPanelKernel());
+    };
+  },
+};
+
+/** The output's rows (batch × M), its columns (N) and K, the length of each dot product. */
+function matmulSize({ aShape, outShape, transA }: MatmulShapes) {
+  const K = aShape[aShape.length - (transA ? 2 : 1)];
+  return { rows: outRows(outShape), cols: outShape[outShape.length - 1], K };
+}
+
+/** Every kernel the pool splits, by name. */
+const splits = {
+  matmul: matmulSplit,
+  unary: {
+    accepts: (op, x) => x.length >= MIN_ELEMENTS && !CHEAP.has(op),
+    plan: (op, x, param = 0) => rowPlan({ op, param }, x.length, 1, [x]),
+    chunk: byRows(({ op, param }, [x, out]) => unaryInto(op, x, param, out)),
+  } satisfies Split<'unary', Rows & { op: UnaryOp; param: number }>,
+  softmax: {
+    accepts: (x, shape, dim) => softmaxAccepts(x, shape, dim),
+    plan: (x, shape, dim, log) => softmaxPlan(shape, dim, log, [x]),
+    chunk: byRows(({ n, inner, log }, [x, out], rows) =>
+      softmaxInto(x, [rows, n, inner], 1, log, out)),
+  } satisfies Split<'softmax', Rows & { n: number; inner: number; log: boolean }>,
+  softmaxBackward: {
+    accepts: (y, _dy, shape, dim) => softmaxAccepts(y, shape, dim),
+    plan: (y, dy, shape, dim, log) => softmaxPlan(shape, dim, log, [y, dy]),
+    chunk: byRows(({ n, inner, log }, [y, dy, dx], rows) =>
+      softmaxBackwardInto(y, dy, [rows, n, inner], 1, log, dx)),
+  } satisfies Split<'softmaxBackward', Rows & { n: number; inner: number; log: boolean }>,
+};
+
+export type SplitKernel = keyof typeof splits;
+
+/** A split with its types erased, for the code that treats every split alike. */
+type AnySplit = Split<KernelName, unknown> & {
+  accepts: (...args: unknown[]) => boolean;
+  plan: (...args: unknown[]) => Plan<unknown>;
+};
+const splitOf = (kernel: SplitKernel) => splits[kernel] as unknown as AnySplit;
+
+/** What any thread runs for one chunk of `job` (the workers call this too). */
+export const chunkRunner = (job: Job, arena: SharedArrayBuffer): ((chunk: number) => void) =>
+  splitOf(job.kernel).chunk(job.params, jobViews(job, arena));
 
 /** Copy the inputs into the arena, run the job on the pool, return a private copy of the output. */
-function run(job: Job, inputs: TypedArray[]): TypedArray {
-  const elements = jobLengths(job).reduce((sum, n) => sum + n, 0);
+function runSplit(kernel: SplitKernel, args: unknown[]): TypedArray {
+  const { params, chunks, inputs, outLength } = splitOf(kernel).plan(...args);
+  const lengths = [...inputs.map((x) => x.length), outLength];
+  const job: Job = { kernel, chunks, dtype: dtypeOf(inputs[0]), lengths, params };
+  const elements = lengths.reduce((sum, n) => sum + n, 0);
   const arena = arenaOf(elements * inputs[0].BYTES_PER_ELEMENT); // one dtype: every view is aligned
   const views = jobViews(job, arena);
   inputs.forEach((x, i) => views[i].set(x));
-  runJob(job, arena);
+  runJob(job, arena, chunkRunner(job, arena));
   return views[views.length - 1].slice(); // the arena is reused by the next job
 }
 
-/** Wrap a CPU kernel: the override runs when it accepts the call, the CPU kernel otherwise. */
-function withOverride<Kernel extends (...args: never[]) => unknown>(
-  cpu: Kernel, override: Override<Kernel>,
-): Kernel {
-  const kernel = (...args: Parameters<Kernel>) =>
-    override.accepts(...args) ? override.run(...args) : cpu(...args);
-  return kernel as Kernel;
+const overrides: Overrides = {};
+for (const kernel of Object.keys(splits) as SplitKernel[]) {
+  const override: Override<(...args: unknown[]) => unknown> = {
+    accepts: (...args) => getNumThreads() > 1 && splitOf(kernel).accepts(...args),
+    run: (...args) => runSplit(kernel, args),
+  };
+  (overrides as Record<SplitKernel, unknown>)[kernel] = override;
 }
 
-export const threadedBackend = {
-  ...cpuBackend,
-  name: 'cpu-threads',
-  matmul,
-  unary: withOverride(cpuBackend.unary, unary),
-  softmax: withOverride(cpuBackend.softmax, softmax),
-  softmaxBackward: withOverride(cpuBackend.softmaxBackward, softmaxBackward),
-} satisfies Backend;
+/** 'cpu' with matmul's SIMD panel kernel on every call, and the splits above as overrides. */
+export const threadedBackend: Backend = overrideBackend(
+  'cpu-threads', { ...cpuBackend, matmul: fastMatmul }, overrides,
+);

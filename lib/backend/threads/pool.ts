@@ -1,5 +1,5 @@
 // The worker pool: a synchronous fork-join over shared memory, so the engine's kernels stay plain
-// synchronous functions. Read next: worker.ts (the other side), jobs.ts (what a chunk computes).
+// synchronous functions. Read next: worker.ts (the other side), jobs.ts (what a job carries).
 //
 // A job is cut into chunks, and every thread, the main one included, takes chunks from a shared
 // counter until none are left. Who computes a chunk never changes its numbers, so the result is
@@ -21,7 +21,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { chunkRunner, type Job, type Post } from './jobs.ts';
+import type { Job, Post } from './jobs.ts';
 
 export const GEN = 0, OPEN = 1, NEXT = 2, DONE = 3, ACTIVE = 4, FAILED = 5;
 
@@ -77,8 +77,11 @@ export function arenaOf(bytes: number): SharedArrayBuffer {
   return arena;
 }
 
-/** Run all chunks of `job` on the main thread and the workers; returns when every chunk is done. */
-export function runJob(job: Job, jobArena: SharedArrayBuffer): void {
+/**
+ * Run all chunks of `job` on the main thread (each with `run`) and the workers; returns when every
+ * chunk is done.
+ */
+export function runJob(job: Job, jobArena: SharedArrayBuffer, run: (chunk: number) => void): void {
   ctrl ??= new Int32Array(new SharedArrayBuffer(6 * Int32Array.BYTES_PER_ELEMENT));
   while (workers.length < getNumThreads() - 1) workers.push(startWorker(ctrl));
   gen = (gen % 0x7fffffff) + 1;
@@ -91,7 +94,6 @@ export function runJob(job: Job, jobArena: SharedArrayBuffer): void {
   Atomics.store(ctrl, GEN, gen);
   Atomics.notify(ctrl, GEN);
 
-  const run = chunkRunner(job, jobArena);
   let mine = 0;
   const error = takeChunks(ctrl, job.chunks, (chunk) => {
     mine++;

@@ -1,9 +1,11 @@
 // A pool worker: sleeps on the control word GEN, wakes for each job, and takes chunks until none
 // are left (see pool.ts for the protocol). It never returns; the pool's workers are unref()'d, so
 // the process exits without them, and terminate() interrupts the wait. Read next: jobs.ts.
+// What a chunk computes comes from ../threads.ts (chunkRunner), by the job's kernel name.
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { chunkRunner, type Post } from './jobs.ts';
+import { chunkRunner } from '../threads.ts';
+import type { Post } from './jobs.ts';
 import { ACTIVE, GEN, OPEN, takeChunks } from './pool.ts';
 
 const ctrl = workerData.ctrl as Int32Array;
