@@ -65,6 +65,11 @@ function topoSort(root: Tensor): Tensor[] {
   return order;
 }
 
+/** The names of the primitives recorded in root's graph: what backward would run (gradchecks). */
+export function graphOps(root: Tensor): Set<string> {
+  return new Set(topoSort(root).flatMap((t) => (t.gradFn ? [t.gradFn.name] : [])));
+}
+
 export interface BackwardOptions {
   retainGraph?: boolean;
 }

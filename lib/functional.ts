@@ -5,9 +5,10 @@ import { allocate, type DType } from './dtype.ts';
 import { arange, full, rand } from './creation.ts';
 import * as E from './ops/elementwise.ts';
 import { expandP, permuteP, reshapeP, resolveShape, slice as sliceOp, cumsumP, cat } from './ops/movement.ts';
+import { sliceAttrs, sliceScatterP } from './ops/movement.ts';
 import { primitive } from './ops/primitive.ts';
 import { argReduce, max as maxP, min as minP, reduceAttrs, sum as sumP } from './ops/reduce.ts';
-import { fmt, normDim, normDims, sizeOf } from './shape.ts';
+import { fmt, normDim, normDims, sameShape, sizeOf } from './shape.ts';
 import { Tensor } from './tensor.ts';
 import { checkIndex } from './ops/indexing.ts';
 import { logSoftmax } from './ops/softmax.ts';
@@ -130,6 +131,25 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 }
 
 export const slice = (x: Tensor, dim: number, start?: number, end?: number, step?: number) => sliceOp(x, dim, start, end, step);
+
+/**
+ * torch.slice_scatter: x with its slice (dim, start, end, step) replaced by src, which has the
+ * slice's shape. Gradients: dx is dy with the slice zeroed, dsrc is dy's slice.
+ */
+export function sliceScatter(x: Tensor, src: Tensor, dim = 0, start = 0, end = Infinity, step = 1) {
+  const attrs = sliceAttrs('sliceScatter', x.shape, dim, start, end, step);
+  const expected = x.shape.map((s, i) => (i === attrs.dim ? attrs.length : s));
+  if (!sameShape(src.shape, expected)) {
+    const at = `dim ${dim}, start ${start}, end ${end}, step ${step}`;
+    const shapes = `src ${fmt(src.shape)} does not match the slice ${fmt(expected)}`;
+    throw new Error(`sliceScatter: ${shapes} of input ${fmt(x.shape)} (${at})`);
+  }
+  if (src.dtype !== x.dtype) {
+    throw new Error(`sliceScatter: dtype mismatch (input ${x.dtype} vs src ${src.dtype})`);
+  }
+  const inside = sliceScatterP([full(expected, 1, { dtype: x.dtype })], attrs); // 1 in the slice
+  return where(inside, sliceScatterP([src], attrs), x);
+}
 
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
   const d = normDim('narrow', dim, x.ndim);

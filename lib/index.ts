@@ -34,3 +34,6 @@ export { backend, setBackend, registerBackend, type Backend, type KernelName } f
 export { toNdarray, fromNdarray } from './ndarray-interop.ts';
 export { initGpuBackend, gpuCounters, resetGpuCounters, type GpuBackendOptions, type GpuCounters, type GpuInit, type GpuMode } from './backend/gpu.ts';
 export { setNumThreads, getNumThreads, threadStats, type ThreadStats } from './backend/threads.ts';
+export { graphOps } from './autograd.ts';
+export { scatterAdd, indexAdd } from './ops/indexing.ts';
+export { sliceScatter } from './functional.ts';

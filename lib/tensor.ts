@@ -9,7 +9,7 @@ import { allocate, castArray, dtypeOf, isFloat, type DType, type TypedArray } fr
 import * as F from './functional.ts';
 import * as E from './ops/elementwise.ts';
 import { matmul } from './ops/matmul.ts';
-import { gather, indexSelect } from './ops/indexing.ts';
+import { gather, indexAdd, indexSelect, scatterAdd } from './ops/indexing.ts';
 import { logSoftmax, softmax } from './ops/softmax.ts';
 import { fmt, sizeOf, type Shape } from './shape.ts';
 
@@ -169,6 +169,16 @@ export class Tensor {
   chunk(chunks: number, dim = 0): Tensor[] { return F.chunk(this, chunks, dim); }
   gather(dim: number, index: Tensor): Tensor { return gather(this, dim, index); }
   indexSelect(dim: number, index: Tensor): Tensor { return indexSelect(this, dim, index); }
+  // the adjoints, out of place like torch's scatter_add / index_add / slice_scatter
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
+    return scatterAdd(this, dim, index, src);
+  }
+  indexAdd(dim: number, index: Tensor, source: Tensor): Tensor {
+    return indexAdd(this, dim, index, source);
+  }
+  sliceScatter(src: Tensor, dim?: number, start?: number, end?: number, step?: number): Tensor {
+    return F.sliceScatter(this, src, dim, start, end, step);
+  }
   cumsum(dim: number): Tensor { return F.cumsum(this, dim); }
   tril(diagonal = 0): Tensor { return F.tril(this, diagonal); }
   triu(diagonal = 0): Tensor { return F.triu(this, diagonal); }

@@ -37,6 +37,28 @@ const cases: [string, () => unknown, RegExp][] = [
   ['bad shape', () => zeros([2, -1]), /zeros: shape must be a list of non-negative integers/],
   ['narrow past the end', () => randn([3]).narrow(0, 2, 2), /narrow: start 2 \+ length 2 exceeds dim 0 of size 3/],
   ['pow tensor exponent', () => randn([3]).pow(randn([3]) as unknown as number), /pow: the exponent must be a number/],
+  [
+    'scatterAdd index past the input',
+    () => zeros([2, 3]).scatterAdd(0, ids([0, 1, 0, 1], [1, 4]), zeros([1, 4])),
+    /^scatterAdd: input \[2,3\], index \[1,4\] and src \[1,4\] do not fit/,
+  ],
+  [
+    'scatterAdd src smaller than index',
+    () => zeros([2, 3]).scatterAdd(1, ids([0, 1], [1, 2]), zeros([1, 1])),
+    /^scatterAdd: input \[2,3\], index \[1,2\] and src \[1,1\] do not fit/,
+  ],
+  ['scatterAdd index range', () => zeros([2, 3]).scatterAdd(0, ids([2], [1, 1]), zeros([1, 1])), /^scatterAdd: index 2 is out of range for a dim of size 2/],
+  [
+    'indexAdd source shape',
+    () => zeros([4, 2]).indexAdd(0, ids([0, 1]), zeros([3, 2])),
+    /^indexAdd: source \[3,2\] must have shape \[2,2\] \(input \[4,2\], dim 0, index of length 2\)/,
+  ],
+  ['indexAdd index range', () => zeros([4, 2]).indexAdd(1, ids([2]), zeros([4, 1])), /^indexAdd: index 2 is out of range for a dim of size 2/],
+  [
+    'sliceScatter src shape',
+    () => zeros([4, 5]).sliceScatter(zeros([3, 5]), 0, 1, 3),
+    /^sliceScatter: src \[3,5\] does not match the slice \[2,5\] of input \[4,5\] \(dim 0, start 1, end 3, step 1\)/,
+  ],
 ];
 
 for (const [name, fn, message] of cases) {

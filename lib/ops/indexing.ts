@@ -1,9 +1,10 @@
 // Index primitives in adjoint pairs: gather ↔ scatterAdd (torch.gather) and indexSelect ↔ indexAdd
-// (embedding lookup). Every index is checked here, so kernels never read out of bounds.
-// Read next: ../functional.ts.
+// (embedding lookup). Every index is checked here, so kernels never read out of bounds. The
+// adjoints are public too, in PyTorch's form x.scatterAdd(dim, index, src) and
+// x.indexAdd(dim, index, source): x plus the scattered values. Read next: ../functional.ts.
 
 import { backend } from '../backend/backend.ts';
-import { fmt, normDim } from '../shape.ts';
+import { fmt, normDim, sameShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { primitive, type Op } from './primitive.ts';
 
@@ -46,6 +47,29 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   return gatherP([x, index], { dim: d, shape: [...x.shape] });
 }
 
+/**
+ * torch.Tensor.scatter_add: x plus src added at index along dim; for dim 0,
+ * out[index[i][j]][j] += src[i][j]. index has x's ndim, no dim longer than src's nor, outside
+ * dim, than x's; only src's index-shaped corner takes part.
+ */
+export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
+  const d = normDim('scatterAdd', dim, x.ndim);
+  const fits = index.ndim === x.ndim && src.ndim === x.ndim &&
+    index.shape.every((s, i) => s <= src.shape[i] && (i === d || s <= x.shape[i]));
+  if (!fits) {
+    const shapes = `input ${fmt(x.shape)}, index ${fmt(index.shape)} and src ${fmt(src.shape)}`;
+    throw new Error(`scatterAdd: ${shapes} do not fit: index must not exceed src, nor input ` +
+      `outside dim ${dim}`);
+  }
+  if (src.dtype !== x.dtype) {
+    throw new Error(`scatterAdd: dtype mismatch (input ${x.dtype} vs src ${src.dtype})`);
+  }
+  checkIndex('scatterAdd', index, x.shape[d]);
+  let part = src; // (index.shape)
+  index.shape.forEach((s, i) => (part = part.shape[i] > s ? part.slice(i, 0, s) : part));
+  return x.add(scatterAddP([part, index], { dim: d, shape: [...x.shape] }));
+}
+
 export const indexSelectP: Op<IndexAttrs> = primitive<IndexAttrs>({
   name: 'indexSelect',
   forward: ([x, index], { dim }) => {
@@ -68,4 +92,25 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   if (index.ndim !== 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmt(index.shape)}`);
   checkIndex('indexSelect', index, x.shape[d]);
   return indexSelectP([x, index], { dim: d, shape: [...x.shape] });
+}
+
+/**
+ * torch.Tensor.index_add: x plus source's slices added at index along dim; for dim 0,
+ * out[index[i]] += source[i]. index is 1-D; source is x's shape with dim of index's length.
+ */
+export function indexAdd(x: Tensor, dim: number, index: Tensor, source: Tensor): Tensor {
+  const d = normDim('indexAdd', dim, x.ndim);
+  if (index.ndim !== 1) {
+    throw new Error(`indexAdd: index must be 1-D, got shape ${fmt(index.shape)}`);
+  }
+  const expected = x.shape.map((s, i) => (i === d ? index.size : s));
+  if (!sameShape(source.shape, expected)) {
+    throw new Error(`indexAdd: source ${fmt(source.shape)} must have shape ${fmt(expected)} ` +
+      `(input ${fmt(x.shape)}, dim ${dim}, index of length ${index.size})`);
+  }
+  if (source.dtype !== x.dtype) {
+    throw new Error(`indexAdd: dtype mismatch (input ${x.dtype} vs source ${source.dtype})`);
+  }
+  checkIndex('indexAdd', index, x.shape[d]);
+  return x.add(indexAddP([source, index], { dim: d, shape: [...x.shape] }));
 }

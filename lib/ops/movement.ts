@@ -85,15 +85,32 @@ export const sliceScatterP: Op<SliceAttrs> = primitive<SliceAttrs>({
   backward: (dy, _x, _y, attrs) => [sliceP([dy], attrs)],
 });
 
-/** torch-style slice along dim: start/end may be negative or past the ends (clamped), step ≥ 1. */
-export function slice(x: Tensor, dim: number, start = 0, end = Infinity, step = 1): Tensor {
-  const d = normDim('slice', dim, x.ndim);
-  if (!Number.isInteger(step) || step < 1) throw new Error(`slice: step must be a positive integer, got ${step}`);
-  const n = x.shape[d];
+/**
+ * The slice (dim, start, end, step) of a tensor of `shape`, torch-style: start/end may be
+ * negative or past the ends (clamped), step ≥ 1. `op` names the caller in errors.
+ */
+export function sliceAttrs(
+  op: string,
+  shape: readonly number[],
+  dim: number,
+  start: number,
+  end: number,
+  step: number,
+): SliceAttrs {
+  const d = normDim(op, dim, shape.length);
+  if (!Number.isInteger(step) || step < 1) {
+    throw new Error(`${op}: step must be a positive integer, got ${step}`);
+  }
+  const n = shape[d];
   const clamp = (i: number) => Math.min(Math.max(i < 0 ? i + n : i, 0), n);
   const lo = clamp(start), hi = clamp(end);
   const length = Math.max(0, Math.ceil((hi - lo) / step));
-  return sliceP([x], { dim: d, start: lo, length, step, fullShape: [...x.shape] });
+  return { dim: d, start: lo, length, step, fullShape: [...shape] };
+}
+
+/** torch-style slice along dim: start/end may be negative or past the ends (clamped), step ≥ 1. */
+export function slice(x: Tensor, dim: number, start = 0, end = Infinity, step = 1): Tensor {
+  return sliceP([x], sliceAttrs('slice', x.shape, dim, start, end, step));
 }
 
 export const catP = primitive<number>({
