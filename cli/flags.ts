@@ -91,7 +91,7 @@ export interface RunConfig {
 
 /** Flags → a checked RunConfig; errors are UsageErrors (one line, exit code 2). */
 export function runConfigFrom(f: Flags): RunConfig {
-  const c = {
+  const config = {
     model: f.model, task: f.task, data: f.data, minLen: f.minLen, maxLen: f.maxLen, symbols: f.symbols,
     blockSize: f.blockSize, layers: f.layers, heads: f.heads, dModel: f.dModel, ffn: f.ffn ?? 2 * Number(f.dModel),
     dropout: f.dropout, norm: f.norm, position: f.position, attention: f.attention, scale: f.scale,
@@ -99,17 +99,29 @@ export function runConfigFrom(f: Flags): RunConfig {
     schedule: f.schedule, warmup: f.warmup ?? Math.min(100, Math.floor(Number(f.steps) / 10)), weightDecay: f.weightDecay, clip: f.clip, seed: f.seed,
     dataSeed: f.dataSeed ?? f.seed, evalEvery: f.evalEvery, evalSize: f.evalSize,
   } as RunConfig;
-  if (c.dModel % c.heads !== 0) throw new UsageError(`--d-model ${c.dModel} is not divisible by --heads ${c.heads}`);
-  if (c.dropout >= 1) throw new UsageError(`--dropout must be < 1, got ${c.dropout}`);
-  if (c.minLen > c.maxLen) throw new UsageError(`--min-len ${c.minLen} is greater than --max-len ${c.maxLen}`);
-  if (c.schedule === 'cosine' && c.warmup >= c.steps) throw new UsageError(`--warmup ${c.warmup} must be less than --steps ${c.steps} for the cosine schedule`);
-  if (c.model === 'seq2seq' && (c.attention === 'gau' || c.attention === 'flash' || c.attention === 'hwfa')) {
-    throw new UsageError(`--attention ${c.attention} is a decoder-only stack (no cross-attention): use --model lm`);
+  const { dModel, heads, minLen, maxLen, warmup, steps } = config;
+  if (dModel % heads !== 0) {
+    throw new UsageError(`--d-model ${dModel} is not divisible by --heads ${heads}`);
   }
-  if (c.task === 'text') c.data ??= 'shakespeare';
-  if (c.task === 'text' && c.model !== 'lm') throw new UsageError('--task text trains a language model: use --model lm');
-  if (c.task !== 'text' && c.data) throw new UsageError(`--data is only for --task text (got --task ${c.task})`);
-  return c;
+  if (config.dropout >= 1) throw new UsageError(`--dropout must be < 1, got ${config.dropout}`);
+  if (minLen > maxLen) {
+    throw new UsageError(`--min-len ${minLen} is greater than --max-len ${maxLen}`);
+  }
+  if (config.schedule === 'cosine' && warmup >= steps) {
+    const why = 'for the cosine schedule';
+    throw new UsageError(`--warmup ${warmup} must be less than --steps ${steps} ${why}`);
+  }
+  if (config.model === 'seq2seq' && (config.attention === 'gau' || config.attention === 'flash' || config.attention === 'hwfa')) {
+    throw new UsageError(`--attention ${config.attention} is a decoder-only stack (no cross-attention): use --model lm`);
+  }
+  if (config.task === 'text') config.data ??= 'shakespeare';
+  if (config.task === 'text' && config.model !== 'lm') {
+    throw new UsageError('--task text trains a language model: use --model lm');
+  }
+  if (config.task !== 'text' && config.data) {
+    throw new UsageError(`--data is only for --task text (got --task ${config.task})`);
+  }
+  return config;
 }
 
 /** A config read from a checkpoint; ones saved before --data-seed existed used --seed for it. */
