@@ -111,9 +111,6 @@ export function runConfigFrom(f: Flags): RunConfig {
     const why = 'for the cosine schedule';
     throw new UsageError(`--warmup ${warmup} must be less than --steps ${steps} ${why}`);
   }
-  if (config.model === 'seq2seq' && (config.attention === 'gau' || config.attention === 'flash' || config.attention === 'hwfa')) {
-    throw new UsageError(`--attention ${config.attention} is a decoder-only stack (no cross-attention): use --model lm`);
-  }
   if (config.task === 'text') config.data ??= 'shakespeare';
   if (config.task === 'text' && config.model !== 'lm') {
     throw new UsageError('--task text trains a language model: use --model lm');

@@ -11,11 +11,13 @@
 // count, not the paper's n). Cost O(T·c·s + T·c·e) inside chunks and O(T·s·e) across them.
 //
 // Glossary: as gau.ts (B, T, C, e, s), plus c chunk length, G = ⌈T/c⌉ chunks, Tp = G·c.
+// Like GAU, a FLASH layer is its own FFN: the 'flash' entry of mixers.ts builds blocks without one.
 // Read next: test/gau.test.ts, which checks this against the same mixture written with T×T masks.
 
 import { cat, ones, zeros, zerosLike, type Tensor } from '../lib/index.ts';
 import type { TransformerConfig } from './config.ts';
-import { GatedAttentionUnit, GAUBlock, gauAttention, ScaleOffset, type GAUConfig, type UnitOptions } from './gau.ts';
+import { GatedAttentionUnit, gauAttention, ScaleOffset, type GAUConfig } from './gau.ts';
+import type { MixerOptions } from './mixer.ts';
 
 export type FlashConfig = GAUConfig & Pick<Required<TransformerConfig>, 'chunk'>;
 
@@ -33,34 +35,35 @@ export class FlashUnit extends GatedAttentionUnit {
   qLin: ScaleOffset;
   kLin: ScaleOffset;
   readonly chunk: number;
-  constructor(c: FlashConfig) {
-    super(c);
+  constructor(config: FlashConfig) {
+    super(config);
     this.qLin = new ScaleOffset(this.s);
     this.kLin = new ScaleOffset(this.s);
-    this.chunk = c.chunk;
+    this.chunk = config.chunk;
   }
 
-  forward(x: Tensor, { causal = false, keep = null }: UnitOptions = {}): Tensor {
+  forward(x: Tensor, { causal = false, keep = null }: MixerOptions = {}): Tensor {
     const [B, T, C] = x.shape;
-    const c = this.chunk, G = Math.ceil(T / c), Tp = G * c;
+    const chunk = this.chunk;
+    const G = Math.ceil(T / chunk), Tp = G * chunk;
     // pad T to whole chunks: the padding is a key nobody sees, its outputs are dropped at the end
     const [pad, dtype] = [Tp - T, x.dtype];
     const xp = pad ? cat([x, zeros([B, pad, C], { dtype })], 1) : x; // (B, Tp, C)
     const real = keep ? keep.to(dtype) : ones([B, T], { dtype }); // (B, T)
-    const keepc = (pad ? cat([real, zeros([B, pad], { dtype })], 1) : real).reshape([B, G, c]); // (B, G, c)
+    const keepChunks = (pad ? cat([real, zeros([B, pad], { dtype })], 1) : real).reshape([B, G, chunk]); // (B, G, c)
 
     const [u, v, z] = this.project(xp); // (B, Tp, e), (B, Tp, e), (B, Tp, s)
-    const vc = v.reshape([B, G, c, this.e]); // (B, G, c, e)
-    const zc = z.reshape([B, G, c, this.s]); // (B, G, c, s)
+    const vc = v.reshape([B, G, chunk, this.e]); // (B, G, c, e)
+    const zc = z.reshape([B, G, chunk, this.s]); // (B, G, c, s)
     // quadratic inside each chunk: the chunks are just one more batch dim for gauAttention;
     // softmax's log-n scale is relative to the chunk, the most keys a query sees there
-    const o = { causal, keep: keepc, softmax: this.softmax, logBase: Math.min(c, this.logBase) };
-    const quad = gauAttention(this.q.forward(zc), this.k.forward(zc), vc, o); // (B, G, c, e)
+    const attend = { causal, keep: keepChunks, softmax: this.softmax, logBase: Math.min(chunk, this.logBase) };
+    const quad = gauAttention(this.q.forward(zc), this.k.forward(zc), vc, attend); // (B, G, c, e)
 
     // linear across chunks: K_lin zeroed at padding, so those tokens add nothing to K_linᵀV
-    const kLin = this.kLin.forward(zc).mul(keepc.unsqueeze(-1)); // (B, G, c, s)
+    const kLin = this.kLin.forward(zc).mul(keepChunks.unsqueeze(-1)); // (B, G, c, s)
     const kv = kLin.transpose(-2, -1).matmul(vc); // (B, G, s, e), one K_linᵀV per chunk
-    const count = keepc.sum(-1, true).unsqueeze(-1); // (B, G, 1, 1) real tokens per chunk
+    const count = keepChunks.sum(-1, true).unsqueeze(-1); // (B, G, 1, 1) real tokens per chunk
     const seen = causal ? exclusiveCumsum(kv) : kv.sum(1, true); // (B, G, s, e) or (B, 1, s, e)
     const n = (causal ? exclusiveCumsum(count) : count.sum(1, true)).clamp(1); // (B, G|1, 1, 1)
     const lin = this.qLin.forward(zc).matmul(seen.div(n)); // (B, G, c, e)
@@ -69,6 +72,3 @@ export class FlashUnit extends GatedAttentionUnit {
     return this.out.forward(u.narrow(1, 0, T).mul(y)); // (B, T, C)
   }
 }
-
-/** The block the shell stacks when attention is 'flash': GAUBlock around a FlashUnit. */
-export const makeFlashBlock = (c: FlashConfig): GAUBlock => new GAUBlock(new FlashUnit(c), c);

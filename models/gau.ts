@@ -14,21 +14,24 @@
 // Parameters: 2Ce + Cs + eC ≈ 3Ce, so with e = 2C two GAU layers ≈ one Transformer block (12C²):
 // FLASH-Quad stacks 2L GAU layers where a Transformer has L blocks.
 //
+// A GAU layer is a token mixer that is its own FFN: the 'gau' entry of mixers.ts builds blocks of
+// it with no FFN sublayer, and the block adds the residual and the norm (post-norm LN(x + GAU(x))
+// is Su's setting). It works bidirectionally (GAU-α is an encoder) and causally.
+//
 // Glossary: B batch, T time, C channels (nEmbd), e expanded width (expansion·C), s shared q/k width
 // (sharedDim), L the length attended over (T here, the chunk length in flash.ts).
 // Read next: flash.ts (the same unit made linear in T by mixing chunks).
 
 import { ones, zeros, type DType, type Tensor } from '../lib/index.ts';
-import { Dropout, LayerNorm, Linear, init } from '../nn/index.ts';
+import { Linear, init } from '../nn/index.ts';
 import { Module } from '../nn/module.ts';
 import type { TransformerConfig } from './config.ts';
+import type { MixerOptions, TokenMixer } from './mixer.ts';
 
-export type GAUConfig = Pick<Required<TransformerConfig>, 'nEmbd' | 'expansion' | 'sharedDim' | 'scale' | 'trainLen' | 'norm' | 'dropout'>;
-
-export interface UnitOptions {
-  causal?: boolean; // query t sees keys ≤ t only
-  keep?: Tensor | null; // (B, T) 1 = real key, 0 = padding
-}
+export type GAUConfig = Pick<
+  Required<TransformerConfig>,
+  'nEmbd' | 'expansion' | 'sharedDim' | 'scale' | 'trainLen'
+>;
 
 /** z ⊙ γ + β per dimension: separate Q and K for the price of 2s numbers each. */
 export class ScaleOffset extends Module {
@@ -52,34 +55,38 @@ export function visibleKeys(L: number, causal: boolean, keep: Tensor | null, dty
   return triangle ?? keys;
 }
 
-export interface AttendOptions extends UnitOptions {
+export interface AttendOptions {
+  causal?: boolean; // query t sees keys ≤ t only
+  keep?: Tensor | null; // (…, L) padding mask: 1 = real key, 0 = padding
   softmax?: boolean; // GAU-α's softmax with the log-n scale instead of relu²/n
   logBase?: number; // softmax: the length at which κ = 1 (trainLen)
 }
 
 /**
  * GAU's single-head attention over the last two dims: q, k (..., L, s), v (..., L, e) → (..., L, e).
- * Masks are multiplicative for relu² (hidden keys get weight 0, Spec §1.3) and −∞ for softmax. A row
+ * Masks are multiplicative for relu² (a hidden key's weight is zeroed: there is no exponential to
+ * turn an additive −∞ into 0, and n must count the visible keys anyway) and −∞ for softmax. A row
  * with no visible key gives 0: n is clamped to ≥ 1 and the fused softmax zeroes all −∞ rows.
  */
-export function gauAttention(q: Tensor, k: Tensor, v: Tensor, o: AttendOptions = {}): Tensor {
+export function gauAttention(q: Tensor, k: Tensor, v: Tensor, options: AttendOptions = {}): Tensor {
   const [L, s] = q.shape.slice(-2);
-  const visible = visibleKeys(L, o.causal ?? false, o.keep ?? null, q.dtype); // (..., L, L)
+  const { causal = false, keep = null, softmax = false } = options;
+  const visible = visibleKeys(L, causal, keep, q.dtype); // (..., L, L)
   const n = visible ? visible.sum(-1, true).clamp(1) : L; // (..., L, 1) visible keys per row
   const scores = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(s)); // (..., L, L)
-  if (!o.softmax) {
+  if (!softmax) {
     const a = scores.relu().square(); // (..., L, L)
     return (visible ? a.mul(visible) : a).div(n).matmul(v); // (..., L, e)
   }
-  const logBase = Math.log(Math.max(2, o.logBase ?? L)); // a length of 1 would divide by log 1 = 0
+  const logBase = Math.log(Math.max(2, options.logBase ?? L)); // a length of 1 would divide by log 1 = 0
   const kappa = typeof n === 'number' ? Math.log(n) / logBase : n.log().div(logBase); // (..., L, 1)
   const logits = scores.mul(kappa); // (..., L, L)
   const masked = visible ? logits.maskedFill(visible.eq(0), -Infinity) : logits;
   return masked.softmax(-1).matmul(v); // (..., L, e)
 }
 
-/** One GAU layer, without its residual and norm (GAUBlock adds those). */
-export class GatedAttentionUnit extends Module {
+/** One GAU layer, without its residual and norm (the block adds those). */
+export class GatedAttentionUnit extends Module implements TokenMixer {
   hidden: Linear; // C → 2e + s: U, V and Z from one matmul, split after
   q: ScaleOffset;
   k: ScaleOffset;
@@ -88,14 +95,20 @@ export class GatedAttentionUnit extends Module {
   readonly s: number;
   readonly softmax: boolean;
   readonly logBase: number;
-  constructor(c: GAUConfig) {
+  constructor(config: GAUConfig) {
     super();
-    [this.e, this.s] = [c.expansion * c.nEmbd, c.sharedDim];
-    [this.softmax, this.logBase] = [c.scale === 'logn', c.trainLen];
-    this.hidden = new Linear(c.nEmbd, 2 * this.e + this.s);
+    [this.e, this.s] = [config.expansion * config.nEmbd, config.sharedDim];
+    [this.softmax, this.logBase] = [config.scale === 'logn', config.trainLen];
+    this.hidden = new Linear(config.nEmbd, 2 * this.e + this.s);
     this.q = new ScaleOffset(this.s);
     this.k = new ScaleOffset(this.s);
-    this.out = new Linear(this.e, c.nEmbd);
+    this.out = new Linear(this.e, config.nEmbd);
+    initGau(this);
+  }
+
+  /** No generation state: every step recomputes the window (the shells do so when any is null). */
+  newState(): null {
+    return null;
   }
 
   /** x (B, T, C) → U, V (B, T, e) and Z (B, T, s), each through φ = SiLU. */
@@ -103,10 +116,10 @@ export class GatedAttentionUnit extends Module {
     return this.hidden.forward(x).silu().split([this.e, this.e, this.s], -1); // (B, T, e), (B, T, e), (B, T, s)
   }
 
-  forward(x: Tensor, { causal = false, keep = null }: UnitOptions = {}): Tensor {
+  forward(x: Tensor, { causal = false, keep = null }: MixerOptions = {}): Tensor {
     const [u, v, z] = this.project(x);
-    const o = { causal, keep, softmax: this.softmax, logBase: this.logBase };
-    const y = gauAttention(this.q.forward(z), this.k.forward(z), v, o); // (B, T, e)
+    const attend = { causal, keep, softmax: this.softmax, logBase: this.logBase };
+    const y = gauAttention(this.q.forward(z), this.k.forward(z), v, attend); // (B, T, e)
     return this.out.forward(u.mul(y)); // (B, T, C)
   }
 }
@@ -114,6 +127,7 @@ export class GatedAttentionUnit extends Module {
 /**
  * Su's no-warmup recipe (post 8990): Xavier-uniform matrices, zero biases, γ = 1 and β = 0, so that
  * Q = K = Z at init. The GAU branch then starts ~1/20 of x and post-norm LN(x + GAU(x)) ≈ LN(x).
+ * (The shells Xavier-initialise every matrix again, from the same distribution; biases stay 0.)
  */
 export function initGau(m: Module): void {
   for (const [, sub] of m.namedModules()) {
@@ -126,26 +140,3 @@ export function initGau(m: Module): void {
     }
   }
 }
-
-/** A whole layer with its residual: post-norm LN(x + GAU(x)) (Su's setting) or pre-norm x + GAU(LN(x)). */
-export class GAUBlock extends Module {
-  unit: GatedAttentionUnit;
-  norm: LayerNorm;
-  drop: Dropout;
-  readonly pre: boolean;
-  constructor(unit: GatedAttentionUnit, c: Pick<GAUConfig, 'nEmbd' | 'norm' | 'dropout'>) {
-    super();
-    this.unit = unit;
-    this.norm = new LayerNorm(c.nEmbd);
-    this.drop = new Dropout(c.dropout);
-    this.pre = c.norm === 'pre';
-    initGau(this);
-  }
-  forward(x: Tensor, o: UnitOptions = {}): Tensor {
-    if (this.pre) return x.add(this.drop.forward(this.unit.forward(this.norm.forward(x), o))); // (B, T, C)
-    return this.norm.forward(x.add(this.drop.forward(this.unit.forward(x, o)))); // (B, T, C)
-  }
-}
-
-/** The block the shell stacks when attention is 'gau' (pre-norm stacks need the shell's final LN). */
-export const makeGauBlock = (c: GAUConfig): GAUBlock => new GAUBlock(new GatedAttentionUnit(c), c);

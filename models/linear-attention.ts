@@ -8,21 +8,21 @@
 // Bidirectional, j runs over all keys: two (hs × hs) state matmuls, O(T·hs²) time, no T×T matrix.
 // Causal, j ≤ i: the fused prefix-sum primitive of lib/ops/linear-attention.ts, whose backward
 // recomputes the prefix states, so training memory is O(T·hs + hs²) per head as well.
-// Padding is multiplicative (spec §1.3): φ(k_j) and v_j are zeroed at padded keys, so they add
-// nothing to either sum; a row with no visible key gives 0 (eps keeps 0/0 away).
-// KV cache: the RNN form. The cache carries the running sums instead of keys and values,
-// cache.k ← KV = Σ_j φ(k_j) v_jᵀ (B, nh, hs, hs) and cache.v ← z = Σ_j φ(k_j) (B, nh, hs, 1),
-// so a generated token costs O(hs²) per head whatever the length so far.
+// Padding is multiplicative: φ(k_j) and v_j are zeroed at padded keys, so they add nothing to
+// either sum (there is no softmax to send an additive −∞ through); a row with no visible key
+// gives 0 (eps keeps 0/0 away).
+// Generation: the RNN form. The state carries the running sums instead of keys and values,
+// KV = Σ_j φ(k_j) v_jᵀ (B, nh, hs, hs) and z = Σ_j φ(k_j) (B, nh, hs, 1) (a 'running-sums'
+// state, mixer.ts), so a generated token costs O(hs²) per head whatever the length so far.
 // Position schemes that act inside attention (rope, alibi, ...) are not applied here; use absolute ones.
 //
 // Glossary: B batch, T time (the new tokens), C channels (nEmbd), nh heads, hs = C / nh head size.
 // Read next: attention.ts (the softmax mixer this replaces), ../lib/ops/linear-attention.ts.
 
 import { causalLinearAttention, elu, linearAttention, type Tensor } from '../lib/index.ts';
-import { Linear } from '../nn/index.ts';
-import { Module } from '../nn/module.ts';
 import type { TransformerConfig } from './config.ts';
-import type { KVCache, MixerOptions, TokenMixer } from './mixer.ts';
+import { HeadProjections } from './heads.ts';
+import { stateOf, type MixerOptions, type RunningSumState, type TokenMixer } from './mixer.ts';
 
 export type FeatureMap = Required<TransformerConfig>['featureMap'];
 
@@ -32,51 +32,53 @@ export const featureMaps: Record<FeatureMap, (x: Tensor) => Tensor> = {
   relu: (x) => x.relu(), // exact zeros: a query or key may drop out of a sum entirely
 };
 
-export class LinearAttention extends Module implements TokenMixer {
-  query: Linear;
-  key: Linear;
-  value: Linear;
-  proj: Linear;
+export class LinearAttention extends HeadProjections implements TokenMixer {
   readonly phi: (x: Tensor) => Tensor;
-  constructor(readonly nEmbd: number, readonly nHead: number, readonly featureMap: FeatureMap = 'elu', readonly eps = 1e-6) {
-    super();
-    if (nEmbd % nHead !== 0) throw new Error(`LinearAttention: nEmbd ${nEmbd} is not divisible by nHead ${nHead}`);
-    if (!Object.hasOwn(featureMaps, featureMap)) throw new Error(`LinearAttention: featureMap must be elu or relu, got '${featureMap}'`);
-    this.query = new Linear(nEmbd, nEmbd);
-    this.key = new Linear(nEmbd, nEmbd);
-    this.value = new Linear(nEmbd, nEmbd);
-    this.proj = new Linear(nEmbd, nEmbd);
+  constructor(
+    nEmbd: number,
+    nHead: number,
+    readonly featureMap: FeatureMap = 'elu',
+    readonly eps = 1e-6,
+  ) {
+    if (!Object.hasOwn(featureMaps, featureMap)) {
+      throw new Error(`LinearAttention: featureMap must be elu or relu, got '${featureMap}'`);
+    }
+    super(nEmbd, nHead);
     this.phi = featureMaps[featureMap];
   }
 
-  /** (B, T, C) → (B, nh, T, hs) */
-  private heads(x: Tensor): Tensor {
-    const [B, T] = x.shape;
-    return x.reshape([B, T, this.nHead, this.nEmbd / this.nHead]).transpose(1, 2); // (B, nh, T, hs)
+  newState(): RunningSumState {
+    return { kind: 'running-sums', kv: null, z: null };
   }
 
-  forward(x: Tensor, { causal = false, keep, cache, memory }: MixerOptions = {}): Tensor {
-    const [B, T, C] = x.shape;
-    if (memory) throw new Error('LinearAttention: cross-attention (memory) is not supported; it mixes a sequence with itself');
-    const q = this.phi(this.heads(this.query.forward(x))); // (B, nh, T, hs)
-    let k = this.phi(this.heads(this.key.forward(x))); // (B, nh, T, hs)
-    let v = this.heads(this.value.forward(x)); // (B, nh, T, hs)
+  forward(x: Tensor, { causal = false, keep, state, memory }: MixerOptions = {}): Tensor {
+    const [B, T] = x.shape;
+    if (memory) {
+      throw new Error(
+        'LinearAttention: cross-attention (memory) is not supported; it mixes a sequence with itself',
+      );
+    }
+    const sums = stateOf('LinearAttention', 'running-sums', state);
+    let [q, k, v] = this.project(x); // (B, nh, T, hs) each
+    [q, k] = [this.phi(q), this.phi(k)];
     if (keep) {
       // keep covers every key (B, S) as for softmax attention; the new tokens are its last T columns
       const real = keep.narrow(1, keep.shape[1] - T, T).to(x.dtype).reshape([B, 1, T, 1]); // (B, 1, T, 1)
       [k, v] = [k.mul(real), v.mul(real)];
     }
-    const y = cache ? this.carry(q, k, v, causal, cache) : linearAttention(q, k, v, { causal, eps: this.eps }); // (B, nh, T, hs)
-    return this.proj.forward(y.transpose(1, 2).reshape([B, T, C])); // (B, T, C)
+    const y = sums
+      ? this.carry(q, k, v, causal, sums)
+      : linearAttention(q, k, v, { causal, eps: this.eps }); // (B, nh, T, hs)
+    return this.output(y); // (B, T, C)
   }
 
-  /** Attend with the sums KV0, z0 of earlier tokens (if any) included, and leave the new sums in the cache. */
-  private carry(q: Tensor, k: Tensor, v: Tensor, causal: boolean, cache: KVCache): Tensor {
-    const [kv0, z0] = [cache.k, cache.v];
+  /** Attend with the sums KV0, z0 of earlier tokens (if any) included; leave the new sums in the state. */
+  private carry(q: Tensor, k: Tensor, v: Tensor, causal: boolean, sums: RunningSumState): Tensor {
+    const [kv0, z0] = [sums.kv, sums.z];
     let kv = k.transpose(-2, -1).matmul(v); // (B, nh, hs, hs): Σ_j φ(k_j) v_jᵀ over the new tokens
     let z = k.sum(2, true).transpose(-2, -1); // (B, nh, hs, 1): Σ_j φ(k_j)
     if (kv0 && z0) [kv, z] = [kv.add(kv0), z.add(z0)];
-    [cache.k, cache.v] = [kv, z];
+    [sums.kv, sums.z] = [kv, z];
     if (!causal) return q.matmul(kv).div(q.matmul(z).add(this.eps)); // (B, nh, T, hs)
     const own = causalLinearAttention(q, k, v, this.eps); // (B, nh, T, hs): N_i / (D_i + eps) over the new tokens
     if (!kv0 || !z0) return own;
@@ -87,7 +89,3 @@ export class LinearAttention extends Module implements TokenMixer {
   }
 }
 
-/** The factory for models/mixers.ts. */
-export const linearMixers: Record<'linear', (c: Required<TransformerConfig>) => TokenMixer> = {
-  linear: (c) => new LinearAttention(c.nEmbd, c.nHead, c.featureMap),
-};

@@ -7,30 +7,36 @@
 //   atrous   (p − j) mod k = 0                    dilated (Su's Atrous), k = config.rate
 //   sparse   |p − j| ≤ w  or  (p − j) mod k = 0   Su's union: locally dense, remotely sparse
 //   strided  |p − j| ≤ l  or  (p − j) mod l = 0   OpenAI strided A¹ ∪ A², l = config.rate
-//   fixed    ⌊j/l⌋ = ⌊p/l⌋  or  j mod l ≥ l − c   OpenAI fixed: own block ∪ the last c cells of
-//                                                 every block, c = ⌈l/4⌉ (the paper's Enwik8 l=128, c=32)
+//   fixed    ⌊j/l⌋ = ⌊p/l⌋  or  j mod l ≥ l − m   OpenAI fixed: own block ∪ the last m cells of
+//                                                 every block, m = ⌈l/4⌉ (the paper's Enwik8 l=128, m=32)
 //
 // The paper's strided and fixed are causal; their bidirectional forms follow Su. Every head uses
-// the union of the pattern's parts (the paper's "merged" heads, §5.1), and a key is in a row once,
-// so the diagonal is not counted twice as in the concatenating implementation (spec §8.4).
+// the union of the pattern's parts (the paper's "merged" heads, §5.1), and a key is in a row once:
+// an implementation that concatenates the parts' key lists scores a key that is in both (the
+// diagonal, at least) twice, which doubles its weight in the softmax.
 //
-// A pattern is an index table (T, W): row t lists the keys of the query at p = S − T + t (a KV cache
+// A pattern is an index table (T, W): row t lists the keys of the query at p = S − T + t (a generation state
 // holds the first S − T keys), padded keys (keep = 0) and the tail of short rows are −1. Rows are
 // built in O(W) each from candidates that contain the row, filtered by the definition, so W is
 // the widest row: local 2w+1 (causal w+1), atrous ⌈S/k⌉, sparse ≈ 2w + S/k, strided ≈ 2l + S/l,
-// fixed ≈ l + c·S/l. Time and memory are O(T·W) (lib/ops/sparse.ts), never O(T·S);
+// fixed ≈ l + m·S/l. Time and memory are O(T·W) (lib/ops/sparse.ts), never O(T·S);
 // maskedDenseAttention is the O(T·S) reference built from the same definitions. SparseAttention
 // keeps the tables of its last few shapes (training repeats one) and empties padded keys per call.
 //
 // Glossary: B batch, T query length, S key length, C channels (nEmbd), nh heads, hs = C / nh,
-// W slots per query, w window, k rate, l stride (block), c summary cells per block.
+// W slots per query, w window, k rate, l stride (block), m summary cells per block.
 // Read next: attention.ts (the dense mixer), ../lib/ops/sparse.ts (the primitives).
 
-import { cat, gatherApply, gatherScores, tensor, type Tensor } from '../lib/index.ts';
-import { Dropout, Linear } from '../nn/index.ts';
-import { Module } from '../nn/module.ts';
-import type { TransformerConfig } from './config.ts';
-import type { MixerOptions, TokenMixer } from './mixer.ts';
+import { gatherApply, gatherScores, tensor, type Tensor } from '../lib/index.ts';
+import { Dropout } from '../nn/index.ts';
+import { appendKeysValues, HeadProjections } from './heads.ts';
+import {
+  keyValueState,
+  stateOf,
+  type KeyValueState,
+  type MixerOptions,
+  type TokenMixer,
+} from './mixer.ts';
 
 export type SparseKind = 'local' | 'atrous' | 'strided' | 'fixed' | 'sparse';
 export interface SparsePattern {
@@ -160,23 +166,23 @@ export function maskedDenseAttention(q: Tensor, k: Tensor, v: Tensor, pattern: S
 const TABLES_KEPT = 4;
 
 /** Multi-head attention whose queries see only their pattern's keys. */
-export class SparseAttention extends Module implements TokenMixer {
-  query: Linear;
-  key: Linear;
-  value: Linear;
-  proj: Linear;
+export class SparseAttention extends HeadProjections implements TokenMixer {
   attnDropout: Dropout;
   // (T, W) index tables of the last TABLES_KEPT shapes, by "T,S,causal": training repeats one shape
   readonly tables = new Map<string, Tensor>();
-  constructor(readonly nEmbd: number, readonly nHead: number, readonly pattern: SparsePattern, dropout = 0) {
-    super();
-    if (nEmbd % nHead !== 0) throw new Error(`SparseAttention: nEmbd ${nEmbd} is not divisible by nHead ${nHead}`);
+  constructor(
+    nEmbd: number,
+    nHead: number,
+    readonly pattern: SparsePattern,
+    dropout = 0,
+  ) {
     checkPattern(pattern);
-    this.query = new Linear(nEmbd, nEmbd);
-    this.key = new Linear(nEmbd, nEmbd);
-    this.value = new Linear(nEmbd, nEmbd);
-    this.proj = new Linear(nEmbd, nEmbd);
+    super(nEmbd, nHead);
     this.attnDropout = new Dropout(dropout);
+  }
+
+  newState(): KeyValueState {
+    return keyValueState();
   }
 
   /** The (T, W) table for this shape: reused when recent, else built (the least recently used is dropped). */
@@ -189,36 +195,19 @@ export class SparseAttention extends Module implements TokenMixer {
     return idx;
   }
 
-  /** (B, L, C) → (B, nh, L, hs) */
-  private heads(x: Tensor): Tensor {
-    const [B, L] = x.shape;
-    return x.reshape([B, L, this.nHead, this.nEmbd / this.nHead]).transpose(1, 2); // (B, nh, L, hs)
-  }
-
-  forward(x: Tensor, { causal = false, keep, cache, memory }: MixerOptions = {}): Tensor {
-    const [B, T, C] = x.shape;
+  forward(x: Tensor, { causal = false, keep, state, memory }: MixerOptions = {}): Tensor {
+    const [, T] = x.shape;
+    const who = `SparseAttention (${this.pattern.kind})`;
     if (memory) {
-      throw new Error(`SparseAttention (${this.pattern.kind}): cross-attention is not supported; patterns relate positions of one sequence`);
+      throw new Error(`${who}: cross-attention is not supported; patterns relate positions of one sequence`);
     }
-    const q = this.heads(this.query.forward(x)); // (B, nh, T, hs)
-    let k = this.heads(this.key.forward(x)); // (B, nh, T, hs)
-    let v = this.heads(this.value.forward(x)); // (B, nh, T, hs)
-    // the cache keeps every key: atrous, strided and fixed reach back to position 0
-    if (cache?.k && cache.v) [k, v] = [cat([cache.k, k], 2), cat([cache.v, v], 2)]; // (B, nh, S, hs)
-    if (cache) [cache.k, cache.v] = [k, v];
+    const [q, kNew, vNew] = this.project(x); // (B, nh, T, hs) each
+    // the state keeps every key: atrous, strided and fixed reach back to position 0
+    const [k, v] = appendKeysValues(stateOf(who, 'keys-values', state), kNew, vNew); // (B, nh, S, hs)
     const S = k.shape[2];
     const table = this.table(T, S, causal); // (T, W)
     const idx = keep ? emptyPadded(table, S, keep) : table; // (T, W) or (B, T, W)
     const y = sparseAttention(q, k, v, idx, (p) => this.attnDropout.forward(p)); // (B, nh, T, hs)
-    return this.proj.forward(y.transpose(1, 2).reshape([B, T, C])); // (B, T, C)
+    return this.output(y); // (B, T, C)
   }
 }
-
-type Config = Required<TransformerConfig>;
-const make = (kind: SparseKind) => (c: Config): TokenMixer =>
-  new SparseAttention(c.nEmbd, c.nHead, { kind, window: c.window, rate: c.rate }, c.dropout);
-
-/** One factory per attention name, for models/mixers.ts. */
-export const sparseMixers: Record<SparseKind, (c: Config) => TokenMixer> = {
-  local: make('local'), atrous: make('atrous'), strided: make('strided'), fixed: make('fixed'), sparse: make('sparse'),
-};

@@ -12,9 +12,9 @@
 //   Mixture (R+V)       B = α₀ R + α₁ QKᵀ/√hs, α = softmax(θ) so α₀ + α₁ = 1
 //
 // ℓ = blockSize is the longest sequence: row p and columns 0…S−1 of the ℓ-wide logits belong to the
-// query at position p and the S keys, so nothing extrapolates past ℓ. Every variant supports a KV
-// cache: the synthesized row of a new token needs only its position (and, for Dense, the token),
-// so only values (and the mixture's keys) are cached.
+// query at position p and the S keys, so nothing extrapolates past ℓ. Every variant generates step
+// by step with a 'keys-values' state: the synthesized row of a new token needs only its position
+// (and, for Dense, the token), so the state holds values (and the mixture's keys) only.
 //
 // Glossary: B batch, T query length, S key length (S = T, or cached + T), C channels (nEmbd),
 // nh heads, hs = C / nh, ℓ blockSize, k rank, a·b ≥ ℓ the factorized-dense widths.
@@ -24,15 +24,22 @@ import { cat, zeros, type Tensor } from '../lib/index.ts';
 import { Dropout, init, Linear } from '../nn/index.ts';
 import { Module } from '../nn/module.ts';
 import type { TransformerConfig } from './config.ts';
+import { checkHeads, mergeHeads, splitHeads } from './heads.ts';
 import { causalMask, combineMasks, paddingMask } from './masks.ts';
-import type { KVCache, MixerOptions, TokenMixer } from './mixer.ts';
+import {
+  keyValueState,
+  stateOf,
+  type KeyValueState,
+  type MixerOptions,
+  type TokenMixer,
+} from './mixer.ts';
 
 export type SynthesizerConfig = Pick<TransformerConfig, 'nEmbd' | 'nHead' | 'blockSize' | 'dropout' | 'rank'>;
 
 /** A trainable (or frozen) table of N(0, std²) entries. */
 const table = (shape: number[], std: number, trainable = true) => init.normal(zeros(shape), std).requiresGrad_(trainable);
 
-/** The shared part: value path, masks, softmax, output projection, the value cache. */
+/** The shared part: value path, masks, softmax, output projection, the value state. */
 export abstract class Synthesizer extends Module implements TokenMixer {
   value: Linear;
   proj: Linear;
@@ -40,41 +47,42 @@ export abstract class Synthesizer extends Module implements TokenMixer {
   readonly nEmbd: number;
   readonly nHead: number;
   readonly blockSize: number;
-  constructor(c: SynthesizerConfig) {
+  constructor(config: SynthesizerConfig) {
     super();
-    [this.nEmbd, this.nHead, this.blockSize] = [c.nEmbd, c.nHead, c.blockSize];
-    const who = new.target.name;
-    if (c.nEmbd % c.nHead !== 0) throw new Error(`${who}: nEmbd ${c.nEmbd} is not divisible by nHead ${c.nHead}`);
-    this.value = new Linear(c.nEmbd, c.nEmbd);
-    this.proj = new Linear(c.nEmbd, c.nEmbd);
-    this.attnDropout = new Dropout(c.dropout ?? 0);
+    [this.nEmbd, this.nHead, this.blockSize] = [config.nEmbd, config.nHead, config.blockSize];
+    checkHeads(new.target.name, config.nEmbd, config.nHead);
+    this.value = new Linear(config.nEmbd, config.nEmbd);
+    this.proj = new Linear(config.nEmbd, config.nEmbd);
+    this.attnDropout = new Dropout(config.dropout ?? 0);
   }
 
   /** Synthesized logits for the T new queries (positions S−T … S−1) over S keys: (B or 1, nh, T, S). */
-  protected abstract logits(x: Tensor, S: number, cache?: KVCache): Tensor;
+  protected abstract logits(x: Tensor, S: number, state: KeyValueState | null): Tensor;
 
-  /** (B, L, C) → (B, nh, L, hs) */
-  protected heads(x: Tensor): Tensor {
-    const [B, L] = x.shape;
-    return x.reshape([B, L, this.nHead, this.nEmbd / this.nHead]).transpose(1, 2); // (B, nh, L, hs)
+  newState(): KeyValueState {
+    return keyValueState();
   }
 
-  forward(x: Tensor, { causal = false, keep, cache, memory }: MixerOptions = {}): Tensor {
-    const [B, T, C] = x.shape;
+  forward(x: Tensor, { causal = false, keep, state, memory }: MixerOptions = {}): Tensor {
+    const [, T] = x.shape;
     const who = this.constructor.name;
-    if (memory) throw new Error(`${who}: cross-attention is not supported (synthesized weights ignore the memory)`);
-    let v = this.heads(this.value.forward(x)); // (B, nh, T, hs)
-    if (cache?.v) v = cat([cache.v, v], 2); // (B, nh, S, hs)
+    if (memory) {
+      throw new Error(`${who}: cross-attention is not supported (synthesized weights ignore the memory)`);
+    }
+    const past = stateOf(who, 'keys-values', state);
+    let v = splitHeads(this.value.forward(x), this.nHead); // (B, nh, T, hs)
+    if (past?.v) v = cat([past.v, v], 2); // (B, nh, S, hs)
     const S = v.shape[2];
-    if (S > this.blockSize) throw new Error(`${who}: key length ${S} exceeds blockSize ${this.blockSize} (ℓ)`);
-    let scores = this.logits(x, S, cache); // (B or 1, nh, T, S)
-    if (cache) cache.v = v;
+    if (S > this.blockSize) {
+      throw new Error(`${who}: key length ${S} exceeds blockSize ${this.blockSize} (ℓ)`);
+    }
+    let scores = this.logits(x, S, past); // (B or 1, nh, T, S)
+    if (past) past.v = v;
     // additive masks: causal (T, S) with query t at position S − T + t; padding (B, 1, 1, S)
     const mask = combineMasks(causal ? causalMask(T, S) : null, keep ? paddingMask(keep) : null);
     if (mask) scores = scores.add(mask.to(scores.dtype)); // (B, nh, T, S)
     const att = this.attnDropout.forward(scores.softmax(-1)); // (B or 1, nh, T, S); masked rows → 0
-    const y = att.matmul(v); // (B, nh, T, hs)
-    return this.proj.forward(y.transpose(1, 2).reshape([B, T, C])); // (B, T, C)
+    return this.proj.forward(mergeHeads(att.matmul(v))); // (B, nh, T, hs) → (B, T, C)
   }
 }
 
@@ -82,10 +90,10 @@ export abstract class Synthesizer extends Module implements TokenMixer {
 export class DenseSynthesizer extends Synthesizer {
   hidden: Linear;
   out: Linear;
-  constructor(c: SynthesizerConfig) {
-    super(c);
-    this.hidden = new Linear(c.nEmbd, c.nEmbd); // W₁, shared by the heads
-    this.out = new Linear(c.nEmbd, c.nHead * c.blockSize); // W₂, one ℓ-wide block per head
+  constructor(config: SynthesizerConfig) {
+    super(config);
+    this.hidden = new Linear(config.nEmbd, config.nEmbd); // W₁, shared by the heads
+    this.out = new Linear(config.nEmbd, config.nHead * config.blockSize); // W₂, one ℓ-wide block per head
   }
   protected logits(x: Tensor, S: number): Tensor {
     const [B, T] = x.shape;
@@ -98,10 +106,11 @@ export class DenseSynthesizer extends Synthesizer {
 /** Random: one ℓ×ℓ table per head, trainable, or frozen (a buffer: saved, never updated). */
 export class RandomSynthesizer extends Synthesizer {
   table: Tensor;
-  constructor(c: SynthesizerConfig, { trainable = true } = {}) {
-    super(c);
-    // N(0, 1) and no 1/√hs: a larger scale makes softmax(R) peaked and slow to train (spec §2.5)
-    this.table = table([c.nHead, c.blockSize, c.blockSize], 1, trainable); // (nh, ℓ, ℓ)
+  constructor(config: SynthesizerConfig, { trainable = true } = {}) {
+    super(config);
+    // N(0, 1) and no 1/√hs: a larger spread makes softmax(R) peaked from the start, and a peaked
+    // softmax passes little gradient, so R trains slowly
+    this.table = table([config.nHead, config.blockSize, config.blockSize], 1, trainable); // (nh, ℓ, ℓ)
   }
   protected logits(x: Tensor, S: number): Tensor {
     const [, T] = x.shape;
@@ -113,12 +122,12 @@ export class RandomSynthesizer extends Synthesizer {
 export class FactorizedRandomSynthesizer extends Synthesizer {
   left: Tensor;
   right: Tensor;
-  constructor(c: SynthesizerConfig) {
-    super(c);
-    const k = c.rank ?? 8;
+  constructor(config: SynthesizerConfig) {
+    super(config);
+    const k = config.rank ?? 8;
     // entries N(0, 1/√k) each, so an entry of R₁R₂ᵀ (a sum of k products) has variance 1
-    this.left = table([c.nHead, c.blockSize, k], k ** -0.5); // (nh, ℓ, k)
-    this.right = table([c.nHead, c.blockSize, k], k ** -0.5); // (nh, ℓ, k)
+    this.left = table([config.nHead, config.blockSize, k], k ** -0.5); // (nh, ℓ, k)
+    this.right = table([config.nHead, config.blockSize, k], k ** -0.5); // (nh, ℓ, k)
   }
   protected logits(x: Tensor, S: number): Tensor {
     const [, T] = x.shape;
@@ -130,7 +139,8 @@ export class FactorizedRandomSynthesizer extends Synthesizer {
 
 /**
  * Factorized Dense: two narrow MLP heads, A (a wide) and B' (b wide), tiled and multiplied so that
- * column j pairs A[j mod a] with B'[⌊j/a⌋] — every column a distinct (a, b) pair (spec §2.2).
+ * column j pairs A[j mod a] with B'[⌊j/a⌋] — every column a distinct (a, b) pair, so no two keys
+ * share a logit (tiling both A and B' the same way would repeat pairs).
  * a = ⌈√ℓ⌉, b = ⌈ℓ/a⌉, so a·b ≥ ℓ for any ℓ (the paper's a·b = ℓ needs ℓ to factor well).
  */
 export class FactorizedDenseSynthesizer extends Synthesizer {
@@ -139,13 +149,13 @@ export class FactorizedDenseSynthesizer extends Synthesizer {
   outB: Linear;
   readonly a: number;
   readonly b: number;
-  constructor(c: SynthesizerConfig) {
-    super(c);
-    this.a = Math.ceil(Math.sqrt(c.blockSize));
-    this.b = Math.ceil(c.blockSize / this.a);
-    this.hidden = new Linear(c.nEmbd, c.nEmbd);
-    this.outA = new Linear(c.nEmbd, c.nHead * this.a);
-    this.outB = new Linear(c.nEmbd, c.nHead * this.b);
+  constructor(config: SynthesizerConfig) {
+    super(config);
+    this.a = Math.ceil(Math.sqrt(config.blockSize));
+    this.b = Math.ceil(config.blockSize / this.a);
+    this.hidden = new Linear(config.nEmbd, config.nEmbd);
+    this.outA = new Linear(config.nEmbd, config.nHead * this.a);
+    this.outB = new Linear(config.nEmbd, config.nHead * this.b);
   }
   protected logits(x: Tensor, S: number): Tensor {
     const [B, T] = x.shape;
@@ -158,7 +168,7 @@ export class FactorizedDenseSynthesizer extends Synthesizer {
 }
 
 /**
- * Random + Vanilla. Of the spec's mixtures (R+V, D+V, R+D) this is the one the paper reports best on
+ * Random + Vanilla. Of the paper's mixtures (R+V, D+V, R+D) this is the one the paper reports best on
  * MT and LM (WMT EnDe 28.47 vs 27.67 vanilla) and the one the associative-recall experiment needs:
  * R supplies position-only mixing, QKᵀ the content matching that R and D lack. α = softmax(θ) over
  * the two logit sources, one pair per layer as in Mesh-TF's "random_plus_alpha"; θ = 0 at init (an
@@ -170,23 +180,23 @@ export class MixtureSynthesizer extends Synthesizer {
   key: Linear;
   table: Tensor;
   mixLogits: Tensor;
-  constructor(c: SynthesizerConfig) {
-    super(c);
-    this.query = new Linear(c.nEmbd, c.nEmbd);
-    this.key = new Linear(c.nEmbd, c.nEmbd);
-    this.table = table([c.nHead, c.blockSize, c.blockSize], 1); // (nh, ℓ, ℓ)
+  constructor(config: SynthesizerConfig) {
+    super(config);
+    this.query = new Linear(config.nEmbd, config.nEmbd);
+    this.key = new Linear(config.nEmbd, config.nEmbd);
+    this.table = table([config.nHead, config.blockSize, config.blockSize], 1); // (nh, ℓ, ℓ)
     this.mixLogits = zeros([2], { requiresGrad: true }); // θ
   }
   /** α = softmax(θ): (2,), α₀ weighs R, α₁ weighs QKᵀ/√hs. */
   weights(): Tensor {
     return this.mixLogits.softmax(-1);
   }
-  protected logits(x: Tensor, S: number, cache?: KVCache): Tensor {
+  protected logits(x: Tensor, S: number, state: KeyValueState | null): Tensor {
     const [, T, C] = x.shape;
-    const q = this.heads(this.query.forward(x)); // (B, nh, T, hs)
-    let k = this.heads(this.key.forward(x)); // (B, nh, T, hs)
-    if (cache?.k) k = cat([cache.k, k], 2); // (B, nh, S, hs)
-    if (cache) cache.k = k;
+    const q = splitHeads(this.query.forward(x), this.nHead); // (B, nh, T, hs)
+    let k = splitHeads(this.key.forward(x), this.nHead); // (B, nh, T, hs)
+    if (state?.k) k = cat([state.k, k], 2); // (B, nh, S, hs)
+    if (state) state.k = k;
     const dot = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(C / this.nHead)); // (B, nh, T, S)
     const r = this.table.narrow(1, S - T, T).narrow(2, 0, S); // (nh, T, S)
     const [aR, aV] = this.weights().split(1); // (1,) each
@@ -195,14 +205,9 @@ export class MixtureSynthesizer extends Synthesizer {
 }
 
 export type SynthesizerName =
-  | 'synth-dense' | 'synth-random' | 'synth-fixed' | 'synth-factorized-dense' | 'synth-factorized-random' | 'synth-mix';
-
-/** One factory per attention name, for models/mixers.ts. */
-export const synthesizerMixers: Record<SynthesizerName, (c: Required<TransformerConfig>) => TokenMixer> = {
-  'synth-dense': (c) => new DenseSynthesizer(c),
-  'synth-random': (c) => new RandomSynthesizer(c),
-  'synth-fixed': (c) => new RandomSynthesizer(c, { trainable: false }),
-  'synth-factorized-dense': (c) => new FactorizedDenseSynthesizer(c),
-  'synth-factorized-random': (c) => new FactorizedRandomSynthesizer(c),
-  'synth-mix': (c) => new MixtureSynthesizer(c),
-};
+  | 'synth-dense'
+  | 'synth-random'
+  | 'synth-fixed'
+  | 'synth-factorized-dense'
+  | 'synth-factorized-random'
+  | 'synth-mix';

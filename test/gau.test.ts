@@ -9,13 +9,17 @@ import { arange, crossEntropy, layerNorm, manualSeed, noGrad, ones, randn, tenso
 import { AdamW, Embedding, Linear, Module, init } from '../nn/index.ts';
 import { checkConfig, type TransformerConfig } from '../models/config.ts';
 import { lmBatch, makeTask } from '../data/index.ts';
-import { FlashUnit, makeFlashBlock } from '../models/flash.ts';
-import { gauAttention, GAUBlock, GatedAttentionUnit, makeGauBlock } from '../models/gau.ts';
+import { Block } from '../models/block.ts';
+import { FlashUnit } from '../models/flash.ts';
+import { gauAttention, GatedAttentionUnit } from '../models/gau.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
 import { trainSteps } from './helpers/train-lm.ts';
 
 const config = (o: Partial<TransformerConfig> = {}) =>
   checkConfig('gau.test', { vocabSize: 10, blockSize: 16, nLayer: 1, nHead: 1, nEmbd: 6, sharedDim: 4, ...o });
+/** A block of the registry's 'gau' or 'flash' entry: the unit, its residual and norm, no FFN. */
+const makeBlock = (kind: 'gau' | 'flash', c: Required<TransformerConfig>) => new Block({ ...c, attention: kind }, 0);
+const unitOf = (block: Block) => block.selfAttn as GatedAttentionUnit;
 const maxDiff = (a: Tensor, b: Tensor) => Math.max(...Array.from(a.data, (v, i) => Math.abs(v - b.data[i])));
 const rows = (t: Tensor, b: number, from: number, to: number) => {
   const [, T, C] = t.shape;
@@ -68,9 +72,10 @@ function reference(unit: GatedAttentionUnit, x: Tensor, o: RefOptions): Tensor {
   return y.matmul(unit.out.weight.transpose(0, 1)).add(unit.out.bias!); // (B, T, C)
 }
 
-const referenceBlock = (block: GAUBlock, x: Tensor, o: RefOptions) => {
-  const ln = (t: Tensor) => layerNorm(t, block.norm.weight, block.norm.bias, 1e-5);
-  return block.pre ? x.add(reference(block.unit, ln(x), o)) : ln(x.add(reference(block.unit, x, o)));
+const referenceBlock = (block: Block, x: Tensor, o: RefOptions) => {
+  const { norm, pre } = block.sub1;
+  const ln = (t: Tensor) => layerNorm(t, norm.weight, norm.bias, 1e-5);
+  return pre ? x.add(reference(unitOf(block), ln(x), o)) : ln(x.add(reference(unitOf(block), x, o)));
 };
 
 const grads = (m: Module, x: Tensor, f: () => Tensor, r: Tensor) => {
@@ -94,7 +99,7 @@ for (const kind of ['gau', 'flash'] as const) {
       manualSeed(1);
       const [B, T, chunk, trainLen] = [2, 7, 3, 5];
       const c = config({ norm: v.norm, scale: v.softmax ? 'logn' : 'sqrt', chunk, trainLen });
-      const block = (kind === 'gau' ? makeGauBlock(c) : makeFlashBlock(c)).to('float64');
+      const block = makeBlock(kind, c).to('float64');
       for (const p of block.parameters()) init.normal(p, 0.5, 0.3); // away from γ = 1, β = 0 and zero biases
       const keepRows = v.padded ? [[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0]] : null;
       const keep = keepRows && tensor(keepRows, { dtype: 'float64' });
@@ -113,7 +118,7 @@ for (const kind of ['gau', 'flash'] as const) {
       block.zeroGrad();
       const check = gradcheck((xx) => block.forward(xx, { causal: v.causal, keep }), [x.detach()]);
       assert.ok(check.ok, check.worst);
-      const unit = block.unit;
+      const unit = unitOf(block);
       const params = [unit.q.gamma, unit.k.beta, unit.hidden.weight, ...(unit instanceof FlashUnit ? [unit.qLin.gamma, unit.kLin.beta] : [])];
       const x0 = x.detach();
       block.zeroGrad();
@@ -128,7 +133,7 @@ for (const kind of ['gau', 'flash'] as const) {
     test(`${kind} (${softmax ? 'softmax' : 'relu²'}): changing token t + 1 leaves every output ≤ t bit for bit`, () => {
       manualSeed(2);
       const c = config({ nEmbd: 8, chunk: 4, scale: softmax ? 'logn' : 'sqrt' });
-      const block = (kind === 'gau' ? makeGauBlock(c) : makeFlashBlock(c)).eval();
+      const block = makeBlock(kind, c).eval();
       const T = 10;
       const x = randn([1, T, 8]);
       const before = noGrad(() => block.forward(x, { causal: true }));
@@ -153,7 +158,7 @@ for (const kind of ['gau', 'flash'] as const) {
     for (let i = (T + 5) * C; i < 2 * T * C; i++) garbage.data[i] = 100 * Math.sin(i);
     for (const scale of ['sqrt', 'logn'] as const) {
       const c = config({ nEmbd: C, chunk: 4, scale });
-      const block = (kind === 'gau' ? makeGauBlock(c) : makeFlashBlock(c)).eval();
+      const block = makeBlock(kind, c).eval();
       for (const causal of [false, true]) {
         const a = noGrad(() => block.forward(x, { causal, keep }));
         const b = noGrad(() => block.forward(garbage, { causal, keep }));
@@ -183,10 +188,10 @@ test('relu²/n divides causal row t by its visible keys: t + 1, minus padding', 
 test('init probe: ‖GAU(x)‖/‖x‖ is small at init (d 64, e 128, s 32, n 64)', () => {
   manualSeed(5);
   const c = config({ nEmbd: 64, sharedDim: 32, blockSize: 64 });
-  const block = makeGauBlock(c);
+  const block = makeBlock('gau', c);
   const x = randn([4, 64, 64]);
   const norm = (t: Tensor) => Math.sqrt(Array.from(t.data).reduce((acc, v) => acc + v * v, 0));
-  const ratio = () => noGrad(() => norm(block.unit.forward(x)) / norm(x));
+  const ratio = () => noGrad(() => norm(unitOf(block).forward(x)) / norm(x));
   const xavier = ratio(); // Su's recipe: Xavier on the fused (C → 2e + s) matrix, γ = 1, β = 0
   for (const p of block.parameters()) if (p.ndim >= 2) init.normal(p, 1 / Math.sqrt(p.shape[1]));
   const lecun = ratio(); // the init of Su's estimate (≈ 0.01) and the spec's check (≈ 0.05–0.07)
@@ -199,13 +204,13 @@ test('init probe: ‖GAU(x)‖/‖x‖ is small at init (d 64, e 128, s 32, n 64
 class GauStack extends Module {
   tokens: Embedding;
   positions: Embedding;
-  blocks: GAUBlock[];
+  blocks: Block[];
   head: Linear;
   constructor(c: Required<TransformerConfig>, kind: 'gau' | 'flash') {
     super();
     this.tokens = new Embedding(c.vocabSize, c.nEmbd);
     this.positions = new Embedding(c.blockSize, c.nEmbd);
-    this.blocks = Array.from({ length: c.nLayer }, () => (kind === 'gau' ? makeGauBlock(c) : makeFlashBlock(c)));
+    this.blocks = Array.from({ length: c.nLayer }, () => makeBlock(kind, c));
     this.head = new Linear(c.nEmbd, c.vocabSize);
     init.normal(this.head.weight, 0.02);
     init.zeros(this.head.bias!);

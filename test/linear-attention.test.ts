@@ -13,8 +13,9 @@ import { causalLinearAttention, linearAttention } from '../lib/index.ts';
 import { AdamW, type Linear } from '../nn/index.ts';
 import { checkConfig } from '../models/config.ts';
 import { makeTask } from '../data/index.ts';
-import { featureMaps, LinearAttention, linearMixers, type FeatureMap } from '../models/linear-attention.ts';
-import type { KVCache, MixerOptions } from '../models/mixer.ts';
+import { featureMaps, LinearAttention, type FeatureMap } from '../models/linear-attention.ts';
+import { makeMixer } from '../models/mixers.ts';
+import type { MixerOptions } from '../models/mixer.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
 import { assertPaddingIsolated } from './helpers/mixer-checks.ts';
 import { TinyLM, trainTinyLM } from './helpers/train-lm.ts';
@@ -57,7 +58,7 @@ function grads(wrt: Tensor[], f: () => Tensor, r: Tensor): number[][] {
 }
 
 const make = (featureMap: FeatureMap, nHead = 2) =>
-  linearMixers.linear(checkConfig('test', { vocabSize: 8, blockSize: 8, nLayer: 1, nHead, nEmbd: 6, featureMap, attention: 'linear' })) as LinearAttention;
+  makeMixer(checkConfig('test', { vocabSize: 8, blockSize: 8, nLayer: 1, nHead, nEmbd: 6, featureMap, attention: 'linear' })) as LinearAttention;
 
 test('causalLinearAttention: gradcheck in float64 (eps 1e-6 and 0.5, d ≠ dv, padded keys, 3-D)', () => {
   manualSeed(1);
@@ -140,15 +141,15 @@ for (const featureMap of maps) {
     const pieces = [[0, 2], [2, 1], [3, 3]];
     for (const o of [{ causal: true }, { causal: true, keep: tensor([[1, 1, 0, 1, 1, 1], [0, 1, 1, 1, 0, 1]]) }]) {
       const full = noGrad(() => m.forward(x, o));
-      const cache: KVCache = { k: null, v: null };
-      const out = pieces.map(([s, n]) => noGrad(() => m.forward(x.narrow(1, s, n), { ...o, keep: o.keep?.narrow(1, 0, s + n), cache })));
+      const state = m.newState();
+      const out = pieces.map(([s, n]) => noGrad(() => m.forward(x.narrow(1, s, n), { ...o, keep: o.keep?.narrow(1, 0, s + n), state })));
       assert.ok(maxDiff(cat(out, 1).data, full.data) < 1e-12, 'cached decoding differs');
-      assert.equal(cache.k!.shape, [2, 2, 3, 3], 'the cache is not the (hs × hs) state');
+      assert.equal(state.kv!.shape, [2, 2, 3, 3], 'the cache is not the (hs × hs) state');
     }
     // bidirectional: the last piece sees every key, as in the full forward
-    const cache: KVCache = { k: null, v: null };
-    noGrad(() => m.forward(x.narrow(1, 0, 4), { cache }));
-    const last = noGrad(() => m.forward(x.narrow(1, 4, 2), { cache }));
+    const state = m.newState();
+    noGrad(() => m.forward(x.narrow(1, 0, 4), { state }));
+    const last = noGrad(() => m.forward(x.narrow(1, 4, 2), { state }));
     assert.ok(maxDiff(last.data, noGrad(() => m.forward(x)).narrow(1, 4, 2).data) < 1e-12);
   });
 }
@@ -215,7 +216,7 @@ for (const featureMap of maps) {
     manualSeed(9);
     const task = makeTask('sort', { minLen: L, maxLen: L, numSymbols: 6, seed: 1 });
     const c = checkConfig('TinyLM', { vocabSize: task.vocabSize, blockSize: 2 * L + 2, nLayer: 1, nHead: 4, nEmbd: 32, attention: 'linear', featureMap });
-    const model = new TinyLM(c.vocabSize, c.blockSize, c.nEmbd, () => linearMixers.linear(c));
+    const model = new TinyLM(c.vocabSize, c.blockSize, c.nEmbd, () => makeMixer(c));
     const { first, last } = trainTinyLM(model, task, new AdamW(model.namedParameters(), { lr: 1e-2 }), 120);
     console.log(`  ${featureMap}: loss ${first.toFixed(3)} → ${last.toFixed(4)} (mean of the last 10 steps)`);
     assert.ok(first > 2, `initial loss ${first}`);

@@ -10,7 +10,9 @@ import { Adam } from '../nn/index.ts';
 import {
   checkConfig, DecoderLayer, lmBatch, makeTask, MultiHeadAttention, TransformerLM, type PositionName, type Task, type TransformerConfig,
 } from '../models/index.ts';
-import { hwfaLayerConfig, type AttentionSettings } from '../models/attention.ts';
+import type { AttentionSettings } from '../models/attention.ts';
+import { hwfaLayerConfig } from '../models/hwfa.ts';
+import { AddBias, WindowBand } from '../models/score-modifiers.ts';
 import { alibiSlopes, AlibiBias, KerpleLogBias, rope, t5Bucket, T5Bias, windowMask } from '../models/relative-positions.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
 import { trainSteps } from './helpers/train-lm.ts';
@@ -121,11 +123,12 @@ for (const [name, settings] of schemes) {
   test(`${name}: attention gradchecks in float64 (causal and bidirectional, input and position parameters)`, () => {
     manualSeed(3);
     const attn = new MultiHeadAttention(8, 2, 0, settings).to('float64');
-    if (attn.bias) for (const p of attn.bias.parameters()) p.data.forEach((_, i) => (p.data[i] = 0.3 * Math.sin(3 * i + 1)));
+    const positionParams = attn.modifiers.flatMap((m) => m.parameters());
+    for (const p of positionParams) p.data.forEach((_, i) => (p.data[i] = 0.3 * Math.sin(3 * i + 1)));
     for (const causal of [true, false]) {
       attn.zeroGrad();
       const x = randn([2, 5, 8], { dtype: 'float64' });
-      const res = gradcheck((xs) => attn.forward(xs, { causal }), [x, ...(attn.bias?.parameters() ?? [])]);
+      const res = gradcheck((xs) => attn.forward(xs, { causal }), [x, ...positionParams]);
       assert.ok(res.ok, `causal ${causal}: ${res.worst}`);
     }
   });
@@ -145,8 +148,8 @@ for (const [name, settings] of schemes) {
     const attn = new MultiHeadAttention(8, 2, 0, settings);
     const x = randn([2, 7, 8]);
     const full = noGrad(() => attn.forward(x, { causal: true }));
-    const cache = { k: null, v: null };
-    const steps = [[0, 3], [3, 1], [4, 1], [5, 1], [6, 1]].map(([at, n]) => noGrad(() => attn.forward(x.narrow(1, at, n), { causal: true, cache })));
+    const state = attn.newState();
+    const steps = [[0, 3], [3, 1], [4, 1], [5, 1], [6, 1]].map(([at, n]) => noGrad(() => attn.forward(x.narrow(1, at, n), { causal: true, state })));
     assert.ok(close(cat(steps, 1).data, full.data, 1e-5));
   });
 }
@@ -157,8 +160,8 @@ test('inference-time window: with the KV cache equals recomputation, and it chan
   const x = randn([1, 6, 8]);
   const o = { causal: true, inferenceWindow: true };
   const full = noGrad(() => attn.forward(x, o));
-  const cache = { k: null, v: null };
-  const steps = [[0, 2], [2, 1], [3, 1], [4, 2]].map(([at, n]) => noGrad(() => attn.forward(x.narrow(1, at, n), { ...o, cache })));
+  const state = attn.newState();
+  const steps = [[0, 2], [2, 1], [3, 1], [4, 2]].map(([at, n]) => noGrad(() => attn.forward(x.narrow(1, at, n), { ...o, state })));
   assert.ok(close(cat(steps, 1).data, full.data, 1e-5));
   const plain = noGrad(() => attn.forward(x, { causal: true }));
   assert.ok(close(full.data.subarray(0, 24), plain.data.subarray(0, 24), 1e-6), 'queries 0…2 see all their keys anyway');
@@ -198,6 +201,17 @@ const lmCases: [string, Partial<TransformerConfig>, number, number][] = [
   ['kerple', { position: 'kerple' }, 400, 0.48],
   ['none', { position: 'none' }, 400, 0.8],
 ];
+/** What the config switched on in an attention, read off its score modifiers. */
+function wiringOf(attn: MultiHeadAttention) {
+  const names = attn.modifiers.map((m) => m.constructor.name);
+  const bias = attn.modifiers.find((m) => m instanceof AddBias);
+  return {
+    rope: names.includes('Rope'),
+    bias: bias instanceof AddBias ? bias.bias.constructor.name : null,
+    scale: names.includes('LognScale') ? 'logn' : 'sqrt',
+    windowed: attn.modifiers.some((m) => m instanceof WindowBand && m.always),
+  };
+}
 const biasName: Partial<Record<PositionName, string>> = { alibi: 'AlibiBias', kerple: 'KerpleLogBias', t5: 'T5Bias' };
 const copyTask = () => makeTask('copy', { minLen: 4, maxLen: 4, numSymbols: 5, seed: 1 });
 
@@ -214,7 +228,7 @@ for (const [name, extra, steps, bound] of lmCases) {
     const task = copyTask();
     const lm = new TransformerLM({ vocabSize: task.vocabSize, blockSize: 10, nLayer: 2, nHead: 4, nEmbd: 16, ffnHidden: 32, norm: 'pre', ...extra });
     const attn = (lm.blocks.at(0) as DecoderLayer).selfAttn as MultiHeadAttention;
-    const wiring = [attn.rope, attn.bias?.constructor.name ?? null, attn.scale];
+    const wiring = [wiringOf(attn).rope, wiringOf(attn).bias, wiringOf(attn).scale];
     const expected = [extra.position === 'rope', biasName[extra.position!] ?? null, extra.scale ?? 'sqrt'];
     assert.equal(wiring, expected, 'the config must reach the attention (models/mixers.ts passes it)');
     const loss = heldOutLoss(lm, task, steps);
@@ -227,7 +241,7 @@ test('HWFA TransformerLM: window layers with RoPE, a last full log-n layer, no a
   const task = copyTask();
   const lm = new TransformerLM({ vocabSize: task.vocabSize, blockSize: 10, nLayer: 3, nHead: 4, nEmbd: 16, ffnHidden: 32, norm: 'pre', attention: 'hwfa', window: 3, trainLen: 4 });
   const attn = lm.blocks.items.map((b) => (b as DecoderLayer).selfAttn as MultiHeadAttention);
-  assert.equal(attn.map((a) => [a.rope, a.windowed, a.scale]), [[true, true, 'sqrt'], [true, true, 'sqrt'], [false, false, 'logn']]);
+  assert.equal(attn.map((a) => [wiringOf(a).rope, wiringOf(a).windowed, wiringOf(a).scale]), [[true, true, 'sqrt'], [true, true, 'sqrt'], [false, false, 'logn']]);
   assert.is(lm.embed.positions, null);
   const loss = heldOutLoss(lm, task, 200);
   assert.ok(loss < 0.1, `held-out loss ${loss.toFixed(3)}`);

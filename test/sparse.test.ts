@@ -17,16 +17,16 @@ import { gatherApply, gatherScores, scatterApply } from '../lib/ops/sparse.ts';
 import { AdamW, type Linear } from '../nn/index.ts';
 import { checkConfig } from '../models/config.ts';
 import { makeTask } from '../data/index.ts';
-import type { KVCache } from '../models/mixer.ts';
+import { makeMixer } from '../models/mixers.ts';
 import {
-  maskedDenseAttention, patternIndex, SparseAttention, sparseAttention, sparseMixers, type PatternOptions, type SparseKind,
+  maskedDenseAttention, patternIndex, SparseAttention, sparseAttention, type PatternOptions, type SparseKind,
   type SparsePattern,
 } from '../models/sparse-attention.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
 import { TinyLM, trainTinyLM } from './helpers/train-lm.ts';
 
 const f64 = { dtype: 'float64' } as const;
-const kinds = Object.keys(sparseMixers) as SparseKind[];
+const kinds: SparseKind[] = ['local', 'atrous', 'strided', 'fixed', 'sparse'];
 const maxDiff = (a: Tensor, b: Tensor) =>
   a.size !== b.size ? Infinity : Array.from(a.data).reduce((m, v, i) => Math.max(m, Math.abs(v - b.data[i])), 0);
 const ids = (values: number[], shape: number[]) => tensor(new Int32Array(values), { shape });
@@ -183,9 +183,9 @@ for (const kind of kinds) {
     const m = mixer(kind);
     const x = randn([2, 10, 8], f64);
     const full = m.forward(x, { causal: true });
-    const cache: KVCache = { k: null, v: null };
-    const parts = [m.forward(x.narrow(1, 0, 4), { causal: true, cache })];
-    for (let t = 4; t < 10; t++) parts.push(m.forward(x.narrow(1, t, 1), { causal: true, cache }));
+    const state = m.newState();
+    const parts = [m.forward(x.narrow(1, 0, 4), { causal: true, state })];
+    for (let t = 4; t < 10; t++) parts.push(m.forward(x.narrow(1, t, 1), { causal: true, state }));
     const diffs = parts.map((p, i) => maxDiff(p, full.narrow(1, i === 0 ? 0 : i + 3, p.shape[1])));
     assert.ok(Math.max(...diffs) < 1e-12, `max |Δ| per step ${diffs}`);
   });
@@ -218,10 +218,10 @@ test('SparseAttention reuses its index table per shape, keeps the last 4, and ev
   assert.is(maxDiff(m.forward(x, { causal: true }), first), 0);
 });
 
-test('sparseMixers: one factory per attention name, reading window and rate from the config', () => {
+test('makeMixer: one sparse mixer per attention name, reading window and rate from the config', () => {
   for (const kind of kinds) {
     const c = checkConfig('test', { vocabSize: 5, blockSize: 9, nLayer: 1, nHead: 2, nEmbd: 8, attention: kind, window: 3, rate: 2 });
-    const m = sparseMixers[kind](c) as SparseAttention;
+    const m = makeMixer(c) as SparseAttention;
     assert.equal(m.pattern, { kind, window: 3, rate: 2 });
     assert.equal(m.forward(randn([2, 9, 8]), { causal: true }).shape, [2, 9, 8]);
   }

@@ -8,23 +8,24 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cat, indexSelect, manualSeed, noGrad, randn, tensor, zeros, type Tensor } from '../lib/index.ts';
 import { Adam, type Linear, type Module } from '../nn/index.ts';
-import { checkConfig, type TransformerConfig } from '../models/config.ts';
+import { attentionNames, checkConfig, type TransformerConfig } from '../models/config.ts';
 import { makeTask } from '../data/index.ts';
-import type { KVCache, MixerOptions } from '../models/mixer.ts';
+import type { MixerOptions } from '../models/mixer.ts';
+import { makeMixer } from '../models/mixers.ts';
 import {
   DenseSynthesizer, FactorizedDenseSynthesizer, FactorizedRandomSynthesizer, MixtureSynthesizer, RandomSynthesizer,
-  synthesizerMixers, type Synthesizer, type SynthesizerName,
+  type Synthesizer, type SynthesizerName,
 } from '../models/synthesizer.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
 import { assertPaddingIsolated } from './helpers/mixer-checks.ts';
 import { TinyLM, trainTinyLM } from './helpers/train-lm.ts';
 
-const names = Object.keys(synthesizerMixers) as SynthesizerName[];
+const names = attentionNames.filter((n) => n.startsWith('synth-')) as SynthesizerName[];
 const f64 = { dtype: 'float64' } as const;
 // ℓ = 7 with T = 4 keys: the slicing to S < ℓ matters, and factorized dense gets a·b = 9 > ℓ
 const small = { vocabSize: 8, blockSize: 7, nLayer: 1, nHead: 2, nEmbd: 4, rank: 2 };
 const make = (name: SynthesizerName, config: Partial<TransformerConfig> = {}) =>
-  synthesizerMixers[name](checkConfig('test', { ...small, ...config, attention: name })) as Synthesizer;
+  makeMixer(checkConfig('test', { ...small, ...config, attention: name })) as Synthesizer;
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
   a.length !== b.length ? Infinity : Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
@@ -132,8 +133,8 @@ for (const name of names) {
     const m = make(name).to('float64');
     const x = randn([2, 6, 4], f64);
     const full = noGrad(() => m.forward(x, { causal: true }));
-    const cache: KVCache = { k: null, v: null };
-    const pieces = [[0, 2], [2, 1], [3, 3]].map(([start, len]) => noGrad(() => m.forward(x.narrow(1, start, len), { causal: true, cache })));
+    const state = m.newState();
+    const pieces = [[0, 2], [2, 1], [3, 3]].map(([start, len]) => noGrad(() => m.forward(x.narrow(1, start, len), { causal: true, state })));
     assert.ok(maxDiff(cat(pieces, 1).data, full.data) < 1e-12);
     assert.throws(() => m.forward(randn([1, 8, 4], f64)), /key length 8 exceeds blockSize 7/);
     assert.throws(() => m.forward(x, { memory: x }), /cross-attention is not supported/);
@@ -179,7 +180,7 @@ for (const name of names) {
     manualSeed(7);
     const task = makeTask('reverse', { minLen: L, maxLen: L, numSymbols: 8, seed: 1 });
     const c = checkConfig('TinyLM', { vocabSize: task.vocabSize, blockSize: 2 * L + 2, nLayer: 1, nHead: 4, nEmbd: 32, rank: 4, attention: name });
-    const model = new TinyLM(c.vocabSize, c.blockSize, c.nEmbd, () => synthesizerMixers[name](c));
+    const model = new TinyLM(c.vocabSize, c.blockSize, c.nEmbd, () => makeMixer(c));
     const { first, last } = trainTinyLM(model, task, new Adam(model.namedParameters(), { lr: 1e-2 }), 150);
     trained[name] = last;
     assert.ok(first > 2, `initial loss ${first}`);

@@ -1,0 +1,126 @@
+// One block shape for every variant: a token mixer, optionally cross-attention to an encoder's
+// output, optionally a position-wise FFN, each as a residual sublayer with its norm. Encoder blocks
+// call it bidirectionally, decoder and LM blocks causally; the mixer comes from the registry
+// (mixers.ts), so this file names no variant.
+//
+// Glossary: B batch, T length, S source length, C channels (nEmbd), F feed-forward width.
+// Read next: transformer.ts (the shells that stack blocks).
+
+import type { Tensor } from '../lib/index.ts';
+import { Dropout, LayerNorm, Linear } from '../nn/index.ts';
+import { Module } from '../nn/module.ts';
+import { MultiHeadAttention } from './attention.ts';
+import type { TransformerConfig } from './config.ts';
+import type { MixerState, TokenMixer } from './mixer.ts';
+import { variantOf } from './mixers.ts';
+
+/** Position-wise FFN: W₂·act(W₁x + b₁) + b₂, applied to each position alone. */
+export class FeedForward extends Module {
+  up: Linear;
+  down: Linear;
+  constructor(
+    C: number,
+    F: number,
+    readonly activation: 'relu' | 'gelu',
+  ) {
+    super();
+    this.up = new Linear(C, F);
+    this.down = new Linear(F, C);
+  }
+  forward(x: Tensor): Tensor {
+    const h = this.up.forward(x); // (B, T, F)
+    return this.down.forward(this.activation === 'relu' ? h.relu() : h.gelu()); // (B, T, C)
+  }
+}
+
+/** One residual sublayer. Post-LN: x ← LN(x + F(x)). Pre-LN: x ← x + F(LN(x)). */
+export class Residual extends Module {
+  norm: LayerNorm;
+  drop: Dropout;
+  constructor(
+    C: number,
+    dropout: number,
+    readonly pre: boolean,
+  ) {
+    super();
+    this.norm = new LayerNorm(C);
+    this.drop = new Dropout(dropout);
+  }
+  forward(x: Tensor, f: (h: Tensor) => Tensor): Tensor {
+    if (this.pre) return x.add(this.drop.forward(f(this.norm.forward(x))));
+    return this.norm.forward(x.add(this.drop.forward(f(x))));
+  }
+}
+
+export interface BlockOptions {
+  causal?: boolean; // decoder / LM self-attention
+  keep?: Tensor | null; // (B, T) padding mask of the block's own tokens
+  memory?: Tensor; // (B, S, C) the encoder's output, for cross-attention
+  memoryKeep?: Tensor | null; // (B, S) padding mask of the memory
+  state?: BlockState; // generation: what the mixers carry between steps
+  inferenceWindow?: boolean;
+}
+
+/** A block's generation state: its mixer's, and its cross-attention's (the memory's keys). */
+export interface BlockState {
+  self: MixerState;
+  cross: MixerState | null;
+}
+
+export class Block extends Module {
+  selfAttn: TokenMixer;
+  crossAttn: MultiHeadAttention | null;
+  ffn: FeedForward | null;
+  sub1: Residual;
+  subCross: Residual | null;
+  sub2: Residual | null;
+  constructor(config: Required<TransformerConfig>, layer: number, { cross = false } = {}) {
+    super();
+    const { nEmbd: C, dropout } = config;
+    const pre = config.norm === 'pre';
+    const variant = variantOf(config);
+    this.selfAttn = variant.mixer(config, layer);
+    // cross-attention stays the paper's softmax attention, with no positions
+    this.crossAttn = cross ? new MultiHeadAttention(C, config.nHead, dropout) : null;
+    this.ffn = variant.ffn ? new FeedForward(C, config.ffnHidden, config.activation) : null;
+    this.sub1 = new Residual(C, dropout, pre);
+    this.subCross = cross ? new Residual(C, dropout, pre) : null;
+    this.sub2 = variant.ffn ? new Residual(C, dropout, pre) : null;
+  }
+
+  forward(x: Tensor, options: BlockOptions = {}): Tensor {
+    const { causal = false, keep = null, memory, state, inferenceWindow } = options;
+    const self = { causal, keep, state: state?.self, inferenceWindow };
+    x = this.sub1.forward(x, (h) => this.selfAttn.forward(h, self)); // (B, T, C)
+    const [cross, subCross] = [this.crossAttn, this.subCross];
+    if (cross && subCross && memory) {
+      const attend = { memory, keep: options.memoryKeep, state: state?.cross ?? undefined };
+      x = subCross.forward(x, (h) => cross.forward(h, attend)); // (B, T, C)
+    }
+    const [ffn, sub2] = [this.ffn, this.sub2];
+    return ffn && sub2 ? sub2.forward(x, (h) => ffn.forward(h)) : x; // (B, T, C)
+  }
+
+  /** An empty generation state; null when the mixer keeps none (the caller recomputes instead). */
+  newState(): BlockState | null {
+    const self = this.selfAttn.newState();
+    return self && { self, cross: this.crossAttn?.newState() ?? null };
+  }
+}
+
+/** An encoder block (bidirectional self-attention, no cross-attention): the name the paper uses. */
+export class EncoderLayer extends Block {
+  constructor(config: Required<TransformerConfig>, layer = 0) {
+    super(config, layer);
+  }
+}
+
+/** A decoder block: causal self-attention, then cross-attention when `cross`, then the FFN. */
+export class DecoderLayer extends Block {
+  constructor(config: Required<TransformerConfig>, cross: boolean, layer = 0) {
+    super(config, layer, { cross });
+  }
+  forward(x: Tensor, options: BlockOptions = {}): Tensor {
+    return super.forward(x, { causal: true, ...options });
+  }
+}

@@ -1,0 +1,118 @@
+// The one seam through which positions, scales and windows reach softmax attention. Plain attention
+// computes scores = q·kᵀ/√hs, adds its mask and takes the softmax; a modifier may act at three
+// points of that, each optional:
+//
+//   rotate(q, k, past)   before the dot product: RoPE rotates queries and the new keys
+//   band(call)           the (T, S) visibility band, instead of the causal one: window + sinks
+//   scores(s, call)      on the scaled scores, before the mask: log-n scale, ALiBi, KERPLE, T5
+//
+// A config names its modifiers (position, scale, window); scoreModifiers() builds the list in the
+// order they apply. Each piece lives with its formula in relative-positions.ts.
+// Read next: relative-positions.ts.
+
+import type { Tensor } from '../lib/index.ts';
+import { Module } from '../nn/module.ts';
+import type { PositionName } from './config.ts';
+import {
+  AlibiBias,
+  KerpleLogBias,
+  lognScale,
+  rope,
+  T5Bias,
+  windowMask,
+  type RelativeBias,
+} from './relative-positions.ts';
+
+/** One attention call as a modifier sees it: T queries at positions S − T … S − 1, S keys. */
+export interface ScoreCall {
+  T: number;
+  S: number;
+  causal: boolean;
+  windowed: boolean; // the caller asked for the inference-time window
+  mask: Tensor | null; // additive (…, T, S): the band and the padding, once both are known
+}
+
+export abstract class ScoreModifier extends Module {
+  rotate?(q: Tensor, k: Tensor, past: number): [Tensor, Tensor];
+  band?(call: ScoreCall): Tensor | null;
+  scores?(scores: Tensor, call: ScoreCall): Tensor;
+}
+
+/** RoPE: q and k rotated by their absolute positions, so q·k depends on i − j only. */
+export class Rope extends ScoreModifier {
+  rotate(q: Tensor, k: Tensor, past: number): [Tensor, Tensor] {
+    return [rope(q, past), rope(k, past)]; // (B, nh, T, hs) each
+  }
+}
+
+/** A relative-position bias (nh, T, S) added to the scores. */
+export class AddBias extends ScoreModifier {
+  constructor(readonly bias: RelativeBias) {
+    super();
+  }
+  scores(scores: Tensor, { T, S, causal }: ScoreCall): Tensor {
+    return scores.add(this.bias.forward(T, S, causal).to(scores.dtype)); // + (nh, T, S)
+  }
+}
+
+/** Entropy-invariant scale: × max(1, log n / log trainLen), n = the keys each query sees. */
+export class LognScale extends ScoreModifier {
+  constructor(readonly trainLen: number) {
+    super();
+  }
+  scores(scores: Tensor, { S, mask }: ScoreCall): Tensor {
+    return scores.mul(lognScale(mask, S, this.trainLen, scores.dtype)); // × (…, T, 1)
+  }
+}
+
+/** Keys within `window` of the query plus the first `sinks` (Λ-mask): always, or on request. */
+export class WindowBand extends ScoreModifier {
+  constructor(
+    readonly window: number,
+    readonly sinks: number,
+    readonly always: boolean,
+  ) {
+    super();
+  }
+  band({ T, S, causal, windowed }: ScoreCall): Tensor | null {
+    if (!this.always && !windowed) return null;
+    return windowMask(T, S, this.window, this.sinks, causal); // (T, S)
+  }
+}
+
+/** The config fields attention reads; a Required<TransformerConfig> fits as it is. */
+export interface AttentionSettings {
+  position?: PositionName; // rope, alibi, kerple, t5 act here; none, sinusoidal, learned in the embedding
+  scale?: 'sqrt' | 'logn';
+  trainLen?: number; // the length the log-n scale is calibrated at
+  window?: number; // windowed attention: keys within this distance of the query
+  sinks?: number; // ... and the first `sinks` keys
+  windowed?: boolean; // apply the window in every call (HWFA's window layers)
+}
+
+const biases: Partial<Record<PositionName, new (nHead: number) => RelativeBias>> = {
+  alibi: AlibiBias,
+  kerple: KerpleLogBias,
+  t5: T5Bias,
+};
+
+/** The modifiers a config asks for, in the order they apply: rotation, window, scale, bias. */
+export function scoreModifiers(who: string, settings: AttentionSettings, nEmbd: number, nHead: number) {
+  const { position = 'none', scale = 'sqrt', trainLen = 0, window, sinks = 0 } = settings;
+  if (position === 'rope' && (nEmbd / nHead) % 2 !== 0) {
+    throw new Error(`${who}: RoPE rotates pairs, so the head size ${nEmbd / nHead} must be even`);
+  }
+  if (scale === 'logn' && !(trainLen >= 2)) {
+    throw new Error(`${who}: scale 'logn' needs trainLen ≥ 2, got ${trainLen}`);
+  }
+  if (settings.windowed && window === undefined) {
+    throw new Error(`${who}: windowed attention needs settings.window`);
+  }
+  const modifiers: ScoreModifier[] = [];
+  if (position === 'rope') modifiers.push(new Rope());
+  if (window !== undefined) modifiers.push(new WindowBand(window, sinks, settings.windowed ?? false));
+  if (scale === 'logn') modifiers.push(new LognScale(trainLen));
+  const Bias = biases[position];
+  if (Bias) modifiers.push(new AddBias(new Bias(nHead)));
+  return modifiers;
+}
