@@ -13,13 +13,8 @@ import type { Tensor } from '../lib/index.ts';
 import { Dropout } from '../nn/index.ts';
 import { appendKeysValues, HeadProjections, splitHeads } from './heads.ts';
 import { causalMask, combineMasks, paddingMask } from './masks.ts';
-import {
-  keyValueState,
-  stateOf,
-  type KeyValueState,
-  type MixerOptions,
-  type TokenMixer,
-} from './mixer.ts';
+import { keyValueState, stateOf } from './mixer.ts';
+import type { KeyValueState, MixerOptions, TokenMixer } from './mixer.ts';
 import {
   scoreModifiers,
   type AttentionSettings,

@@ -10,7 +10,7 @@
 //
 // Glossary: nh heads, T queries, S keys, hs head size. With a KV cache holding S − T earlier keys,
 // query t sits at absolute position i = S − T + t and key s at j = s; every function here uses that.
-// Read next: attention.ts, which applies these.
+// Read next: score-modifiers.ts, which hands these to attention.
 
 import { cat, full, tensor, type DType, type Tensor } from '../lib/index.ts';
 import { Module } from '../nn/module.ts';
@@ -24,7 +24,7 @@ function distances(T: number, S: number): Float64Array {
 
 /**
  * RoPE: rotate x (B, nh, T, hs) at positions offset … offset + T − 1 (offset = keys already cached).
- * Pair layout, one of the two the spec allows: half-split, x_i pairs with x_{i+hs/2} (GPT-NeoX,
+ * Pair layout, one of the two in common use: half-split, x_i pairs with x_{i+hs/2} (GPT-NeoX,
  * lucidrains), rotated by p·θ_i with θ_i = 10000^(−2i/hs). The interleaved layout (bert4keras) gives
  * the same attention when q and k share it; half-split needs only two narrows. cos/sin tables are
  * made per call in x's dtype, so any length works (no blockSize limit, for extrapolation tests).
@@ -82,8 +82,8 @@ export class AlibiBias extends Module implements RelativeBias {
 }
 
 /**
- * KERPLE-log: −r₁·log(1 + r₂·|i − j|) with r₁, r₂ > 0 learned per head (the log kernel; the spec
- * also lists the power kernel −r₁|i − j|^r₂, which needs r₂ ≤ 2 kept too). Positivity by r = exp(ρ):
+ * KERPLE-log: −r₁·log(1 + r₂·|i − j|) with r₁, r₂ > 0 learned per head (the log kernel; the paper
+ * also has a power kernel −r₁|i − j|^r₂, which needs r₂ ≤ 2 kept too). Positivity by r = exp(ρ):
  * smooth, never stuck at a bound (the paper's code clamps, which zeroes the gradient there).
  * ρ = 0 (r₁ = r₂ = 1) at init; the paper draws r at random, the heads' own q/k separate them anyway.
  */
@@ -151,7 +151,7 @@ export class T5Bias extends Module implements RelativeBias {
  * tokens, which large LMs use as attention sinks); with `causal` also only j ≤ i. `window` is a
  * distance, as the config's `window` is for local attention: a causal query sees window + 1 recent
  * keys, so Su's "super baseline" for a model trained at length N is window = N − 1 (every distance
- * seen in training). Bidirectional, the spec leaves the band open: window = N − 1 keeps every
+ * seen in training). Bidirectional, the band is a choice: window = N − 1 keeps every
  * trained distance (up to 2N − 1 keys), window = N/2 keeps about N keys; both are this one mask.
  */
 export function windowMask(T: number, S: number, window: number, sinks: number, causal: boolean): Tensor {
@@ -169,7 +169,7 @@ export function windowMask(T: number, S: number, window: number, sinks: number, 
 /**
  * Entropy-invariant scale factor per query, multiplying 1/√hs: λ = max(1, log n / log trainLen),
  * n = the keys that query sees, counted from the additive mask (causal: i + 1; windowed: at most
- * window + 1 plus the sinks; padding excluded). Of the forms the spec lists we take Su's post 9948:
+ * window + 1 plus the sinks; padding excluded). Of the forms in use we take Su's post 9948:
  * the max(1, ·) clamp makes n = 0 or 1 harmless and keeps the usual scale up to the training length,
  * so training at trainLen is unchanged and attention sharpens only on longer contexts. (Post 8823's
  * unclamped log_N n would flatten early causal rows; bert4keras clamps n at 16 instead.)

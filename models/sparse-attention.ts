@@ -30,13 +30,8 @@
 import { gatherApply, gatherScores, tensor, type Tensor } from '../lib/index.ts';
 import { Dropout } from '../nn/index.ts';
 import { appendKeysValues, HeadProjections } from './heads.ts';
-import {
-  keyValueState,
-  stateOf,
-  type KeyValueState,
-  type MixerOptions,
-  type TokenMixer,
-} from './mixer.ts';
+import { keyValueState, stateOf } from './mixer.ts';
+import type { KeyValueState, MixerOptions, TokenMixer } from './mixer.ts';
 
 export type SparseKind = 'local' | 'atrous' | 'strided' | 'fixed' | 'sparse';
 export interface SparsePattern {

@@ -26,13 +26,8 @@ import { Module } from '../nn/module.ts';
 import type { TransformerConfig } from './config.ts';
 import { checkHeads, mergeHeads, splitHeads } from './heads.ts';
 import { causalMask, combineMasks, paddingMask } from './masks.ts';
-import {
-  keyValueState,
-  stateOf,
-  type KeyValueState,
-  type MixerOptions,
-  type TokenMixer,
-} from './mixer.ts';
+import { keyValueState, stateOf } from './mixer.ts';
+import type { KeyValueState, MixerOptions, TokenMixer } from './mixer.ts';
 
 export type SynthesizerConfig = Pick<TransformerConfig, 'nEmbd' | 'nHead' | 'blockSize' | 'dropout' | 'rank'>;
 
