@@ -43,24 +43,24 @@ const choices = {
   featureMap: ['elu', 'relu'],
 } as const;
 
-export function checkConfig(model: string, config: TransformerConfig): Required<TransformerConfig> {
-  const c: Required<TransformerConfig> = {
-    ffnHidden: 4 * config.nEmbd, dropout: 0, norm: 'post', position: 'sinusoidal', activation: 'relu',
-    attention: 'softmax', scale: 'sqrt', trainLen: config.blockSize, window: 16, rate: 4, chunk: 64, sinks: 0,
-    expansion: 2, sharedDim: 128, rank: 8, featureMap: 'elu', windowed: false, ...config,
+export function checkConfig(model: string, given: TransformerConfig): Required<TransformerConfig> {
+  const config: Required<TransformerConfig> = {
+    ffnHidden: 4 * given.nEmbd, dropout: 0, norm: 'post', position: 'sinusoidal', activation: 'relu',
+    attention: 'softmax', scale: 'sqrt', trainLen: given.blockSize, window: 16, rate: 4, chunk: 64, sinks: 0,
+    expansion: 2, sharedDim: 128, rank: 8, featureMap: 'elu', windowed: false, ...given,
   };
   const positive = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'ffnHidden', 'trainLen', 'window', 'rate', 'chunk', 'expansion', 'sharedDim', 'rank'] as const;
   for (const key of positive) {
-    if (!Number.isInteger(c[key]) || c[key] < 1) throw new Error(`${model}: ${key} must be a positive integer, got ${c[key]}`);
+    if (!Number.isInteger(config[key]) || config[key] < 1) throw new Error(`${model}: ${key} must be a positive integer, got ${config[key]}`);
   }
-  if (!Number.isInteger(c.sinks) || c.sinks < 0) throw new Error(`${model}: sinks must be an integer ≥ 0, got ${c.sinks}`);
-  if (c.nEmbd % c.nHead !== 0) throw new Error(`${model}: nEmbd ${c.nEmbd} is not divisible by nHead ${c.nHead}`);
-  if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`${model}: dropout must be in [0, 1), got ${c.dropout}`);
+  if (!Number.isInteger(config.sinks) || config.sinks < 0) throw new Error(`${model}: sinks must be an integer ≥ 0, got ${config.sinks}`);
+  if (config.nEmbd % config.nHead !== 0) throw new Error(`${model}: nEmbd ${config.nEmbd} is not divisible by nHead ${config.nHead}`);
+  if (!(config.dropout >= 0 && config.dropout < 1)) throw new Error(`${model}: dropout must be in [0, 1), got ${config.dropout}`);
   for (const [key, allowed] of Object.entries(choices)) {
-    const value = c[key as keyof typeof choices];
+    const value = config[key as keyof typeof choices];
     if (!(allowed as readonly string[]).includes(value)) {
       throw new Error(`${model}: ${key} must be one of ${allowed.join(', ')}, got '${value}'`);
     }
   }
-  return c;
+  return config;
 }

@@ -83,9 +83,9 @@ export class Seq2SeqTransformer extends Module {
     initWeights(this, this.head);
   }
 
-  /** src (B, S) → memory (B, S, C); srcPad (B, S) is the padding mask (1 real token, 0 padding). */
-  encode(src: Tensor, srcPad?: Tensor): { memory: Tensor; memoryKeep: Tensor | null } {
-    const memoryKeep = srcPad ?? null; // (B, S)
+  /** src (B, S) → memory (B, S, C); srcKeep (B, S) is the padding mask (1 real token, 0 padding). */
+  encode(src: Tensor, srcKeep?: Tensor): { memory: Tensor; memoryKeep: Tensor | null } {
+    const memoryKeep = srcKeep ?? null; // (B, S)
     let x = this.embed.forward(src); // (B, S, C)
     for (const block of this.encoder) x = block.forward(x, { keep: memoryKeep }); // bidirectional
     return { memory: this.encoderNorm ? this.encoderNorm.forward(x) : x, memoryKeep };
@@ -96,15 +96,15 @@ export class Seq2SeqTransformer extends Module {
     let x = this.embed.forward(tgtIn, options.offset ?? 0); // (B, T, C)
     this.decoder.items.forEach((block, i) => {
       const state = options.states?.[i];
-      x = block.forward(x, { causal: true, keep: options.tgtPad, memory, memoryKeep, state });
+      x = block.forward(x, { causal: true, keep: options.tgtKeep, memory, memoryKeep, state });
     });
     return this.head.forward(this.decoderNorm ? this.decoderNorm.forward(x) : x); // (B, T, V)
   }
 
   /** Teacher forcing: logits for every target position, and the loss if tgtOut is given (−100 = ignore). */
-  forward(src: Tensor, tgtIn: Tensor, options: { srcPad?: Tensor; tgtPad?: Tensor; tgtOut?: Tensor } = {}): ModelOutput {
-    const { memory, memoryKeep } = this.encode(src, options.srcPad);
-    const logits = this.decode(tgtIn, memory, memoryKeep, { tgtPad: options.tgtPad });
+  forward(src: Tensor, tgtIn: Tensor, options: Padding & { tgtOut?: Tensor } = {}): ModelOutput {
+    const { memory, memoryKeep } = this.encode(src, options.srcKeep ?? options.srcPad);
+    const logits = this.decode(tgtIn, memory, memoryKeep, { tgtKeep: options.tgtKeep ?? options.tgtPad });
     return { logits, loss: options.tgtOut ? crossEntropy(logits, options.tgtOut) : null };
   }
 
@@ -112,10 +112,10 @@ export class Seq2SeqTransformer extends Module {
    * Decode token by token; stops a row at `eos`. Returns the tokens after `bos`. Each step feeds the
    * new token when every block keeps a generation state, else the whole prefix again.
    */
-  generate(src: Tensor, options: { srcPad?: Tensor; bos: number; eos: number; maxLen: number } & SampleOptions): number[][] {
+  generate(src: Tensor, options: Padding & GenerateOptions & SampleOptions): number[][] {
     return noGrad(() => {
       const [B] = src.shape;
-      const { memory, memoryKeep } = this.encode(src, options.srcPad);
+      const { memory, memoryKeep } = this.encode(src, options.srcKeep ?? options.srcPad);
       const states = statesOf(this.decoder.items);
       const fed: number[][] = Array.from({ length: B }, () => [options.bos]); // every row's prefix
       const out: number[][] = Array.from({ length: B }, () => []);
@@ -138,8 +138,22 @@ export class Seq2SeqTransformer extends Module {
   }
 }
 
+/** Padding masks, 1 = real token: srcKeep (B, S), tgtKeep (B, T); srcPad, tgtPad: older names. */
+interface Padding {
+  srcKeep?: Tensor;
+  tgtKeep?: Tensor;
+  srcPad?: Tensor;
+  tgtPad?: Tensor;
+}
+
+interface GenerateOptions {
+  bos: number; // the first token fed to the decoder
+  eos: number; // a row stops when it produces this
+  maxLen: number; // the most tokens a row gets
+}
+
 interface DecodeOptions {
-  tgtPad?: Tensor; // (B, T) padding mask of the target
+  tgtKeep?: Tensor; // (B, T) padding mask of the target
   states?: BlockState[] | null; // one per block, from statesOf
   offset?: number; // the position of tgtIn's first token
 }
