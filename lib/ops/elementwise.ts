@@ -87,4 +87,4 @@ export const where: Op<undefined> = primitive({
     return [null, whereOf(cond, dy, zero), whereOf(cond, zero, dy)];
   },
 });
-const whereOf = (c: Tensor, a: Tensor, b: Tensor): Tensor => where([c, a, b], undefined);
+const whereOf = (cond: Tensor, a: Tensor, b: Tensor): Tensor => where([cond, a, b], undefined);
