@@ -126,12 +126,14 @@ export interface Backend {
   /** Inclusive prefix sum along dim (reverse = suffix sum), accumulated in doubles. */
   cumsum(x: TypedArray, shape: Shape, dim: number, reverse: boolean): TypedArray;
   /** Sparse scores s[g,t,j] = q[g,t]·k[g,idx[t,j]], `fill` where idx = −1 (an empty slot). */
-  gatherScores(q: TypedArray, k: TypedArray, idx: Int32Array, dims: SparseDims, fill: number): TypedArray;
+  gatherScores(
+    q: TypedArray, k: TypedArray, idx: Int32Array, dims: SparseDims, fill: number,
+  ): TypedArray;
   /** o[g,t] = Σ_j p[g,t,j] v[g,idx[t,j]] over the non-empty slots. */
   gatherApply(p: TypedArray, v: TypedArray, idx: Int32Array, dims: SparseDims): TypedArray;
   /** The adjoint of gatherApply in v: y[g,m] = Σ_{(t,j): idx[t,j]=m} p[g,t,j] x[g,t]. */
   scatterApply(p: TypedArray, x: TypedArray, idx: Int32Array, dims: SparseDims): TypedArray;
-  /** Causal linear attention over φ(q), φ(k) (heads, n, d) and v (heads, n, dv) → (heads, n, dv). */
+  /** Causal linear attention: φ(q), φ(k) (heads, n, d) and v (heads, n, dv) → (heads, n, dv). */
   causalLinearAttention(
     q: TypedArray, k: TypedArray, v: TypedArray, dims: LinearAttentionDims, eps: number,
   ): TypedArray;

@@ -1,5 +1,6 @@
-// The GPU.js backend: the CPU backend's table with matmul, softmax and softmax backward overridden
-// by gpu.js kernels, each behind an accepts() predicate so small or float64 work stays on the CPU.
+// The GPU.js backend: the threaded backend ('cpu-threads') with matmul, softmax and softmax
+// backward overridden by gpu.js kernels (override.ts), each behind an accepts() predicate so small
+// or float64 work stays on the CPU, where it, and every other kernel, runs threaded.
 // gpu.js is an optional dependency, loaded here with a dynamic import() only when asked for.
 // Read next: gpu/kernels.ts (the kernels), gpu/runner.ts (cache, counters), gpu/webgpu-bridge.ts.
 //
@@ -9,13 +10,15 @@
 //   (for tests: webasm and cpu use no GPU at all);
 // - otherwise WebGPU (Dawn) on a real adapter, else headless-gl on a renderer that names real
 //   hardware, else no backend and a one-line reason: llvmpipe is a CPU, and on a CPU the TS
-//   kernels beat every gpu.js mode (gpujs-notes.md).
+//   kernels beat every gpu.js mode (docs/gpujs.md has the measurements).
 // Headless-gl on a real GPU needs the gl package built (X11 headers) and an X display (xvfb-run).
 
 import { createRequire } from 'node:module';
 import type { Backend, MatmulArgs } from './backend.ts';
 import { cpuBackend } from './cpu.ts';
-import { fastMatmul } from './wasm/matmul-kernel.ts';
+import { batchOffsets } from './cpu/matmul.ts';
+import { overrideBackend } from './override.ts';
+import { threadedBackend } from './threads.ts';
 import type { TypedArray } from '../dtype.ts';
 import { aroundDim, sizeOf, type Shape } from '../shape.ts';
 import {
@@ -45,9 +48,9 @@ export const cpuSoftmaxBackward = cpuBackend.softmaxBackward;
 export interface GpuBackendOptions {
   /** The gpu.js mode; default: $ATTNGRAD_GPU_MODE, else a real adapter (WebGPU, then headless-gl). */
   mode?: GpuMode;
-  /** Matmuls of fewer flops (2·batch·M·N·K) run on the CPU. Default 2^22 (≈ 128³ multiply-adds). */
+  /** Matmuls of fewer flops (2·batch·M·N·K) run threaded. Default 2^22 (≈ 128³ multiply-adds). */
   minMatmulFlops?: number;
-  /** Softmaxes (and their backward) of fewer elements run on the CPU. Default 2^16. */
+  /** Softmaxes (and their backward) of fewer elements run threaded. Default 2^16. */
   minSoftmaxSize?: number;
 }
 
@@ -67,20 +70,7 @@ const maxElements = 2 ** 24;
 const sizeLimit = (...xs: TypedArray[]) => xs.every((x) => x.length < maxElements);
 const isFloat32 = (...xs: TypedArray[]) => xs.every((x) => x instanceof Float32Array);
 
-/** Run `gpu` when `accepts` says so, else the CPU reference `cpu` (and count the fallback). */
-function accelerate<A extends unknown[], R>(
-  cpu: (...a: A) => R,
-  accepts: (...a: A) => boolean,
-  gpu: (...a: A) => R,
-) {
-  return (...a: A): R => {
-    if (accepts(...a)) return gpu(...a);
-    counters.cpuFallbacks++;
-    return cpu(...a);
-  };
-}
-
-/** The backend table over one runner: the CPU kernels, with three of them overridden. */
+/** The backend table over one runner: 'cpu-threads' with three kernels overridden. */
 function makeGpuBackend(runner: KernelRunner, options: GpuBackendOptions = {}): Backend {
   const minFlops = options.minMatmulFlops ?? 2 ** 22;
   const minSoftmax = options.minSoftmaxSize ?? 2 ** 16;
@@ -89,40 +79,50 @@ function makeGpuBackend(runner: KernelRunner, options: GpuBackendOptions = {}): 
     x.length >= Math.max(minSoftmax, 1) &&
     sizeLimit(x) &&
     shape.length > 0;
-  return {
-    ...cpuBackend,
-    name: 'gpu',
-    matmul: accelerate(
-      fastMatmul,
-      (m: MatmulArgs) => {
-        const flops = 2 * sizeOf(m.outShape) * inner(m);
-        return (
-          isFloat32(m.a, m.b) &&
-          flops > 0 &&
-          flops >= minFlops &&
-          sizeLimit(m.a, m.b) &&
-          sizeOf(m.outShape) < maxElements
-        );
-      },
-      (m: MatmulArgs) => matmul(runner, m),
-    ),
-    softmax: accelerate(
-      cpuBackend.softmax,
-      (x, shape) => softmaxAccepts(x, shape),
-      (x, shape, dim, log) => softmax(runner, x as Float32Array, shape, dim, log),
-    ),
-    softmaxBackward: accelerate(
-      cpuSoftmaxBackward,
-      (y, dy, shape) => softmaxAccepts(y, shape, dy),
-      (y, dy, shape, dim, log) =>
-        softmaxBackward(runner, y as Float32Array, dy as Float32Array, shape, dim, log),
-    ),
+  const matmulAccepts = (m: MatmulArgs) => {
+    const flops = 2 * sizeOf(m.outShape) * inner(m);
+    return (
+      isFloat32(m.a, m.b) &&
+      flops > 0 &&
+      flops >= minFlops &&
+      sizeLimit(m.a, m.b) &&
+      sizeOf(m.outShape) < maxElements
+    );
   };
+  const overrides = {
+    matmul: { accepts: matmulAccepts, run: (m: MatmulArgs) => matmul(runner, m) },
+    softmax: {
+      accepts: (x: TypedArray, shape: Shape) => softmaxAccepts(x, shape),
+      run: (x: TypedArray, shape: Shape, dim: number, log: boolean) =>
+        softmaxPasses(runner, softmaxKernels, [x as Float32Array], shape, dim, log, false),
+    },
+    softmaxBackward: {
+      accepts: (y: TypedArray, dy: TypedArray, shape: Shape) => softmaxAccepts(y, shape, dy),
+      run: (y: TypedArray, dy: TypedArray, shape: Shape, dim: number, log: boolean) => {
+        const args = [y as Float32Array, dy as Float32Array];
+        return softmaxPasses(runner, softmaxBackwardKernels, args, shape, dim, log, true);
+      },
+    },
+  };
+  return overrideBackend('gpu', threadedBackend, overrides, () => counters.cpuFallbacks++);
 }
 
 /** K, the length of each dot product. */
 const inner = ({ aShape, transA }: MatmulArgs) =>
   transA ? aShape[aShape.length - 2] : aShape[aShape.length - 1];
+
+/**
+ * Launch one kernel, compiled once per name, output length, constants and argument lengths (the
+ * cache key; every size is a compile-time constant, see gpu/kernels.ts).
+ */
+function launch(
+  runner: KernelRunner, name: string, source: string, output: number,
+  constants: Record<string, number>, args: Float32Array[],
+): Float32Array {
+  const sizes = [output, ...Object.entries(constants).map(([k, v]) => `${k}=${v}`)];
+  const key = `${name} ${sizes.join(' ')} ${args.map((a) => a.length).join(' ')}`;
+  return runner.run({ key, source, output, constants }, args);
+}
 
 function matmul(runner: KernelRunner, m: MatmulArgs): Float32Array {
   const { a, b, aShape, bShape, transA, transB, outShape } = m;
@@ -130,106 +130,45 @@ function matmul(runner: KernelRunner, m: MatmulArgs): Float32Array {
     N = outShape[outShape.length - 1],
     K = inner(m);
   const outBatch = outShape.slice(0, -2);
-  const batch = sizeOf(outBatch);
-  // element (i, k) of op(A) is a[aOff[z] + i·rowA + k·colA]; (k, j) of op(B) is b[bOff[z] + k·rowB + j·colB]
+  // element (i, k) of op(A) is a[aOff[z] + i·rowA + k·colA],
+  // element (k, j) of op(B) is b[bOff[z] + k·rowB + j·colB]
   const [rowA, colA] = transA ? [1, M] : [K, 1];
   const [rowB, colB] = transB ? [1, K] : [N, 1];
-  const aOff = batchOffsets(aShape, outBatch, M * K),
-    bOff = batchOffsets(bShape, outBatch, K * N);
-  const key = `matmul ${batch}×${M}×${N}×${K} ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${a.length} ${b.length}`;
+  const aOff = Float32Array.from(batchOffsets(aShape, outBatch, M * K)),
+    bOff = Float32Array.from(batchOffsets(bShape, outBatch, K * N));
   const constants = { MN: M * N, N, K, rowA, colA, rowB, colB };
-  return runner.run({ key, source: matmulSource, output: batch * M * N, constants }, [
-    a as Float32Array,
-    b as Float32Array,
-    aOff,
-    bOff,
-  ]);
+  const args = [a as Float32Array, b as Float32Array, aOff, bOff];
+  return launch(runner, 'matmul', matmulSource, sizeOf(outShape), constants, args);
 }
+
+/** A kernel's name (its cache key starts with it) and source. */
+type Kernel = [name: string, source: string];
+const softmaxKernels: [Kernel, Kernel] = [
+  ['rowLogSumExp', rowLogSumExpSource],
+  ['softmaxApply', softmaxApplySource],
+];
+const softmaxBackwardKernels: [Kernel, Kernel] = [
+  ['rowDot', rowDotSource],
+  ['softmaxBackwardApply', softmaxBackwardApplySource],
+];
 
 /**
- * Per entry of the broadcast batch `outBatch`, the offset of the operand's matrix in its buffer
- * (batch dims align from the right; a size-1 or missing dim is broadcast), as in cpu/matmul.ts.
+ * Softmax, forward or backward, in two launches over the (outer, n, inner) layout: a statistic
+ * per row (forward: the max-subtracted log-sum-exp; backward: Σ dy ⊙ y, or Σ dy for log-softmax),
+ * then one thread per element, which takes the statistics as its last argument. `rowLog` passes
+ * the log flag to the row pass too (the forward's row pass is the same for both, so it is shared).
  */
-function batchOffsets(shape: Shape, outBatch: Shape, matrixSize: number): Float32Array {
-  const batch = shape.slice(0, -2);
-  const offsets = new Float32Array(Math.max(sizeOf(outBatch), 1));
-  for (let flat = 0; flat < offsets.length; flat++) {
-    let rest = flat,
-      offset = 0,
-      stride = matrixSize;
-    for (let d = outBatch.length - 1, e = batch.length - 1; d >= 0 && e >= 0; d--, e--) {
-      const index = rest % outBatch[d];
-      rest = Math.floor(rest / outBatch[d]);
-      if (batch[e] !== 1) offset += index * stride;
-      stride *= batch[e];
-    }
-    offsets[flat] = offset;
-  }
-  return offsets;
-}
-
-// Softmax in two launches: per-row log-sum-exp (max-subtracted), then one thread per element.
-function softmax(
-  runner: KernelRunner,
-  x: Float32Array,
-  shape: Shape,
-  dim: number,
-  log: boolean,
+function softmaxPasses(
+  runner: KernelRunner, [row, apply]: [Kernel, Kernel], args: Float32Array[],
+  shape: Shape, dim: number, log: boolean, rowLog: boolean,
 ): Float32Array {
   const [outer, n, inr] = aroundDim(shape, dim);
-  const tag = `${outer}×${n}×${inr}`;
-  const lse = runner.run(
-    {
-      key: `rowLogSumExp ${tag}`,
-      source: rowLogSumExpSource,
-      output: outer * inr,
-      constants: { n, inner: inr },
-    },
-    [x],
-  );
-  const constants = { inner: inr, nInner: n * inr, log: log ? 1 : 0 };
-  return runner.run(
-    {
-      key: `softmaxApply ${tag} ${log ? 'log' : 'exp'}`,
-      source: softmaxApplySource,
-      output: x.length,
-      constants,
-    },
-    [x, lse],
-  );
-}
-
-// Softmax backward in two launches: per-row Σ dy ⊙ y (or Σ dy), then one thread per element.
-function softmaxBackward(
-  runner: KernelRunner,
-  y: Float32Array,
-  dy: Float32Array,
-  shape: Shape,
-  dim: number,
-  log: boolean,
-): Float32Array {
-  const [outer, n, inr] = aroundDim(shape, dim);
-  const tag = `${outer}×${n}×${inr} ${log ? 'log' : 'exp'}`;
   const flag = log ? 1 : 0;
-  const s = runner.run(
-    {
-      key: `rowDot ${tag}`,
-      source: rowDotSource,
-      output: outer * inr,
-      constants: { n, inner: inr, log: flag },
-    },
-    [y, dy],
-  );
+  const rowConstants: Record<string, number> = { n, inner: inr };
+  if (rowLog) rowConstants.log = flag;
+  const stats = launch(runner, ...row, outer * inr, rowConstants, args);
   const constants = { inner: inr, nInner: n * inr, log: flag };
-  return runner.run(
-    {
-      key: `softmaxBackwardApply ${tag}`,
-      source: softmaxBackwardApplySource,
-      output: y.length,
-      constants,
-    },
-    [y, dy, s],
-  );
+  return launch(runner, ...apply, args[0].length, constants, [...args, stats]);
 }
 
 /**

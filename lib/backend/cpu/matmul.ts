@@ -214,9 +214,10 @@ function microKernel(
 /**
  * For each entry of the broadcast batch `outBatch` (row-major), the offset of the operand's
  * matrix in its buffer. The operand's batch dims align from the right; a dim of size 1 (or a
- * missing one) is broadcast, so it contributes nothing to the offset.
+ * missing one) is broadcast, so it contributes nothing to the offset. The gpu backend's matmul
+ * passes these to its kernel too.
  */
-function batchOffsets(shape: Shape, outBatch: Shape, matrixSize: number): number[] {
+export function batchOffsets(shape: Shape, outBatch: Shape, matrixSize: number): number[] {
   const batch = shape.slice(0, -2);
   const offsets: number[] = [];
   for (let flat = 0; flat < sizeOf(outBatch); flat++) {

@@ -11,11 +11,16 @@ import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import type { Shape } from '../../shape.ts';
 import type { NormGrads, NormResult } from '../backend.ts';
 
+/** x as rows of its last dim: [rows, n]. */
+function rowsOf(x: TypedArray, shape: Shape): [number, number] {
+  const n = shape[shape.length - 1];
+  return [n === 0 ? 0 : x.length / n, n];
+}
+
 export function norm(
   x: TypedArray, shape: Shape, gamma: TypedArray | null, beta: TypedArray | null, eps: number, rms: boolean,
 ): NormResult {
-  const n = shape[shape.length - 1];
-  const rows = n === 0 ? 0 : x.length / n;
+  const [rows, n] = rowsOf(x, shape);
   const y = allocate(dtypeOf(x), x.length);
   const mean = new Float64Array(rows);
   const rstd = new Float64Array(rows);
@@ -43,8 +48,7 @@ export function normBackward(
   dy: TypedArray, x: TypedArray, shape: Shape, gamma: TypedArray | null, hasBeta: boolean,
   stats: NormResult, rms: boolean,
 ): NormGrads {
-  const n = shape[shape.length - 1];
-  const rows = n === 0 ? 0 : x.length / n;
+  const [rows, n] = rowsOf(x, shape);
   const dx = allocate(dtypeOf(x), x.length);
   const dgamma = gamma ? new Float64Array(n) : null;
   const dbeta = hasBeta ? new Float64Array(n) : null;

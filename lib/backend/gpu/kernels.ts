@@ -5,7 +5,8 @@
 // toolchain (tsx already strips whitespace; a minifier renames and rewrites), so a kernel written
 // as a TS function can break when the build changes. Text is what gpu.js reads, whatever the build.
 //
-// Every kernel follows the rules of gpujs-notes.md for 2.24.1:
+// Every kernel follows these rules, which work around gpu.js 2.24.1's silent wrong results
+// (docs/gpujs.md lists the bugs and what was measured):
 // - arguments are flat 1-D Float32Arrays and each kernel computes its own indices (2-D `Input`s are
 //   indexed wrongly in cpu mode with dynamic arguments);
 // - the output is 1-D (it comes back as one Float32Array) and every size is a compile-time
@@ -50,14 +51,18 @@ export const matmulSource = String.raw`function matmul(a, b, aOff, bOff) {
   return sum;
 }`;
 
+// The pass-1 kernels' shared first lines: thread t owns row (o, j) of x as (outer, n, inner),
+// whose first element is at `base` (the others follow every `inner`).
+const firstOfRow = `  const t = this.thread.x;
+  const o = Math.floor((t + 0.5) / this.constants.inner);
+  const base = o * this.constants.n * this.constants.inner + (t - o * this.constants.inner);`;
+
 /**
  * Softmax pass 1, one thread per row in the (outer, n, inner) layout: lse = max + log Σ exp(x − max).
  * A fully masked row returns its max (−∞), which pass 2 recognises.
  */
 export const rowLogSumExpSource = String.raw`function rowLogSumExp(x) {
-  const t = this.thread.x;
-  const o = Math.floor((t + 0.5) / this.constants.inner);
-  const base = o * this.constants.n * this.constants.inner + (t - o * this.constants.inner);
+${firstOfRow}
   let m = x[base];
   for (let i = 1; i < this.constants.n; i++) {
     const v = x[base + i * this.constants.inner];
@@ -78,12 +83,14 @@ export const rowLogSumExpSource = String.raw`function rowLogSumExp(x) {
   return m + Math.log(s);
 }`;
 
-// The pass-2 kernels' shared first lines: element t of x as (outer, n, inner) lies in row (o, j),
-// whose statistic (lse, or s) is at o·inner + j.
-const rowOfElement = `  const t = this.thread.x;
+// The pass-2 kernels' shared first lines: element t of `x` as (outer, n, inner) lies in row (o, j),
+// whose statistic (lse, or s) is at o·inner + j; `v` is the element, `rowStat` its row's statistic.
+const elementOfRow = (x: string, stats: string) => `  const t = this.thread.x;
   const o = Math.floor((t + 0.5) / this.constants.nInner);
   const r = t - o * this.constants.nInner;
-  const j = r - Math.floor((r + 0.5) / this.constants.inner) * this.constants.inner;`;
+  const j = r - Math.floor((r + 0.5) / this.constants.inner) * this.constants.inner;
+  const v = ${x}[t];
+  const rowStat = ${stats}[o * this.constants.inner + j];`;
 
 /**
  * Softmax pass 2, one thread per element: y = exp(x − lse) (softmax) or x − lse (log-softmax, when
@@ -91,28 +98,24 @@ const rowOfElement = `  const t = this.thread.x;
  * (its lse is −∞, and −∞ − −∞ would be NaN: log-softmax returns the lse itself).
  */
 export const softmaxApplySource = String.raw`function softmaxApply(x, lse) {
-${rowOfElement}
-  const l = lse[o * this.constants.inner + j];
-  const v = x[t];
+${elementOfRow('x', 'lse')}
   if (this.constants.log > 0.5) {
-    if (l < -3.0e38) {
-      return l;
+    if (rowStat < -3.0e38) {
+      return rowStat;
     }
-    return v - l;
+    return v - rowStat;
   }
   if (v < -3.0e38) {
     return 0;
   }
-  return Math.exp(v - l);
+  return Math.exp(v - rowStat);
 }`;
 
 /**
  * Softmax backward pass 1, one thread per row: s = Σ dy ⊙ y (softmax) or Σ dy (log-softmax).
  */
 export const rowDotSource = String.raw`function rowDot(y, dy) {
-  const t = this.thread.x;
-  const o = Math.floor((t + 0.5) / this.constants.inner);
-  const base = o * this.constants.n * this.constants.inner + (t - o * this.constants.inner);
+${firstOfRow}
   let s = 0;
   for (let i = 0; i < this.constants.n; i++) {
     const at = base + i * this.constants.inner;
@@ -131,14 +134,12 @@ export const rowDotSource = String.raw`function rowDot(y, dy) {
  *   log-softmax:  dx = dy − exp(y) · s      (exp(−∞) = 0: a masked entry passes dy through)
  */
 export const softmaxBackwardApplySource = String.raw`function softmaxBackwardApply(y, dy, s) {
-${rowOfElement}
-  const sum = s[o * this.constants.inner + j];
-  const v = y[t];
-  if (this.constants.log > 0.5) {
-    if (v < -3.0e38) {
-      return dy[t];
-    }
-    return dy[t] - Math.exp(v) * sum;
+${elementOfRow('y', 's')}
+  if (this.constants.log < 0.5) {
+    return v * (dy[t] - rowStat);
   }
-  return v * (dy[t] - sum);
+  if (v < -3.0e38) {
+    return dy[t];
+  }
+  return dy[t] - Math.exp(v) * rowStat;
 }`;

@@ -15,7 +15,7 @@ export interface GpuCounters {
   downloads: number; // results read back
   uploadBytes: number;
   downloadBytes: number;
-  cpuFallbacks: number; // calls that an accepts() predicate sent to the CPU kernel
+  cpuFallbacks: number; // calls an accepts() predicate left to the CPU ('cpu-threads') kernel
 }
 
 const zero = (): GpuCounters => ({
@@ -67,7 +67,7 @@ const kernelClass: Record<GpuMode, string> = {
 
 /**
  * The synchronous gpu.js modes, in this thread. Kernels are never destroyed: in headless-gl,
- * destroying one kernel makes the others of the same GPU return zeros (gpujs-notes.md, bug 4),
+ * destroying one kernel makes the others of the same GPU return zeros (docs/gpujs.md, bug 4),
  * and a training run meets a bounded set of shapes.
  */
 export class InThreadRunner implements KernelRunner {
@@ -94,7 +94,8 @@ export class InThreadRunner implements KernelRunner {
   run(spec: KernelSpec, args: readonly Float32Array[]): Float32Array {
     let kernel = this.kernels.get(spec.key);
     if (!kernel) {
-      // tactic 'precision' avoids headless-gl's stale-result bug (3); no setting is ever undefined (6)
+      // tactic 'precision' avoids headless-gl's stale-result bug (docs/gpujs.md, 3); no setting is
+      // ever undefined (6)
       kernel = this.gpu.createKernel(spec.source, {
         output: [spec.output],
         constants: spec.constants,
