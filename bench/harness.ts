@@ -83,7 +83,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
  * 'attngrad-1t' the same backend on one (as tfjs-wasm runs in Node). initGpuBackend adds
  * 'attngrad-gpu-<mode>' for the mode it picks by itself (a real adapter; none on a CPU-only machine) and for each mode forced with
  * BENCH_GPU_MODES=webgpu,headlessgl,webasm,cpu (software modes are slow: a 1024³ matmul takes
- * seconds, see gpujs-notes.md, so they are opt-in to keep `npm run bench` under 10 minutes).
+ * seconds, see docs/gpujs.md, so they are opt-in to keep `npm run bench` under 10 minutes).
  */
 export async function attngradImpls(notes: string[]): Promise<Impl[]> {
   const all = availableParallelism();

@@ -1,4 +1,5 @@
-// ndarray views over our contiguous typed arrays: the toolkit for strided movement (STYLE.md).
+// ndarray views over our contiguous typed arrays: the toolkit for strided movement, so no kernel
+// hand-writes index arithmetic for arbitrary strides.
 // Broadcasting is a view with stride 0 on the broadcast dims; permute is a view with permuted strides.
 
 import ndarray, { type NdArray } from 'ndarray';
