@@ -20,16 +20,22 @@ export function mergeHeads(y: Tensor): Tensor {
   return y.transpose(1, 2).reshape([B, L, nh * hs]); // (B, L, C)
 }
 
-/** Keys and values so far: the state's, then the new ones (B, nh, T, ·); the state keeps them all. */
+/** The state's keys or values so far, then the new ones (B, nh, T, ·); the state keeps them all. */
+export function append(state: KeyValueState | null, part: 'k' | 'v', x: Tensor): Tensor {
+  if (!state) return x;
+  const before = state[part];
+  const all = before ? cat([before, x], 2) : x; // (B, nh, S, ·)
+  state[part] = all;
+  return all;
+}
+
+/** Both at once: keys and values (B, nh, S, ·) after this step's (B, nh, T, ·). */
 export function appendKeysValues(
   state: KeyValueState | null,
   k: Tensor,
   v: Tensor,
 ): [Tensor, Tensor] {
-  if (!state) return [k, v];
-  if (state.k && state.v) [k, v] = [cat([state.k, k], 2), cat([state.v, v], 2)]; // (B, nh, S, ·)
-  [state.k, state.v] = [k, v];
-  return [k, v];
+  return [append(state, 'k', k), append(state, 'v', v)];
 }
 
 /** nEmbd must split into nHead equal heads. */

@@ -20,11 +20,11 @@
 // nh heads, hs = C / nh, ℓ blockSize, k rank, a·b ≥ ℓ the factorized-dense widths.
 // Read next: attention.ts (the dot-product mixer these replace), mixer.ts (the contract).
 
-import { cat, zeros, type Tensor } from '../lib/index.ts';
+import { zeros, type Tensor } from '../lib/index.ts';
 import { Dropout, init, Linear } from '../nn/index.ts';
 import { Module } from '../nn/module.ts';
 import type { TransformerConfig } from './config.ts';
-import { checkHeads, mergeHeads, splitHeads } from './heads.ts';
+import { append, checkHeads, mergeHeads, splitHeads } from './heads.ts';
 import { causalMask, combineMasks, paddingMask } from './masks.ts';
 import { keyValueState, stateOf } from './mixer.ts';
 import type { KeyValueState, MixerOptions, TokenMixer } from './mixer.ts';
@@ -65,14 +65,12 @@ export abstract class Synthesizer extends Module implements TokenMixer {
       throw new Error(`${who}: cross-attention is not supported (synthesized weights ignore the memory)`);
     }
     const past = stateOf(who, 'keys-values', state);
-    let v = splitHeads(this.value.forward(x), this.nHead); // (B, nh, T, hs)
-    if (past?.v) v = cat([past.v, v], 2); // (B, nh, S, hs)
-    const S = v.shape[2];
+    const S = (past?.v?.shape[2] ?? 0) + T; // keys so far and the new ones
     if (S > this.blockSize) {
       throw new Error(`${who}: key length ${S} exceeds blockSize ${this.blockSize} (ℓ)`);
     }
+    const v = append(past, 'v', splitHeads(this.value.forward(x), this.nHead)); // (B, nh, S, hs)
     let scores = this.logits(x, S, past); // (B or 1, nh, T, S)
-    if (past) past.v = v;
     // additive masks: causal (T, S) with query t at position S − T + t; padding (B, 1, 1, S)
     const mask = combineMasks(causal ? causalMask(T, S) : null, keep ? paddingMask(keep) : null);
     if (mask) scores = scores.add(mask.to(scores.dtype)); // (B, nh, T, S)
@@ -189,9 +187,7 @@ export class MixtureSynthesizer extends Synthesizer {
   protected logits(x: Tensor, S: number, state: KeyValueState | null): Tensor {
     const [, T, C] = x.shape;
     const q = splitHeads(this.query.forward(x), this.nHead); // (B, nh, T, hs)
-    let k = splitHeads(this.key.forward(x), this.nHead); // (B, nh, T, hs)
-    if (state?.k) k = cat([state.k, k], 2); // (B, nh, S, hs)
-    if (state) state.k = k;
+    const k = append(state, 'k', splitHeads(this.key.forward(x), this.nHead)); // (B, nh, S, hs)
     const dot = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(C / this.nHead)); // (B, nh, T, S)
     const r = this.table.narrow(1, S - T, T).narrow(2, 0, S); // (nh, T, S)
     const [aR, aV] = this.weights().split(1); // (1,) each
