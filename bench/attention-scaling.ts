@@ -54,7 +54,9 @@ async function fromMixers(name: string, file: string, extra: Record<string, unkn
   if (!existsSync(join(models, file))) return { ...variant, note: `models/${file} does not exist yet` };
   try {
     const path = '../models/mixers.ts'; // a variable: tsc must not require the variants to exist
-    const { makeMixer } = (await import(path)) as { makeMixer: (c: ReturnType<typeof checkConfig>) => TokenMixer };
+    const { makeMixer } = (await import(path)) as {
+      makeMixer: (config: ReturnType<typeof checkConfig>) => TokenMixer;
+    };
     const config = (n: number) => checkConfig('attention-scaling', { vocabSize: 2, blockSize: n, nLayer: 1, nHead: NH, nEmbd: C, ...extra });
     makeMixer(config(256));
     return { ...variant, make: (n) => makeMixer(config(n)) };

@@ -97,15 +97,15 @@ export function trainAttngrad(
   const model = new TransformerLM(config);
   model.loadStateDict(Object.fromEntries([...init].map(([name, w]) => [name, tensor(w.data.slice(), { shape: w.shape })])));
   model.train();
-  const opt = new Adam(model.namedParameters(), { ...ADAM, weightDecay: 0 });
+  const optimizer = new Adam(model.namedParameters(), { ...ADAM, weightDecay: 0 });
   const ids = (a: Int32Array) => tensor(a, { shape: [B, T] });
   const losses: number[] = [], stepMs: number[] = [];
   for (let i = 0; i < steps; i++) {
     const batch = batches[i % batches.length], t0 = performance.now();
     const { loss } = model.forward(ids(batch.idx), ids(batch.targets));
-    opt.zeroGrad();
+    optimizer.zeroGrad();
     (loss as Tensor).backward();
-    opt.step();
+    optimizer.step();
     losses.push((loss as Tensor).item());
     stepMs.push(performance.now() - t0);
     onStep?.(i, losses[i]);
@@ -156,14 +156,14 @@ export function trainTfjs(init: Weights, batches: Batch[]): TrainResult {
   // Built in JS: tfjs-backend-wasm 4.22's OneHot with dtype 'float32' writes integer bit patterns
   // (1 reads back as 1.4e-45), which silently zeroes the loss.
   const oneHot = (a: Int32Array) => tf.tensor2d(new Float32Array(a.length * V).map((_, i) => +(a[Math.floor(i / V)] === i % V)), [a.length, V]);
-  const opt = tf.train.adam(ADAM.lr, ADAM.betas[0], ADAM.betas[1], ADAM.eps);
+  const optimizer = tf.train.adam(ADAM.lr, ADAM.betas[0], ADAM.betas[1], ADAM.eps);
   const varList = [...vars.values()];
   const losses: number[] = [], stepMs: number[] = [];
   let tensorsBefore = -1;
   for (const batch of batches) {
     const t0 = performance.now();
     const [ids1h, targets1h] = [oneHot(batch.idx), oneHot(batch.targets)];
-    const cost = opt.minimize(() => tfLoss(P, ids1h, targets1h, mask), true, varList) as TF.Scalar;
+    const cost = optimizer.minimize(() => tfLoss(P, ids1h, targets1h, mask), true, varList) as TF.Scalar;
     losses.push(cost.dataSync()[0]); // the sync point: updates have run on these synchronous backends
     tf.dispose([cost, ids1h, targets1h]);
     stepMs.push(performance.now() - t0);
@@ -176,7 +176,7 @@ export function trainTfjs(init: Weights, batches: Batch[]): TrainResult {
     const [a, b] = [oneHot(batches[0].idx), oneHot(batches[0].targets)];
     return tfLoss(P, a, b, mask).dataSync()[0];
   });
-  opt.dispose();
+  optimizer.dispose();
   tf.dispose([...varList, mask]);
   return finish(losses, stepMs, after);
 }
