@@ -163,7 +163,8 @@ export function trainTfjs(init: Weights, batches: Batch[]): TrainResult {
   for (const batch of batches) {
     const t0 = performance.now();
     const [ids1h, targets1h] = [oneHot(batch.idx), oneHot(batch.targets)];
-    const cost = optimizer.minimize(() => tfLoss(P, ids1h, targets1h, mask), true, varList) as TF.Scalar;
+    const loss = () => tfLoss(P, ids1h, targets1h, mask);
+    const cost = optimizer.minimize(loss, true, varList) as TF.Scalar;
     losses.push(cost.dataSync()[0]); // the sync point: updates have run on these synchronous backends
     tf.dispose([cost, ids1h, targets1h]);
     stepMs.push(performance.now() - t0);

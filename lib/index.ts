@@ -8,7 +8,8 @@ import { threadedBackend } from './backend/threads.ts';
 // Two CPU backends with bitwise the same results: 'cpu', the single-threaded TypeScript reference
 // every kernel is checked against, and 'cpu-threads' (the default), which runs matmul's inner loops
 // in WebAssembly SIMD and splits large matmuls, exps and softmaxes across cores (ATTNGRAD_THREADS
-// or setNumThreads(n) sets how many; with 1, everything runs on the main thread).
+// or setNumThreads(n) sets how many; with 1, everything runs on the main thread). A backend of
+// your own: overrideBackend(name, base, overrides) from backend/override.ts, then registerBackend.
 registerBackend(cpuBackend);
 registerBackend(threadedBackend);
 setBackend(threadedBackend.name);
@@ -31,6 +32,10 @@ export { gatherScores, gatherApply, scatterApply } from './ops/sparse.ts';
 export { causalLinearAttention, linearAttention, type LinearAttentionOptions } from './ops/linear-attention.ts';
 export { primitives } from './ops/primitive.ts';
 export { backend, setBackend, registerBackend, type Backend, type KernelName } from './backend/backend.ts';
+export type {
+  LinearAttentionDims, LinearAttentionGrads, MatmulArgs, SparseDims,
+} from './backend/backend.ts';
+export { overrideBackend, type Override, type Overrides } from './backend/override.ts';
 export { toNdarray, fromNdarray } from './ndarray-interop.ts';
 export { initGpuBackend, gpuCounters, resetGpuCounters, type GpuBackendOptions, type GpuCounters, type GpuInit, type GpuMode } from './backend/gpu.ts';
 export { setNumThreads, getNumThreads, threadStats, type ThreadStats } from './backend/threads.ts';
