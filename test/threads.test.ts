@@ -2,14 +2,14 @@
 // matmul on odd shapes, transposes and broadcast batches, every unary op, and softmax along any dim
 // (float32 and float64), for 1, 2 and 3 threads; small work never reaches the pool;
 // ATTNGRAD_THREADS is honoured; a process that used the pool exits by itself.
-// Read next: ../lib/backend/threads.ts, ../lib/backend/threads/pool.ts.
+// Read next: ../lib/backend/threads.ts (the splits), ../lib/backend/threads/pool.ts.
 
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { MatmulArgs, UnaryOp } from '../lib/backend/backend.ts';
+import type { Backend, MatmulArgs, UnaryOp } from '../lib/backend/backend.ts';
 import { cpuBackend } from '../lib/backend/cpu.ts';
 import {
   MIN_ELEMENTS, MIN_WORK, getNumThreads, setNumThreads, threadStats, threadedBackend,
@@ -30,7 +30,7 @@ function assertBitwise(got: ArrayLike<number>, want: ArrayLike<number>, what: st
 
 /** Run a kernel call on the threaded backend, check it went to the pool (or not), compare with CPU. */
 function checkKernel(
-  what: string, call: (b: typeof cpuBackend) => ArrayLike<number>, pooled = true,
+  what: string, call: (b: Backend) => ArrayLike<number>, pooled = true,
 ): void {
   const before = threadStats().dispatches;
   const got = call(threadedBackend);

@@ -5,7 +5,9 @@
 //
 // Adding a threaded kernel is one entry in `splits` below: when the call is worth splitting
 // (`accepts`), how it is cut into chunks (`plan`), and what one chunk computes (`chunk`, which
-// the workers look up by the kernel's name). The overrides, the pool and the workers need no edit.
+// the workers look up by the kernel's name; it writes into the shared output, as the CPU kernels'
+// `...Into` forms do). The overrides, the pool and the workers need no edit, and backend.ts's
+// table of what runs where wants its row.
 //
 // Every split runs the CPU kernel's own code on a piece of the output: matmul through matmulBlock
 // on bands of rows (rows = batch × M) or of columns, whichever side is longer; unary ops and
