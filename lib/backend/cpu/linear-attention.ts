@@ -31,22 +31,6 @@ function addOuter(
   }
 }
 
-/**
- * The forward sweep of head h: for i = 0 .. n−1, state += k_i [v_i, 1]ᵀ, so that state = S'_i,
- * then visit(i, qi, vi) with the offsets of row i in q, k (qi) and in v, y (vi).
- */
-function prefixSweep(
-  h: number, k: TypedArray, v: TypedArray, { n, d, dv }: LinearAttentionDims, state: Float64Array,
-  visit: (i: number, qi: number, vi: number) => void,
-): void {
-  state.fill(0);
-  for (let i = 0; i < n; i++) {
-    const qi = (h * n + i) * d, vi = (h * n + i) * dv;
-    addOuter(state, k, qi, v, vi, d, dv);
-    visit(i, qi, vi);
-  }
-}
-
 /** y (heads, n, dv) in v's dtype; q, k (heads, n, d), v (heads, n, dv), all contiguous. */
 export function causalLinearAttention(
   q: TypedArray, k: TypedArray, v: TypedArray, dims: LinearAttentionDims, eps: number,
@@ -56,16 +40,18 @@ export function causalLinearAttention(
   const y = allocate(dtypeOf(v), heads * n * dv);
   const state = new Float64Array(d * w); // S'_i = [S_i | z_i]
   const num = new Float64Array(w); // N'_i = S'_iᵀ q_i = [N_i, D_i − eps]
-  for (let h = 0; h < heads; h++) {
-    prefixSweep(h, k, v, dims, state, (_i, qi, vi) => {
-      num.fill(0);
-      for (let a = 0; a < d; a++) {
-        const qa = q[qi + a];
-        for (let c = 0; c < w; c++) num[c] += qa * state[a * w + c];
-      }
-      const den = num[dv] + eps;
-      for (let c = 0; c < dv; c++) y[vi + c] = num[c] / den;
-    });
+  // Row r = h·n + i of every head in turn; each head starts from an empty state.
+  for (let r = 0; r < heads * n; r++) {
+    if (r % n === 0) state.fill(0);
+    const qi = r * d, vi = r * dv;
+    addOuter(state, k, qi, v, vi, d, dv);
+    num.fill(0);
+    for (let a = 0; a < d; a++) {
+      const qa = q[qi + a];
+      for (let c = 0; c < w; c++) num[c] += qa * state[a * w + c];
+    }
+    const den = num[dv] + eps;
+    for (let c = 0; c < dv; c++) y[vi + c] = num[c] / den;
   }
   return y;
 }
@@ -93,7 +79,10 @@ export function causalLinearAttentionBackward(
     dn[dv] = -gy / D;
   };
   for (let h = 0; h < heads; h++) {
-    prefixSweep(h, k, v, dims, state, (i, qi, vi) => {
+    state.fill(0);
+    for (let i = 0; i < n; i++) {
+      const qi = (h * n + i) * d, vi = (h * n + i) * dv;
+      addOuter(state, k, qi, v, vi, d, dv);
       let D = eps;
       for (let a = 0; a < d; a++) D += q[qi + a] * state[a * w + dv];
       den[i] = D;
@@ -103,7 +92,7 @@ export function causalLinearAttentionBackward(
         for (let c = 0; c < w; c++) s += state[a * w + c] * dn[c];
         dq[qi + a] = s;
       }
-    });
+    }
     state.fill(0);
     for (let i = n - 1; i >= 0; i--) {
       const qi = (h * n + i) * d, vi = (h * n + i) * dv;
