@@ -18,8 +18,9 @@
 //   every other kernel     TS             the cpu kernel                     the cpu kernel
 //
 // The thresholds: MIN_WORK and MIN_ELEMENTS in threads.ts (measured there), minMatmulFlops and
-// minSoftmaxSize in gpu.ts (GpuBackendOptions). The gpu backend also leaves float64 work and
-// arrays of 2^24 elements or more to the threaded kernels.
+// minSoftmaxSize in gpu.ts (GpuBackendOptions). Nothing splits with one thread (ATTNGRAD_THREADS
+// or setNumThreads); the gpu backend leaves float64 work and arrays of 2^24 elements or more to
+// the threaded kernels.
 //
 // Adding a kernel: declare it in `Backend` below and implement it in cpu.ts (`satisfies Backend`
 // fails until you do). Splitting one across threads: one entry in `splits` in threads.ts (when it

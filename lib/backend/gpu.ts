@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import type { Backend, MatmulArgs } from './backend.ts';
 import { cpuBackend } from './cpu.ts';
 import { batchOffsets } from './cpu/matmul.ts';
-import { overrideBackend } from './override.ts';
+import { overrideBackend, type Overrides } from './override.ts';
 import { threadedBackend } from './threads.ts';
 import type { TypedArray } from '../dtype.ts';
 import { aroundDim, sizeOf, type Shape } from '../shape.ts';
@@ -103,7 +103,7 @@ function makeGpuBackend(runner: KernelRunner, options: GpuBackendOptions = {}): 
         return softmaxPasses(runner, softmaxBackwardKernels, args, shape, dim, log, true);
       },
     },
-  };
+  } satisfies Overrides;
   return overrideBackend('gpu', threadedBackend, overrides, () => counters.cpuFallbacks++);
 }
 
