@@ -13,7 +13,8 @@
 //
 // Standalone: node --import tsx bench/train-step.ts [--impl attngrad|attngrad-1t|tfjs-cpu|tfjs-wasm]
 //   [--steps N] [--profile]    (--profile: re-runs an attngrad impl, default attngrad-1t, under
-//   --cpu-prof and prints the top functions inside trainAttngrad)
+//   --cpu-prof and prints the top functions inside trainAttngrad). `--impl attngrad-cpu` runs the
+//   reference 'cpu' backend, only when named: its loss after 10 steps must equal the others' bits.
 // Read next: benchmark.ts.
 
 import { spawnSync } from 'node:child_process';
@@ -22,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as TF from '@tensorflow/tfjs-core';
-import { manualSeed, noGrad, tensor, type Tensor } from '../lib/index.ts';
+import { backend, manualSeed, noGrad, setBackend, tensor, type Tensor } from '../lib/index.ts';
 import { randomInt } from '../lib/random.ts';
 import { Adam } from '../nn/index.ts';
 import { TransformerLM } from '../models/transformer.ts';
@@ -192,12 +193,25 @@ export async function trainWith(impl: Impl, init: Weights, batches: Batch[]): Pr
 }
 
 // ---- standalone ----
+let home = 'cpu-threads';
+/** The reference backend: the TypeScript kernels on one thread (slow; only when asked for). */
+const referenceImpl: Impl = {
+  id: 'attngrad-cpu', framework: 'attngrad', label: "attngrad 'cpu' backend (the reference)",
+  enter: async () => {
+    home = backend().name;
+    setBackend('cpu');
+  },
+  leave: async () => setBackend(home),
+};
+
 async function main(): Promise<void> {
   const steps = countFlag('bench/train-step', '--steps', STEPS);
   if (process.argv.includes('--profile')) return profile(flagValue('--impl') ?? 'attngrad-1t', steps);
   const notes: string[] = [];
-  const impls = [...(await attngradImpls(notes)), ...(await tfjsImpls(notes))];
   const want = flagValue('--impl');
+  const impls = want === referenceImpl.id
+    ? [referenceImpl]
+    : [...(await attngradImpls(notes)), ...(await tfjsImpls(notes))];
   const chosen = impls.filter((i) => !want || i.id === want);
   if (chosen.length === 0) throw new Error(`--impl ${want}: not one of ${impls.map((i) => i.id).join(', ')}`);
   const [init, batches] = [initialWeights(), makeBatches(steps)];
