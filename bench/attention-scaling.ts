@@ -24,7 +24,15 @@ import { MultiHeadAttention } from '../models/attention.ts';
 import { checkConfig } from '../models/config.ts';
 import type { TokenMixer } from '../models/mixer.ts';
 import { barChartSvg, type Group } from './chart.ts';
-import { countFlag, flagValue, fmtMs, machine, median, resultsDir, writeAtomic } from './harness.ts';
+import {
+  countFlag,
+  flagValue,
+  fmtMs,
+  machine,
+  median,
+  resultsDir,
+  writeAtomic,
+} from './harness.ts';
 
 const SIZES = (flagValue('--sizes') ?? '256,512,1024,2048,4096').split(',').map(Number);
 const [B, C, NH] = [1, 64, 4];
@@ -49,19 +57,35 @@ const here = dirname(fileURLToPath(import.meta.url));
 const models = join(here, '..', 'models');
 
 /** A mixer from models/mixers.ts by config name, if its file exists and the table knows it. */
-async function fromMixers(name: string, file: string, extra: Record<string, unknown>): Promise<Variant> {
+async function fromMixers(
+  name: string,
+  file: string,
+  extra: Record<string, unknown>,
+): Promise<Variant> {
   const variant: Variant = { name, make: () => null };
-  if (!existsSync(join(models, file))) return { ...variant, note: `models/${file} does not exist yet` };
+  if (!existsSync(join(models, file)))
+    return { ...variant, note: `models/${file} does not exist yet` };
   try {
     const path = '../models/mixers.ts'; // a variable: tsc must not require the variants to exist
     const { makeMixer } = (await import(path)) as {
       makeMixer: (config: ReturnType<typeof checkConfig>) => TokenMixer;
     };
-    const config = (n: number) => checkConfig('attention-scaling', { vocabSize: 2, blockSize: n, nLayer: 1, nHead: NH, nEmbd: C, ...extra });
+    const config = (n: number) =>
+      checkConfig('attention-scaling', {
+        vocabSize: 2,
+        blockSize: n,
+        nLayer: 1,
+        nHead: NH,
+        nEmbd: C,
+        ...extra,
+      });
     makeMixer(config(256));
     return { ...variant, make: (n) => makeMixer(config(n)) };
   } catch (e) {
-    return { ...variant, note: `models/${file} is present but its mixer did not build: ${(e as Error).message.split('\n')[0]}` };
+    return {
+      ...variant,
+      note: `models/${file} is present but its mixer did not build: ${(e as Error).message.split('\n')[0]}`,
+    };
   }
 }
 
@@ -69,14 +93,23 @@ const softmaxBytes = (n: number, prev?: Row) =>
   prev?.peakMiB ? prev.peakMiB * 2 ** 20 * (n / prev.n) ** 2 : NXN_ALIVE * B * NH * n * n * 4;
 const variants: Variant[] = [
   {
-    name: 'softmax', make: () => new MultiHeadAttention(C, NH),
+    name: 'softmax',
+    make: () => new MultiHeadAttention(C, NH),
     skip: (n, prev) => {
       const bytes = softmaxBytes(n, prev);
-      return bytes > 2 * GIB ? `n×n matrices ≈ ${(bytes / GIB).toFixed(1)} GiB (predicted) > 2 GiB` : null;
+      return bytes > 2 * GIB
+        ? `n×n matrices ≈ ${(bytes / GIB).toFixed(1)} GiB (predicted) > 2 GiB`
+        : null;
     },
   },
-  await fromMixers(`local (w ${WINDOW})`, 'sparse-attention.ts', { attention: 'local', window: WINDOW }),
-  await fromMixers('linear (elu+1)', 'linear-attention.ts', { attention: 'linear', featureMap: 'elu' }),
+  await fromMixers(`local (w ${WINDOW})`, 'sparse-attention.ts', {
+    attention: 'local',
+    window: WINDOW,
+  }),
+  await fromMixers('linear (elu+1)', 'linear-attention.ts', {
+    attention: 'linear',
+    featureMap: 'elu',
+  }),
 ];
 
 /** Wrap every kernel of the active backend to record the arrayBuffers high-water mark. */
@@ -138,11 +171,19 @@ async function measure(mixer: TokenMixer, n: number): Promise<Omit<Row, 'n' | 'm
     step();
     ms.push(performance.now() - t);
   }
-  return { msMedian: median(ms), msMin: Math.min(...ms), msMax: Math.max(...ms), samples: reps, peakMiB: peakBytes / 2 ** 20 };
+  return {
+    msMedian: median(ms),
+    msMin: Math.min(...ms),
+    msMax: Math.max(...ms),
+    samples: reps,
+    peakMiB: peakBytes / 2 ** 20,
+  };
 }
 
 const rows: Row[] = [];
-console.log(`# attention forward+backward vs sequence length (B ${B}, C ${C}, ${NH} heads, causal, float32, backend '${backend().name}')\n`);
+console.log(
+  `# attention forward+backward vs sequence length (B ${B}, C ${C}, ${NH} heads, causal, float32, backend '${backend().name}')\n`,
+);
 for (const v of variants) if (v.note) console.log(`- ${v.name}: skipped, ${v.note}`);
 for (const n of SIZES) {
   for (const v of variants) {
@@ -156,30 +197,67 @@ for (const n of SIZES) {
     const mixer = v.make(n)!;
     rows.push({ n, mixer: v.name, ...(await measure(mixer, n)) });
     const r = rows[rows.length - 1];
-    process.stdout.write(`  n ${String(n).padStart(4)} ${v.name.padEnd(16)} ${fmtMs(r.msMedian!).padStart(8)} ms  ${r.peakMiB!.toFixed(1).padStart(8)} MiB\n`);
+    process.stdout.write(
+      `  n ${String(n).padStart(4)} ${v.name.padEnd(16)} ${fmtMs(r.msMedian!).padStart(8)} ms  ${r.peakMiB!.toFixed(1).padStart(8)} MiB\n`,
+    );
   }
 }
 
-console.log('\n| n | mixer | median ms | spread ms (min–max, n) | peak arrayBuffers Δ MiB | note |');
+console.log(
+  '\n| n | mixer | median ms | spread ms (min–max, n) | peak arrayBuffers Δ MiB | note |',
+);
 console.log('|---:|---|---:|---:|---:|---|');
 for (const r of rows) {
   if (r.skipped) console.log(`| ${r.n} | ${r.mixer} | – | – | – | skipped: ${r.skipped} |`);
-  else console.log(`| ${r.n} | ${r.mixer} | ${fmtMs(r.msMedian!)} | ${fmtMs(r.msMin!)}–${fmtMs(r.msMax!)}, ${r.samples} | ${r.peakMiB!.toFixed(1)} | |`);
+  else
+    console.log(
+      `| ${r.n} | ${r.mixer} | ${fmtMs(r.msMedian!)} | ${fmtMs(r.msMin!)}–${fmtMs(r.msMax!)}, ${r.samples} | ${r.peakMiB!.toFixed(1)} | |`,
+    );
 }
 const notes = variants.filter((v) => v.note).map((v) => `${v.name}: ${v.note}`);
 
-const env = { ...machine(), backend: (backend() as Backend).name, B, C, heads: NH, window: WINDOW, causal: true, notes };
-writeAtomic(join(resultsDir, 'attention-scaling.json'), JSON.stringify({ ...env, rows }, null, 2) + '\n');
+const env = {
+  ...machine(),
+  backend: (backend() as Backend).name,
+  B,
+  C,
+  heads: NH,
+  window: WINDOW,
+  causal: true,
+  notes,
+};
+writeAtomic(
+  join(resultsDir, 'attention-scaling.json'),
+  JSON.stringify({ ...env, rows }, null, 2) + '\n',
+);
 const groups = (key: 'msMedian' | 'peakMiB', unit: string): Group[] =>
   SIZES.map((n) => ({
     label: `n = ${n}`,
-    bars: rows.filter((r) => r.n === n).map((r) => ({
-      series: r.mixer, value: r[key] ?? null, text: r.skipped ? 'skipped (n×n > 2 GiB)' : `${key === 'msMedian' ? fmtMs(r[key]!) : r[key]!.toFixed(1)} ${unit}`,
-    })),
+    bars: rows
+      .filter((r) => r.n === n)
+      .map((r) => ({
+        series: r.mixer,
+        value: r[key] ?? null,
+        text: r.skipped
+          ? 'skipped (n×n > 2 GiB)'
+          : `${key === 'msMedian' ? fmtMs(r[key]!) : r[key]!.toFixed(1)} ${unit}`,
+      })),
   }));
-writeAtomic(join(resultsDir, 'attention-scaling.svg'), barChartSvg('attention forward+backward vs sequence length', [
-  { title: 'median time', unit: 'ms', groups: groups('msMedian', 'ms'), log: true },
-  { title: 'peak memory (arrayBuffers Δ)', unit: 'MiB', groups: groups('peakMiB', 'MiB'), log: true },
-], `B ${B}, C ${C}, ${NH} heads, causal, float32, ${env.cpu}, Node ${env.node}, backend '${env.backend}', ${env.date.slice(0, 10)}`));
+writeAtomic(
+  join(resultsDir, 'attention-scaling.svg'),
+  barChartSvg(
+    'attention forward+backward vs sequence length',
+    [
+      { title: 'median time', unit: 'ms', groups: groups('msMedian', 'ms'), log: true },
+      {
+        title: 'peak memory (arrayBuffers Δ)',
+        unit: 'MiB',
+        groups: groups('peakMiB', 'MiB'),
+        log: true,
+      },
+    ],
+    `B ${B}, C ${C}, ${NH} heads, causal, float32, ${env.cpu}, Node ${env.node}, backend '${env.backend}', ${env.date.slice(0, 10)}`,
+  ),
+);
 console.log(`\nwrote ${join(resultsDir, 'attention-scaling.json')} and .svg`);
 process.exit(0);

@@ -11,9 +11,30 @@
 
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
-import { attngradImpls, flagValue, fmtMs, machine, relError, resultsDir, tfjsImpls, time, writeAtomic, type Impl, type Timing } from './harness.ts';
+import {
+  attngradImpls,
+  flagValue,
+  fmtMs,
+  machine,
+  relError,
+  resultsDir,
+  tfjsImpls,
+  time,
+  writeAtomic,
+  type Impl,
+  type Timing,
+} from './harness.ts';
 import { cases, type Case } from './cases.ts';
-import { LOSS_TOLERANCE, STEP_FLOP, STEPS, WARMUP_STEPS, initialWeights, makeBatches, trainWith, type TrainResult } from './train-step.ts';
+import {
+  LOSS_TOLERANCE,
+  STEP_FLOP,
+  STEPS,
+  WARMUP_STEPS,
+  initialWeights,
+  makeBatches,
+  trainWith,
+  type TrainResult,
+} from './train-step.ts';
 import { barChartSvg, type Group } from './chart.ts';
 
 export interface Row {
@@ -37,8 +58,22 @@ const rows: Row[] = [];
 const failures: string[] = [];
 const whats = new Map<string, string>();
 
-function addRows(impl: Impl, c: string, t: Timing, extra: { gflops?: number; lossAfter10?: number }): void {
-  rows.push({ case: c, impl: impl.id, msMedian: t.msMedian, ...extra, msMin: t.msMin, msMax: t.msMax, samples: t.samples, timer: t.timer });
+function addRows(
+  impl: Impl,
+  c: string,
+  t: Timing,
+  extra: { gflops?: number; lossAfter10?: number },
+): void {
+  rows.push({
+    case: c,
+    impl: impl.id,
+    msMedian: t.msMedian,
+    ...extra,
+    msMin: t.msMin,
+    msMax: t.msMax,
+    samples: t.samples,
+    timer: t.timer,
+  });
 }
 
 async function runCase(c: Case, impls: Impl[]): Promise<void> {
@@ -51,7 +86,9 @@ async function runCase(c: Case, impls: Impl[]): Promise<void> {
       outputs.set(impl.id, prepared.outputs());
       const t = time(prepared.run);
       addRows(impl, c.name, t, c.flop ? { gflops: c.flop / t.msMedian / 1e6 } : {});
-      process.stdout.write(`  ${c.name.padEnd(26)} ${impl.id.padEnd(12)} ${fmtMs(t.msMedian).padStart(8)} ms\n`);
+      process.stdout.write(
+        `  ${c.name.padEnd(26)} ${impl.id.padEnd(12)} ${fmtMs(t.msMedian).padStart(8)} ms\n`,
+      );
     } finally {
       prepared.dispose();
       await impl.leave();
@@ -61,7 +98,10 @@ async function runCase(c: Case, impls: Impl[]): Promise<void> {
   const ref = outputs.get('tfjs-cpu') ?? outputs.values().next().value!;
   for (const [id, outs] of outputs) {
     const err = Math.max(...outs.map((o, i) => relError(o, ref[i])));
-    if (!(err <= CHECK_TOLERANCE)) failures.push(`${c.name}: ${id} differs from tfjs-cpu (max rel. error ${err.toExponential(2)})`);
+    if (!(err <= CHECK_TOLERANCE))
+      failures.push(
+        `${c.name}: ${id} differs from tfjs-cpu (max rel. error ${err.toExponential(2)})`,
+      );
   }
 }
 
@@ -72,17 +112,28 @@ async function runTrain(impls: Impl[]): Promise<void> {
   for (const impl of impls) {
     const r = await trainWith(impl, init, batches);
     results.push([impl, r]);
-    addRows(impl, 'train-step', r.timing, { gflops: STEP_FLOP / r.timing.msMedian / 1e6, lossAfter10: r.lossAfter10 });
-    process.stdout.write(`  ${'train-step'.padEnd(26)} ${impl.id.padEnd(12)} ${fmtMs(r.timing.msMedian).padStart(8)} ms  loss after ${STEPS} steps ${r.lossAfter10.toFixed(5)}\n`);
+    addRows(impl, 'train-step', r.timing, {
+      gflops: STEP_FLOP / r.timing.msMedian / 1e6,
+      lossAfter10: r.lossAfter10,
+    });
+    process.stdout.write(
+      `  ${'train-step'.padEnd(26)} ${impl.id.padEnd(12)} ${fmtMs(r.timing.msMedian).padStart(8)} ms  loss after ${STEPS} steps ${r.lossAfter10.toFixed(5)}\n`,
+    );
   }
   const [refImpl, ref] = results[0];
-  console.log(`\nloss after ${STEPS} Adam steps (on batch 0; initial loss ${ref.losses[0].toFixed(5)}, ln V = ${Math.log(64).toFixed(5)}):`);
+  console.log(
+    `\nloss after ${STEPS} Adam steps (on batch 0; initial loss ${ref.losses[0].toFixed(5)}, ln V = ${Math.log(64).toFixed(5)}):`,
+  );
   for (const [impl, r] of results) {
     const worstStep = Math.max(...r.losses.map((l, i) => Math.abs(l - ref.losses[i])));
     const diff = Math.abs(r.lossAfter10 - ref.lossAfter10);
-    console.log(`  ${impl.id.padEnd(12)} ${r.lossAfter10.toFixed(6)}  |Δ vs ${refImpl.id}| ${diff.toExponential(2)} (worst per-step loss Δ ${worstStep.toExponential(2)})`);
+    console.log(
+      `  ${impl.id.padEnd(12)} ${r.lossAfter10.toFixed(6)}  |Δ vs ${refImpl.id}| ${diff.toExponential(2)} (worst per-step loss Δ ${worstStep.toExponential(2)})`,
+    );
     if (!(diff <= LOSS_TOLERANCE && worstStep <= LOSS_TOLERANCE)) {
-      failures.push(`train-step: ${impl.id} loss after ${STEPS} steps ${r.lossAfter10} vs ${refImpl.id} ${ref.lossAfter10} (tolerance ${LOSS_TOLERANCE})`);
+      failures.push(
+        `train-step: ${impl.id} loss after ${STEPS} steps ${r.lossAfter10} vs ${refImpl.id} ${ref.lossAfter10} (tolerance ${LOSS_TOLERANCE})`,
+      );
     }
   }
 }
@@ -90,16 +141,21 @@ async function runTrain(impls: Impl[]): Promise<void> {
 function table(ids: string[]): string {
   const cpu = new Map(rows.filter((r) => r.impl === 'tfjs-cpu').map((r) => [r.case, r.msMedian]));
   const wasm = new Map(rows.filter((r) => r.impl === 'tfjs-wasm').map((r) => [r.case, r.msMedian]));
-  const ratio = (ms: number, base: number | undefined) => (base ? `${(ms / base).toFixed(2)}×` : '–');
+  const ratio = (ms: number, base: number | undefined) =>
+    base ? `${(ms / base).toFixed(2)}×` : '–';
   const lines = [
     '| case | impl | median ms | spread ms (min–max, n) | GFLOP/s | loss after 10 | time ÷ tfjs-cpu | time ÷ tfjs-wasm |',
     '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
   const order = [...new Set(rows.map((r) => r.case))];
   for (const c of order) {
-    for (const r of rows.filter((x) => x.case === c).sort((a, b) => ids.indexOf(a.impl) - ids.indexOf(b.impl))) {
+    for (const r of rows
+      .filter((x) => x.case === c)
+      .sort((a, b) => ids.indexOf(a.impl) - ids.indexOf(b.impl))) {
       const spread = `${fmtMs(r.msMin)}–${fmtMs(r.msMax)}, ${r.samples}`;
-      lines.push(`| ${c} | ${r.impl} | ${fmtMs(r.msMedian)} | ${spread} | ${r.gflops?.toFixed(2) ?? ''} | ${r.lossAfter10?.toFixed(5) ?? ''} | ${ratio(r.msMedian, cpu.get(c))} | ${ratio(r.msMedian, wasm.get(c))} |`);
+      lines.push(
+        `| ${c} | ${r.impl} | ${fmtMs(r.msMedian)} | ${spread} | ${r.gflops?.toFixed(2) ?? ''} | ${r.lossAfter10?.toFixed(5) ?? ''} | ${ratio(r.msMedian, cpu.get(c))} | ${ratio(r.msMedian, wasm.get(c))} |`,
+      );
     }
   }
   return lines.join('\n');
@@ -109,10 +165,17 @@ function table(ids: string[]): string {
 function matmulShare(): string[] {
   const counts = new Map(cases.filter((c) => c.stepCount).map((c) => [c.name, c.stepCount!]));
   const byImpl = new Map<string, number>();
-  for (const r of rows) if (counts.has(r.case)) byImpl.set(r.impl, (byImpl.get(r.impl) ?? 0) + counts.get(r.case)! * r.msMedian);
+  for (const r of rows)
+    if (counts.has(r.case))
+      byImpl.set(r.impl, (byImpl.get(r.impl) ?? 0) + counts.get(r.case)! * r.msMedian);
   return [...byImpl].map(([impl, ms]) => {
     const step = rows.find((r) => r.case === 'train-step' && r.impl === impl);
-    return `  ${impl.padEnd(12)} ${fmtMs(ms)} ms of matmul kernels per step` + (step ? ` = ${((100 * ms) / step.msMedian).toFixed(0)}% of its ${fmtMs(step.msMedian)} ms train step` : '');
+    return (
+      `  ${impl.padEnd(12)} ${fmtMs(ms)} ms of matmul kernels per step` +
+      (step
+        ? ` = ${((100 * ms) / step.msMedian).toFixed(0)}% of its ${fmtMs(step.msMedian)} ms train step`
+        : '')
+    );
   });
 }
 
@@ -123,36 +186,68 @@ async function main(): Promise<void> {
   const ids = impls.map((i) => i.id);
   for (const i of impls) console.log(`- ${i.id}: ${i.label}`);
   for (const n of notes) console.log(`- note: ${n}`);
-  const env = { ...machine(), loadavgAtStart: loadavg().map((l) => +l.toFixed(2)), impls: impls.map((i) => ({ id: i.id, label: i.label })), notes };
-  console.log(`- ${env.cpu}, ${env.cores} cores, Node ${env.node}, load average ${env.loadavgAtStart.join(' ')}\n`);
+  const env = {
+    ...machine(),
+    loadavgAtStart: loadavg().map((l) => +l.toFixed(2)),
+    impls: impls.map((i) => ({ id: i.id, label: i.label })),
+    notes,
+  };
+  console.log(
+    `- ${env.cpu}, ${env.cores} cores, Node ${env.node}, load average ${env.loadavgAtStart.join(' ')}\n`,
+  );
 
   const started = performance.now();
   for (const c of cases) if (!only || only.test(c.name)) await runCase(c, impls);
   if (withTrain) await runTrain(impls);
 
   console.log(`\n${table(ids)}\n`);
-  console.log('time ÷ tfjs-x = this median / tfjs-x median (below 1: faster than tfjs-x). float32 everywhere;');
-  console.log(`kernels: warm-up, then Benchmark.js (calls under 30 ms) or one call per sample; train step: median of steps ${WARMUP_STEPS + 1}–${STEPS}.`);
+  console.log(
+    'time ÷ tfjs-x = this median / tfjs-x median (below 1: faster than tfjs-x). float32 everywhere;',
+  );
+  console.log(
+    `kernels: warm-up, then Benchmark.js (calls under 30 ms) or one call per sample; train step: median of steps ${WARMUP_STEPS + 1}–${STEPS}.`,
+  );
   const share = matmulShare();
   if (share.length) {
-    console.log('\nmatmul kernels of one train step, estimated as Σ count × median over the step-mm cases (kernels');
-    console.log(`timed alone; with threads under outside load the estimate can exceed the step):\n${share.join('\n')}`);
+    console.log(
+      '\nmatmul kernels of one train step, estimated as Σ count × median over the step-mm cases (kernels',
+    );
+    console.log(
+      `timed alone; with threads under outside load the estimate can exceed the step):\n${share.join('\n')}`,
+    );
   }
-  console.log(`\ntotal ${((performance.now() - started) / 1e3).toFixed(0)} s, load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `\ntotal ${((performance.now() - started) / 1e3).toFixed(0)} s, load average now ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 
   if (failures.length) {
-    console.error(`\nFAILED — results not written (a fast wrong answer is not a result):\n${failures.map((f) => `  ${f}`).join('\n')}`);
+    console.error(
+      `\nFAILED — results not written (a fast wrong answer is not a result):\n${failures.map((f) => `  ${f}`).join('\n')}`,
+    );
     process.exit(1);
   }
-  const json = rows.map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)));
+  const json = rows.map((r) =>
+    Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)),
+  );
   writeAtomic(join(resultsDir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
-  writeAtomic(join(resultsDir, 'latest-env.json'), JSON.stringify({ ...env, loadavgAtEnd: loadavg(), cases: Object.fromEntries(whats) }, null, 2) + '\n');
+  writeAtomic(
+    join(resultsDir, 'latest-env.json'),
+    JSON.stringify({ ...env, loadavgAtEnd: loadavg(), cases: Object.fromEntries(whats) }, null, 2) +
+      '\n',
+  );
   const groups: Group[] = [...new Set(rows.map((r) => r.case))].map((c) => ({
     label: `${c}`,
-    bars: rows.filter((r) => r.case === c).map((r) => ({ series: r.impl, value: r.msMedian, text: `${fmtMs(r.msMedian)} ms` })),
+    bars: rows
+      .filter((r) => r.case === c)
+      .map((r) => ({ series: r.impl, value: r.msMedian, text: `${fmtMs(r.msMedian)} ms` })),
   }));
-  const svg = barChartSvg('attngrad vs tfjs-core: median time per call (lower is faster)', [{ title: 'time', unit: 'ms', groups, log: true }],
-    `${env.cpu}, ${env.cores} cores, Node ${env.node}, ${env.date.slice(0, 10)}; float32; backends in latest-env.json`);
+  const svg = barChartSvg(
+    'attngrad vs tfjs-core: median time per call (lower is faster)',
+    [{ title: 'time', unit: 'ms', groups, log: true }],
+    `${env.cpu}, ${env.cores} cores, Node ${env.node}, ${env.date.slice(0, 10)}; float32; backends in latest-env.json`,
+  );
   writeAtomic(join(resultsDir, 'latest.svg'), svg);
   console.log(`wrote ${join(resultsDir, 'latest.json')}, latest-env.json, latest.svg`);
   process.exit(0); // worker-thread backends may keep the event loop alive

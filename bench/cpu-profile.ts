@@ -17,18 +17,27 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const where = (url: string) => url.replace(/^file:\/\//, '').replace(/^.*\/(main|node_modules)\//, '$1/').replace(/^main\//, '');
+const where = (url: string) =>
+  url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*\/(main|node_modules)\//, '$1/')
+    .replace(/^main\//, '');
 // tsx's transpiled modules report line 0 for every function: name and file are what identify them
-const key = (f: ProfileNode['callFrame']) => `${f.functionName || '(anonymous)'}  ${where(f.url)}${f.lineNumber > 0 ? `:${f.lineNumber + 1}` : ''}`;
+const key = (f: ProfileNode['callFrame']) =>
+  `${f.functionName || '(anonymous)'}  ${where(f.url)}${f.lineNumber > 0 ? `:${f.lineNumber + 1}` : ''}`;
 
 export function printProfile(file: string, { top = 25, within = '' } = {}): void {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
-  prof.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+  prof.samples.forEach((id, i) =>
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)),
+  );
 
   // Walk the call tree from the root; count a sample only under `within` when it is given.
-  const self = new Map<string, number>(), incl = new Map<string, number>(), files = new Map<string, number>();
+  const self = new Map<string, number>(),
+    incl = new Map<string, number>(),
+    files = new Map<string, number>();
   let total = 0;
   const walk = (id: number, inside: boolean, stack: Set<string>): number => {
     const node = byId.get(id)!;
@@ -54,9 +63,12 @@ export function printProfile(file: string, { top = 25, within = '' } = {}): void
   const ms = (us: number) => `${(us / 1e3).toFixed(0).padStart(7)} ms`;
   const list = (title: string, m: Map<string, number>, n: number) => {
     console.log(`\n${title}`);
-    for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, n)) console.log(`${pct(us)} ${ms(us)}  ${k}`);
+    for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, n))
+      console.log(`${pct(us)} ${ms(us)}  ${k}`);
   };
-  console.log(`\nprofile ${file}: ${(total / 1e3).toFixed(0)} ms sampled${within ? ` inside ${within}()` : ''}`);
+  console.log(
+    `\nprofile ${file}: ${(total / 1e3).toFixed(0)} ms sampled${within ? ` inside ${within}()` : ''}`,
+  );
   list('self time by function', self, top);
   list('self time by file', files, 12);
   list('inclusive time by function', incl, top);

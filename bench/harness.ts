@@ -42,7 +42,8 @@ function loadWasm(): Promise<string | null> {
   wasmReady ??= (async () => {
     try {
       const wasm = require('@tensorflow/tfjs-backend-wasm');
-      const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
+      const dist =
+        join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
       wasm.setWasmPaths(dist);
       if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
       const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD';
@@ -70,11 +71,12 @@ export interface Impl {
   leave(): Promise<void>;
 }
 
-
 /** A promise that rejects after `ms` (a probe of a native GPU stack must not hang the bench). */
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)),
+  );
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -97,8 +99,20 @@ export async function attngradImpls(notes: string[]): Promise<Impl[]> {
     lib.setBackend(home);
   };
   const impls: Impl[] = [
-    { id: 'attngrad', framework: 'attngrad', label: `attngrad 'cpu-threads' backend, ${all} threads`, enter: use('cpu-threads', all), leave },
-    { id: 'attngrad-1t', framework: 'attngrad', label: "attngrad 'cpu-threads' backend, 1 thread", enter: use('cpu-threads', 1), leave },
+    {
+      id: 'attngrad',
+      framework: 'attngrad',
+      label: `attngrad 'cpu-threads' backend, ${all} threads`,
+      enter: use('cpu-threads', all),
+      leave,
+    },
+    {
+      id: 'attngrad-1t',
+      framework: 'attngrad',
+      label: "attngrad 'cpu-threads' backend, 1 thread",
+      enter: use('cpu-threads', 1),
+      leave,
+    },
   ];
   if (process.env.BENCH_GPU === '0') {
     notes.push('BENCH_GPU=0: no attngrad-gpu-<mode> rows.');
@@ -109,20 +123,33 @@ export async function attngradImpls(notes: string[]): Promise<Impl[]> {
     try {
       // gpu.js may pick another mode than asked (headless-gl without a display runs webasm), so the
       // row is named by the mode that ran
-      const got = await withTimeout(lib.initGpuBackend({ mode } as lib.GpuBackendOptions), 30_000, `gpu.js ${mode ?? 'auto'}: initGpuBackend did not answer in 30 s`);
+      const got = await withTimeout(
+        lib.initGpuBackend({ mode } as lib.GpuBackendOptions),
+        30_000,
+        `gpu.js ${mode ?? 'auto'}: initGpuBackend did not answer in 30 s`,
+      );
       if (!got.backend) {
         notes.push(`gpu.js ${mode ?? 'auto'}: ${got.reason}`);
         continue;
       }
-      const backend = got.backend, ran = String(got.mode ?? mode);
+      const backend = got.backend,
+        ran = String(got.mode ?? mode);
       if (impls.some((i) => i.id === `attngrad-gpu-${ran}`)) continue;
       const enter = async () => {
         lib.registerBackend(backend); // modes share the name 'gpu': register this one again
         lib.setBackend(backend.name);
       };
-      impls.push({ id: `attngrad-gpu-${ran}`, framework: 'attngrad', label: `attngrad gpu.js ${ran}: ${got.reason}`, enter, leave: async () => lib.setBackend(home) });
+      impls.push({
+        id: `attngrad-gpu-${ran}`,
+        framework: 'attngrad',
+        label: `attngrad gpu.js ${ran}: ${got.reason}`,
+        enter,
+        leave: async () => lib.setBackend(home),
+      });
     } catch (e) {
-      notes.push(`gpu.js ${mode ?? 'auto'} did not initialise: ${(e as Error).message.split('\n')[0]}`);
+      notes.push(
+        `gpu.js ${mode ?? 'auto'} did not initialise: ${(e as Error).message.split('\n')[0]}`,
+      );
     }
   }
   lib.setBackend(home);
@@ -132,14 +159,24 @@ export async function attngradImpls(notes: string[]): Promise<Impl[]> {
 export async function tfjsImpls(notes: string[]): Promise<Impl[]> {
   const impls: Impl[] = [];
   const core = `tfjs-core ${tf.version_core}`;
-  const cpuVersion = (require('@tensorflow/tfjs-backend-cpu/package.json') as { version: string }).version;
+  const cpuVersion = (require('@tensorflow/tfjs-backend-cpu/package.json') as { version: string })
+    .version;
   impls.push({
-    id: 'tfjs-cpu', framework: 'tfjs', label: `${core} + tfjs-backend-cpu ${cpuVersion} (plain JS, 1 thread)`,
-    enter: () => useTf('cpu'), leave: async () => {},
+    id: 'tfjs-cpu',
+    framework: 'tfjs',
+    label: `${core} + tfjs-backend-cpu ${cpuVersion} (plain JS, 1 thread)`,
+    enter: () => useTf('cpu'),
+    leave: async () => {},
   });
   const wasm = await loadWasm();
   if (wasm) {
-    impls.push({ id: 'tfjs-wasm', framework: 'tfjs', label: `${core} + ${wasm}`, enter: () => useTf('wasm'), leave: async () => {} });
+    impls.push({
+      id: 'tfjs-wasm',
+      framework: 'tfjs',
+      label: `${core} + ${wasm}`,
+      enter: () => useTf('wasm'),
+      leave: async () => {},
+    });
   } else notes.push('tfjs-wasm did not load: no tfjs-wasm rows.');
   await useTf('cpu');
   return impls;
@@ -158,12 +195,19 @@ const Benchmark = require('benchmark') as typeof import('benchmark');
 const FAST_MS = 30;
 
 export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b), mid = s.length >> 1;
+  const s = [...xs].sort((a, b) => a - b),
+    mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 export function summarize(ms: number[], timer: Timing['timer']): Timing {
-  return { msMedian: median(ms), msMin: Math.min(...ms), msMax: Math.max(...ms), samples: ms.length, timer };
+  return {
+    msMedian: median(ms),
+    msMin: Math.min(...ms),
+    msMax: Math.max(...ms),
+    samples: ms.length,
+    timer,
+  };
 }
 
 /**
@@ -177,10 +221,18 @@ export function time(run: () => void, { budgetMs = 2500, minSamples = 5 } = {}):
   const warmMs = performance.now() - t;
   if (warmMs < FAST_MS) {
     for (let i = 0; i < 3; i++) run();
-    const bench = new Benchmark('case', run, { minSamples: Math.max(minSamples, 9), maxTime: budgetMs / 1e3 / 2, minTime: 0.05, initCount: 1 });
+    const bench = new Benchmark('case', run, {
+      minSamples: Math.max(minSamples, 9),
+      maxTime: budgetMs / 1e3 / 2,
+      minTime: 0.05,
+      initCount: 1,
+    });
     bench.run({ async: false });
     if (bench.error) throw bench.error;
-    return summarize(bench.stats.sample.map((s) => s * 1e3), 'benchmark.js');
+    return summarize(
+      bench.stats.sample.map((s) => s * 1e3),
+      'benchmark.js',
+    );
   }
   const n = Math.min(15, Math.max(minSamples, Math.round(budgetMs / warmMs)));
   const ms: number[] = [];
@@ -195,14 +247,17 @@ export function time(run: () => void, { budgetMs = 2500, minSamples = 5 } = {}):
 // ---- command-line flags of the bench scripts ----
 /** The word after `name` (say '--steps') on the command line, or undefined when the flag is absent. */
 export function flagValue(name: string): string | undefined {
-  const args = process.argv.slice(2), i = args.indexOf(name);
+  const args = process.argv.slice(2),
+    i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 }
 
 /** A positive-integer flag, `fallback` when absent; anything else throws, naming the script and flag. */
 export function countFlag(script: string, name: string, fallback: number): number {
-  const text = flagValue(name), value = text === undefined ? fallback : Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${script}: ${name} needs a positive integer, got '${text}'`);
+  const text = flagValue(name),
+    value = text === undefined ? fallback : Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${script}: ${name} needs a positive integer, got '${text}'`);
   return value;
 }
 
@@ -217,7 +272,8 @@ export function uniform(n: number, scale = 1): Float32Array {
 /** max |got − want| / max(|want|): 0 for identical arrays, ~1e-7 for float32 rounding noise. */
 export function relError(got: ArrayLike<number>, want: ArrayLike<number>): number {
   if (got.length !== want.length) return Infinity;
-  let err = 0, scale = 1e-30;
+  let err = 0,
+    scale = 1e-30;
   for (let i = 0; i < want.length; i++) {
     err = Math.max(err, Math.abs(got[i] - want[i]));
     scale = Math.max(scale, Math.abs(want[i]));
@@ -232,7 +288,13 @@ export function writeAtomic(file: string, text: string): void {
 }
 
 export function machine(): { node: string; cpu: string; cores: number; date: string } {
-  return { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), date: new Date().toISOString() };
+  return {
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    date: new Date().toISOString(),
+  };
 }
 
-export const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3));
+export const fmtMs = (ms: number) =>
+  ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3);

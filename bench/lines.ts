@@ -14,7 +14,13 @@ function files(dir: string): string[] {
 console.log('| folder | files | lines | comment lines | comment % |\n|---|---|---|---|---|');
 for (const dir of ['lib', 'nn', 'models', 'cli']) {
   const list = files(dir);
-  const lines = list.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => l.trim() !== ''));
+  const lines = list.flatMap((f) =>
+    readFileSync(f, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== ''),
+  );
   const comments = lines.filter((l) => /^\s*(\/\/|\/\*|\*)/.test(l)).length;
-  console.log(`| ${dir}/ | ${list.length} | ${lines.length} | ${comments} | ${((100 * comments) / lines.length).toFixed(0)}% |`);
+  console.log(
+    `| ${dir}/ | ${list.length} | ${lines.length} | ${comments} | ${((100 * comments) / lines.length).toFixed(0)}% |`,
+  );
 }

@@ -57,8 +57,17 @@ function uniform(n: number): Float32Array {
 /** Start the pool's workers; wait until they take chunks (they boot in 0.5–1 s: they load tsx). */
 function startPool(threads: number): void {
   setNumThreads(threads);
-  const n = 256, a = uniform(n * n);
-  const args = { a, b: a, aShape: [n, n], bShape: [n, n], outShape: [n, n], transA: false, transB: false };
+  const n = 256,
+    a = uniform(n * n);
+  const args = {
+    a,
+    b: a,
+    aShape: [n, n],
+    bShape: [n, n],
+    outShape: [n, n],
+    transA: false,
+    transB: false,
+  };
   const deadline = Date.now() + 30_000;
   while (threadStats().workerChunks < 100 && Date.now() < deadline) threadedBackend.matmul(args);
 }
@@ -67,12 +76,17 @@ if (THREADS > 1) startPool(THREADS);
 const rows: Row[] = [];
 for (const n of SIZES) {
   manualSeed(42);
-  const a = uniform(n * n), b = uniform(n * n);
+  const a = uniform(n * n),
+    b = uniform(n * n);
   // Small sizes are timed more often: their runs are short, noisier, and take longer to reach
   // V8's optimised code.
   const [warmup, reps] = n <= 128 ? [100, 101] : n <= 512 ? [5, 11] : [2, 7];
 
-  const [aShape, bShape, outShape] = [[n, n], [n, n], [n, n]];
+  const [aShape, bShape, outShape] = [
+    [n, n],
+    [n, n],
+    [n, n],
+  ];
   const args = { a, b, aShape, bShape, outShape, transA: false, transB: false };
   const ours = () => {
     matmul(args);
@@ -84,7 +98,8 @@ for (const n of SIZES) {
   const split = () => {
     threadedBackend.matmul(args);
   };
-  const ta = tf.tensor2d(a, [n, n]), tb = tf.tensor2d(b, [n, n]);
+  const ta = tf.tensor2d(a, [n, n]),
+    tb = tf.tensor2d(b, [n, n]);
   const theirs = () => {
     const c = tf.matMul(ta, tb);
     c.dataSync(); // the CPU backend is synchronous, but read back as any user would
@@ -102,8 +117,10 @@ for (const n of SIZES) {
   // The SIMD kernel and the threaded backend compute every element as the CPU kernel does:
   // bitwise the same.
   const same = (other: ArrayLike<number>) => got.every((x, i) => Object.is(x, other[i]));
-  if (simd && !same(matmul(args, simd))) throw new Error(`bench matmul ${n}: the SIMD kernel differs`);
-  if (!same(threadedBackend.matmul(args))) throw new Error(`bench matmul ${n}: threads differ from 1`);
+  if (simd && !same(matmul(args, simd)))
+    throw new Error(`bench matmul ${n}: the SIMD kernel differs`);
+  if (!same(threadedBackend.matmul(args)))
+    throw new Error(`bench matmul ${n}: threads differ from 1`);
 
   const impls: [string, number, () => void][] = [
     ['attngrad cpu (packed 4×4, TypeScript)', 1, ours],
@@ -111,10 +128,15 @@ for (const n of SIZES) {
   ];
   if (simd) impls.push(['attngrad packed 4×4, WebAssembly SIMD', 1, oursSimd]);
   if (THREADS > 1) impls.push([`attngrad cpu-threads (${THREADS} threads)`, THREADS, split]);
-  const ms = medians(impls.map(([, , run]) => run), warmup, reps);
+  const ms = medians(
+    impls.map(([, , run]) => run),
+    warmup,
+    reps,
+  );
   ta.dispose();
   tb.dispose();
-  const flop = 2 * n ** 3, tfMs = ms[1];
+  const flop = 2 * n ** 3,
+    tfMs = ms[1];
   impls.forEach(([impl, threads], i) => {
     const gflops = flop / ms[i] / 1e6;
     rows.push({ size: n, impl, threads, medianMs: ms[i], gflops, ratioVsTfjsCpu: tfMs / ms[i] });

@@ -28,14 +28,39 @@ import { randomInt } from '../lib/random.ts';
 import { Adam } from '../nn/index.ts';
 import { TransformerLM } from '../models/transformer.ts';
 import { tfLayerNorm } from './cases.ts';
-import { attngradImpls, countFlag, flagValue, summarize, tf, tfjsImpls, type Impl, type Timing } from './harness.ts';
+import {
+  attngradImpls,
+  countFlag,
+  flagValue,
+  summarize,
+  tf,
+  tfjsImpls,
+  type Impl,
+  type Timing,
+} from './harness.ts';
 import { printProfile } from './cpu-profile.ts';
 
 export const config = {
-  vocabSize: 64, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 128, ffnHidden: 512,
-  norm: 'pre', position: 'learned', activation: 'relu', dropout: 0,
+  vocabSize: 64,
+  blockSize: 64,
+  nLayer: 2,
+  nHead: 4,
+  nEmbd: 128,
+  ffnHidden: 512,
+  norm: 'pre',
+  position: 'learned',
+  activation: 'relu',
+  dropout: 0,
 } as const;
-const [B, T, V, C, NH, L, F] = [16, 64, config.vocabSize, config.nEmbd, config.nHead, config.nLayer, config.ffnHidden];
+const [B, T, V, C, NH, L, F] = [
+  16,
+  64,
+  config.vocabSize,
+  config.nEmbd,
+  config.nHead,
+  config.nLayer,
+  config.ffnHidden,
+];
 const HS = C / NH;
 const ADAM = { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8 };
 export const STEPS = 10;
@@ -44,7 +69,8 @@ export const LOSS_TOLERANCE = 1e-3;
 
 // forward: per layer 4 C×C projections, 2 FFN matmuls, Q·Kᵀ and P·V; then the head. Backward ≈ 2× forward.
 const N = B * T;
-const forwardFlop = L * (4 * 2 * N * C * C + 2 * 2 * N * C * F + 2 * 2 * B * NH * T * T * HS) + 2 * N * C * V;
+const forwardFlop =
+  L * (4 * 2 * N * C * C + 2 * 2 * N * C * F + 2 * 2 * B * NH * T * T * HS) + 2 * N * C * V;
 export const STEP_FLOP = 3 * forwardFlop;
 
 export interface Batch {
@@ -59,9 +85,11 @@ export interface Batch {
 export function makeBatches(count = STEPS, seed = 2024): Batch[] {
   manualSeed(seed);
   return Array.from({ length: count }, () => {
-    const idx = new Int32Array(B * T), targets = new Int32Array(B * T);
+    const idx = new Int32Array(B * T),
+      targets = new Int32Array(B * T);
     for (let b = 0; b < B; b++) {
-      const start = randomInt(0, V), stride = randomInt(1, 8);
+      const start = randomInt(0, V),
+        stride = randomInt(1, 8);
       for (let t = 0; t < T; t++) {
         idx[b * T + t] = (start + stride * t) % V;
         targets[b * T + t] = (start + stride * (t + 1)) % V;
@@ -77,7 +105,11 @@ export type Weights = Map<string, { data: Float32Array; shape: number[] }>;
 export function initialWeights(seed = 1): Weights {
   manualSeed(seed);
   const model = new TransformerLM(config);
-  return new Map(model.namedParameters().map(([name, p]) => [name, { data: Float32Array.from(p.data), shape: [...p.shape] }]));
+  return new Map(
+    model
+      .namedParameters()
+      .map(([name, p]) => [name, { data: Float32Array.from(p.data), shape: [...p.shape] }]),
+  );
 }
 
 export interface TrainResult {
@@ -93,16 +125,27 @@ function finish(losses: number[], stepMs: number[], lossAfter10: number): TrainR
 // ---- attngrad ----
 /** `steps` steps over `batches` (cycled); `onStep(i, loss)` after each, e.g. to sample memory (bench/memory.ts). */
 export function trainAttngrad(
-  init: Weights, batches: Batch[], { steps = batches.length, onStep }: { steps?: number; onStep?: (step: number, loss: number) => void } = {},
+  init: Weights,
+  batches: Batch[],
+  {
+    steps = batches.length,
+    onStep,
+  }: { steps?: number; onStep?: (step: number, loss: number) => void } = {},
 ): TrainResult {
   const model = new TransformerLM(config);
-  model.loadStateDict(Object.fromEntries([...init].map(([name, w]) => [name, tensor(w.data.slice(), { shape: w.shape })])));
+  model.loadStateDict(
+    Object.fromEntries(
+      [...init].map(([name, w]) => [name, tensor(w.data.slice(), { shape: w.shape })]),
+    ),
+  );
   model.train();
   const optimizer = new Adam(model.namedParameters(), { ...ADAM, weightDecay: 0 });
   const ids = (a: Int32Array) => tensor(a, { shape: [B, T] });
-  const losses: number[] = [], stepMs: number[] = [];
+  const losses: number[] = [],
+    stepMs: number[] = [];
   for (let i = 0; i < steps; i++) {
-    const batch = batches[i % batches.length], t0 = performance.now();
+    const batch = batches[i % batches.length],
+      t0 = performance.now();
     const { loss } = model.forward(ids(batch.idx), ids(batch.targets));
     optimizer.zeroGrad();
     (loss as Tensor).backward();
@@ -111,7 +154,9 @@ export function trainAttngrad(
     stepMs.push(performance.now() - t0);
     onStep?.(i, losses[i]);
   }
-  const after = noGrad(() => (model.forward(ids(batches[0].idx), ids(batches[0].targets)).loss as Tensor).item());
+  const after = noGrad(() =>
+    (model.forward(ids(batches[0].idx), ids(batches[0].targets)).loss as Tensor).item(),
+  );
   return finish(losses, stepMs, after);
 }
 
@@ -122,9 +167,13 @@ type Tf = TF.Tensor;
 function tfLoss(P: (name: string) => TF.Variable, ids1h: Tf, targets1h: Tf, mask: Tf): TF.Scalar {
   const linear = (x: Tf, name: string, out: number) => {
     const rows = tf.reshape(x, [N, -1]); // (N, in)
-    return tf.reshape(tf.add(tf.matMul(rows, P(`${name}.weight`), false, true), P(`${name}.bias`)), [B, T, out]);
+    return tf.reshape(
+      tf.add(tf.matMul(rows, P(`${name}.weight`), false, true), P(`${name}.bias`)),
+      [B, T, out],
+    );
   };
-  const norm = (x: Tf, name: string) => tfLayerNorm(x, P(`${name}.weight`), P(`${name}.bias`), 1e-5);
+  const norm = (x: Tf, name: string) =>
+    tfLayerNorm(x, P(`${name}.weight`), P(`${name}.bias`), 1e-5);
   const heads = (x: Tf) => tf.transpose(tf.reshape(x, [B, T, NH, HS]), [0, 2, 1, 3]); // (B, nh, T, hs)
   const attention = (x: Tf, p: string) => {
     const [q, k, v] = ['query', 'key', 'value'].map((n) => heads(linear(x, `${p}.${n}`, C)));
@@ -137,14 +186,19 @@ function tfLoss(P: (name: string) => TF.Variable, ids1h: Tf, targets1h: Tf, mask
   for (let l = 0; l < L; l++) {
     const p = `blocks.${l}`;
     x = tf.add(x, attention(norm(x, `${p}.sub1.norm`), `${p}.selfAttn`));
-    x = tf.add(x, linear(tf.relu(linear(norm(x, `${p}.sub2.norm`), `${p}.ffn.up`, F)), `${p}.ffn.down`, C));
+    x = tf.add(
+      x,
+      linear(tf.relu(linear(norm(x, `${p}.sub2.norm`), `${p}.ffn.up`, F)), `${p}.ffn.down`, C),
+    );
   }
   const logits = tf.reshape(linear(norm(x, 'finalNorm'), 'head', V), [N, V]);
   return tf.neg(tf.mean(tf.sum(tf.mul(targets1h, tf.logSoftmax(logits)), -1)));
 }
 
 export function trainTfjs(init: Weights, batches: Batch[]): TrainResult {
-  const vars = new Map([...init].map(([name, w]) => [name, tf.variable(tf.tensor(w.data, w.shape))]));
+  const vars = new Map(
+    [...init].map(([name, w]) => [name, tf.variable(tf.tensor(w.data, w.shape))]),
+  );
   const used = new Set<string>();
   const P = (name: string) => {
     const v = vars.get(name);
@@ -156,10 +210,15 @@ export function trainTfjs(init: Weights, batches: Batch[]): TrainResult {
   const mask = tf.tensor2d(maskData, [T, T]); // additive causal mask: key s ≤ query t
   // Built in JS: tfjs-backend-wasm 4.22's OneHot with dtype 'float32' writes integer bit patterns
   // (1 reads back as 1.4e-45), which silently zeroes the loss.
-  const oneHot = (a: Int32Array) => tf.tensor2d(new Float32Array(a.length * V).map((_, i) => +(a[Math.floor(i / V)] === i % V)), [a.length, V]);
+  const oneHot = (a: Int32Array) =>
+    tf.tensor2d(
+      new Float32Array(a.length * V).map((_, i) => +(a[Math.floor(i / V)] === i % V)),
+      [a.length, V],
+    );
   const optimizer = tf.train.adam(ADAM.lr, ADAM.betas[0], ADAM.betas[1], ADAM.eps);
   const varList = [...vars.values()];
-  const losses: number[] = [], stepMs: number[] = [];
+  const losses: number[] = [],
+    stepMs: number[] = [];
   let tensorsBefore = -1;
   for (const batch of batches) {
     const t0 = performance.now();
@@ -170,10 +229,14 @@ export function trainTfjs(init: Weights, batches: Batch[]): TrainResult {
     tf.dispose([cost, ids1h, targets1h]);
     stepMs.push(performance.now() - t0);
     if (tensorsBefore < 0) tensorsBefore = tf.memory().numTensors;
-    else if (tf.memory().numTensors !== tensorsBefore) throw new Error('train-step (tfjs): tensors leak between steps');
+    else if (tf.memory().numTensors !== tensorsBefore)
+      throw new Error('train-step (tfjs): tensors leak between steps');
   }
   const unused = [...vars.keys()].filter((n) => !used.has(n));
-  if (unused.length) throw new Error(`train-step (tfjs): attngrad parameters not used by the tfjs model: ${unused.join(', ')}`);
+  if (unused.length)
+    throw new Error(
+      `train-step (tfjs): attngrad parameters not used by the tfjs model: ${unused.join(', ')}`,
+    );
   const after = tf.tidy(() => {
     const [a, b] = [oneHot(batches[0].idx), oneHot(batches[0].targets)];
     return tfLoss(P, a, b, mask).dataSync()[0];
@@ -196,7 +259,9 @@ export async function trainWith(impl: Impl, init: Weights, batches: Batch[]): Pr
 let home = 'cpu-threads';
 /** The reference backend: the TypeScript kernels on one thread (slow; only when asked for). */
 const referenceImpl: Impl = {
-  id: 'attngrad-cpu', framework: 'attngrad', label: "attngrad 'cpu' backend (the reference)",
+  id: 'attngrad-cpu',
+  framework: 'attngrad',
+  label: "attngrad 'cpu' backend (the reference)",
   enter: async () => {
     home = backend().name;
     setBackend('cpu');
@@ -206,20 +271,25 @@ const referenceImpl: Impl = {
 
 async function main(): Promise<void> {
   const steps = countFlag('bench/train-step', '--steps', STEPS);
-  if (process.argv.includes('--profile')) return profile(flagValue('--impl') ?? 'attngrad-1t', steps);
+  if (process.argv.includes('--profile'))
+    return profile(flagValue('--impl') ?? 'attngrad-1t', steps);
   const notes: string[] = [];
   const want = flagValue('--impl');
-  const impls = want === referenceImpl.id
-    ? [referenceImpl]
-    : [...(await attngradImpls(notes)), ...(await tfjsImpls(notes))];
+  const impls =
+    want === referenceImpl.id
+      ? [referenceImpl]
+      : [...(await attngradImpls(notes)), ...(await tfjsImpls(notes))];
   const chosen = impls.filter((i) => !want || i.id === want);
-  if (chosen.length === 0) throw new Error(`--impl ${want}: not one of ${impls.map((i) => i.id).join(', ')}`);
+  if (chosen.length === 0)
+    throw new Error(`--impl ${want}: not one of ${impls.map((i) => i.id).join(', ')}`);
   const [init, batches] = [initialWeights(), makeBatches(steps)];
   for (const impl of chosen) {
     const r = await trainWith(impl, init, batches);
     const ms = r.timing.msMedian;
-    console.log(`${impl.id.padEnd(12)} ${ms.toFixed(0)} ms/step (${(STEP_FLOP / ms / 1e6).toFixed(2)} GFLOP/s), ` +
-      `losses ${r.losses.map((l) => l.toFixed(4)).join(' ')}, loss after ${batches.length} steps ${r.lossAfter10.toFixed(5)}`);
+    console.log(
+      `${impl.id.padEnd(12)} ${ms.toFixed(0)} ms/step (${(STEP_FLOP / ms / 1e6).toFixed(2)} GFLOP/s), ` +
+        `losses ${r.losses.map((l) => l.toFixed(4)).join(' ')}, loss after ${batches.length} steps ${r.lossAfter10.toFixed(5)}`,
+    );
   }
 }
 
@@ -230,9 +300,25 @@ async function main(): Promise<void> {
 function profile(impl: string, steps: number): void {
   const dir = mkdtempSync(join(tmpdir(), 'attngrad-prof-'));
   const self = fileURLToPath(import.meta.url);
-  const run = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', self, '--impl', impl, '--steps', String(steps)], { stdio: 'inherit' });
+  const run = spawnSync(
+    process.execPath,
+    [
+      '--cpu-prof',
+      `--cpu-prof-dir=${dir}`,
+      '--import',
+      'tsx',
+      self,
+      '--impl',
+      impl,
+      '--steps',
+      String(steps),
+    ],
+    { stdio: 'inherit' },
+  );
   if (run.status !== 0) throw new Error(`profiled run failed (exit ${run.status})`);
-  const file = readdirSync(dir).sort().find((f) => f.endsWith('.cpuprofile')); // the main thread's (first)
+  const file = readdirSync(dir)
+    .sort()
+    .find((f) => f.endsWith('.cpuprofile')); // the main thread's (first)
   if (!file) throw new Error(`no .cpuprofile in ${dir}`);
   printProfile(join(dir, file), { top: 25, within: 'trainAttngrad' });
 }

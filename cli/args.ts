@@ -21,7 +21,8 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>): Fla
   for (const [name, spec] of Object.entries(specs)) out[camel(name)] = spec.default;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}' (flags start with --; see --help)`);
+    if (!arg.startsWith('--'))
+      throw new UsageError(`unexpected argument '${arg}' (flags start with --; see --help)`);
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
     const spec = specs[name];
     if (!spec) throw new UsageError(`unknown flag --${name} (see --help)`);
@@ -38,7 +39,8 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>): Fla
 
 function convert(name: string, spec: FlagSpec, raw: string): number | string | boolean {
   if (spec.type === 'bool') {
-    if (raw !== 'true' && raw !== 'false') throw new UsageError(`--${name} must be true or false, got '${raw}'`);
+    if (raw !== 'true' && raw !== 'false')
+      throw new UsageError(`--${name} must be true or false, got '${raw}'`);
     return raw === 'true';
   }
   if (spec.type === 'string') {
@@ -48,10 +50,17 @@ function convert(name: string, spec: FlagSpec, raw: string): number | string | b
     return raw;
   }
   const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || (spec.type === 'int' && !Number.isInteger(value))) {
-    throw new UsageError(`--${name} must be ${spec.type === 'int' ? 'an integer' : 'a number'}, got '${raw}'`);
+  if (
+    raw.trim() === '' ||
+    !Number.isFinite(value) ||
+    (spec.type === 'int' && !Number.isInteger(value))
+  ) {
+    throw new UsageError(
+      `--${name} must be ${spec.type === 'int' ? 'an integer' : 'a number'}, got '${raw}'`,
+    );
   }
-  if (spec.min !== undefined && value < spec.min) throw new UsageError(`--${name} must be ≥ ${spec.min}, got ${value}`);
+  if (spec.min !== undefined && value < spec.min)
+    throw new UsageError(`--${name} must be ≥ ${spec.min}, got ${value}`);
   return value;
 }
 

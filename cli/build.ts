@@ -8,8 +8,21 @@ export function buildModel(config: RunConfig, source: Source): Model {
   const { vocabSize, blockSize } = source;
   const { ffn: ffnHidden, dropout, norm, position, attention, scale, window, rate, chunk } = config;
   const transformer: TransformerConfig = {
-    vocabSize, blockSize, nLayer: config.layers, nHead: config.heads, nEmbd: config.dModel,
-    ffnHidden, dropout, norm, position, attention, scale, window, rate, chunk, sinks: config.sinks,
+    vocabSize,
+    blockSize,
+    nLayer: config.layers,
+    nHead: config.heads,
+    nEmbd: config.dModel,
+    ffnHidden,
+    dropout,
+    norm,
+    position,
+    attention,
+    scale,
+    window,
+    rate,
+    chunk,
+    sinks: config.sinks,
     ...(config.trainLen ? { trainLen: config.trainLen } : {}),
   };
   const isSeq2Seq = config.model === 'seq2seq';

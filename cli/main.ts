@@ -10,7 +10,12 @@ import { loadCheckpoint, loadSafetensors, readCheckpointConfig } from '../nn/che
 import { helpText, parseFlags, UsageError, type FlagSpec } from './args.ts';
 import { corpusPath } from '../data/index.ts';
 import {
-  backendFlag, defaultRunName, runConfigFrom, savedRunConfig, trainFlags, type RunConfig,
+  backendFlag,
+  defaultRunName,
+  runConfigFrom,
+  savedRunConfig,
+  trainFlags,
+  type RunConfig,
 } from './flags.ts';
 import { makeSource } from './sources.ts';
 import { buildModel } from './build.ts';
@@ -48,7 +53,8 @@ async function runTrain(argv: string[]): Promise<void> {
     if (!existsSync(resume)) throw new UsageError(`--resume: no checkpoint at '${resume}'`);
     asUsage(() => loadSafetensors(resume)); // a corrupt file is the user's to fix: one line, exit 2
     config = savedRunConfig(asUsage(() => readCheckpointConfig(resume)) as RunConfig);
-    if (argv.includes('--steps') || argv.some((a) => a.startsWith('--steps='))) config.steps = Number(flags.steps);
+    if (argv.includes('--steps') || argv.some((a) => a.startsWith('--steps=')))
+      config.steps = Number(flags.steps);
   } else {
     config = runConfigFrom(flags);
   }
@@ -58,14 +64,24 @@ async function runTrain(argv: string[]): Promise<void> {
   const name = String(flags.name ?? defaultRunName(config));
   const runDir = join('runs', name);
   const checkpoint = String(flags.checkpoint ?? join(runDir, 'model.safetensors'));
-  console.log(`training ${config.model} on ${config.task}: ${config.layers} layers, d ${config.dModel}, ${config.heads} heads, ${config.steps} steps × batch ${config.batch}`);
-  const result = train(config, { runDir, checkpoint, resume: flags.resume as string | undefined, checkpointEvery: Number(flags.checkpointEvery) });
+  console.log(
+    `training ${config.model} on ${config.task}: ${config.layers} layers, d ${config.dModel}, ${config.heads} heads, ${config.steps} steps × batch ${config.batch}`,
+  );
+  const result = train(config, {
+    runDir,
+    checkpoint,
+    resume: flags.resume as string | undefined,
+    checkpointEvery: Number(flags.checkpointEvery),
+  });
   console.log(`\nparameters: ${result.model.numParameters()}    time: ${summarizeTime(result)}`);
   printTable(result.final);
   console.log('\nsamples (held-out):');
   for (const line of result.source.samples(result.model, 6)) console.log(`  ${line}`);
-  if (result.final.exactMatch !== undefined) console.log(`\nexact-match: ${(100 * result.final.exactMatch).toFixed(1)}%`);
-  console.log(`\nrun folder: ${relative(process.cwd(), runDir)}/  (model.safetensors, loss.svg, metrics.jsonl)`);
+  if (result.final.exactMatch !== undefined)
+    console.log(`\nexact-match: ${(100 * result.final.exactMatch).toFixed(1)}%`);
+  console.log(
+    `\nrun folder: ${relative(process.cwd(), runDir)}/  (model.safetensors, loss.svg, metrics.jsonl)`,
+  );
   console.log(`checkpoint: ${checkpoint}`);
 }
 
@@ -97,7 +113,9 @@ function asUsage<T>(fn: () => T): T {
 
 function printTable(values: Record<string, number>): void {
   const rows = Object.entries(values);
-  console.log(`\n| metric | value |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v.toFixed(4)} |`).join('\n')}`);
+  console.log(
+    `\n| metric | value |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v.toFixed(4)} |`).join('\n')}`,
+  );
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -113,7 +131,8 @@ async function main(argv: string[]): Promise<void> {
     if (run) for (const line of run.source.samples(run.model, run.count)) console.log(line);
     return;
   }
-  if (command === undefined || command === '--help' || command === 'help') return void console.log(usage);
+  if (command === undefined || command === '--help' || command === 'help')
+    return void console.log(usage);
   throw new UsageError(`unknown command '${command}' (train, eval, sample)`);
 }
 

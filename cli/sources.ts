@@ -6,8 +6,18 @@
 
 import { getRngState, noGrad, setRngState, tensor, type Tensor } from '../lib/index.ts';
 import {
-  BOS, CharDataset, EOS, SEP, corpusPath, lmBatch, makeTask, seq2seqBatch, taskStream,
-  textStream, type Example, type TaskName,
+  BOS,
+  CharDataset,
+  EOS,
+  SEP,
+  corpusPath,
+  lmBatch,
+  makeTask,
+  seq2seqBatch,
+  taskStream,
+  textStream,
+  type Example,
+  type TaskName,
 } from '../data/index.ts';
 import { Seq2SeqTransformer, TransformerLM } from '../models/index.ts';
 import type { RunConfig } from './flags.ts';
@@ -83,7 +93,8 @@ function taskSource(config: RunConfig): Source {
     validate(model) {
       return isolated(() => {
         model.eval();
-        let exact = 0, loss = 0;
+        let exact = 0,
+          loss = 0;
         for (let i = 0; i < heldOut.length; i += 100) {
           const group = heldOut.slice(i, i + 100);
           loss += lossOf(model, group).item() * group.length;
@@ -123,7 +134,8 @@ function textSource(config: RunConfig): Source {
       return isolated(() => {
         model.eval();
         const maxBatches = Math.max(1, Math.ceil(config.evalSize / 8 / config.batch));
-        let sum = 0, count = 0;
+        let sum = 0,
+          count = 0;
         for (const { x, y } of data.evalBatches('val', config.batch, T, maxBatches)) {
           sum += lm(model).forward(x, y).loss!.item() * y.size;
           count += y.size;

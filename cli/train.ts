@@ -26,7 +26,6 @@ export interface Metric {
   exactMatch?: number;
 }
 
-
 export interface TrainResult {
   model: Model;
   source: Source;
@@ -57,7 +56,9 @@ export function train(config: RunConfig, options: TrainOptions): TrainResult {
   if (options.resume) {
     const loaded = loadCheckpoint(options.resume, { model, optimizer });
     start = loaded.step;
-    metrics = ((loaded.extra as { metrics?: Metric[] }).metrics ?? []).filter((m) => m.step <= start);
+    metrics = ((loaded.extra as { metrics?: Metric[] }).metrics ?? []).filter(
+      (m) => m.step <= start,
+    );
   }
   mkdirSync(options.runDir, { recursive: true });
   const save = (step: number) => {
@@ -86,7 +87,9 @@ export function train(config: RunConfig, options: TrainOptions): TrainResult {
     if ((config.evalEvery > 0 && step % config.evalEvery === 0) || step === config.steps) {
       const v = source.validate(model);
       metrics.push({ step, ...v });
-      const line = Object.entries(v).map(([k, x]) => `${k} ${x.toFixed(4)}`).join('  ');
+      const line = Object.entries(v)
+        .map(([k, x]) => `${k} ${x.toFixed(4)}`)
+        .join('  ');
       if (!options.quiet) bar.log(`step ${step}: ${line}`);
     }
     const every = options.checkpointEvery;
@@ -99,14 +102,28 @@ export function train(config: RunConfig, options: TrainOptions): TrainResult {
   const seconds = (Date.now() - started) / 1000;
   const evals = metrics.filter((m) => m.valLoss !== undefined);
   const { step: _, ...final } = evals[evals.length - 1] ?? { step: 0 };
-  return { model, source, metrics, final: final as Record<string, number>, tokensPerSecond: tokens / Math.max(seconds, 1e-9), seconds };
+  return {
+    model,
+    source,
+    metrics,
+    final: final as Record<string, number>,
+    tokensPerSecond: tokens / Math.max(seconds, 1e-9),
+    seconds,
+  };
 }
 
 /** metrics.jsonl (one JSON object a line) and loss.svg (training loss and validation loss by step). */
 function writeReports(runDir: string, metrics: Metric[]): void {
-  writeFileAtomic(join(runDir, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m)).join('\n') + '\n');
-  const trainPoints = metrics.filter((m) => m.loss !== undefined).map((m): [number, number] => [m.step, m.loss!]);
-  const valPoints = metrics.filter((m) => m.valLoss !== undefined).map((m): [number, number] => [m.step, m.valLoss!]);
+  writeFileAtomic(
+    join(runDir, 'metrics.jsonl'),
+    metrics.map((m) => JSON.stringify(m)).join('\n') + '\n',
+  );
+  const trainPoints = metrics
+    .filter((m) => m.loss !== undefined)
+    .map((m): [number, number] => [m.step, m.loss!]);
+  const valPoints = metrics
+    .filter((m) => m.valLoss !== undefined)
+    .map((m): [number, number] => [m.step, m.valLoss!]);
   const svg = lineChartSvg('loss', 'step', 'cross-entropy (nats)', [
     { name: 'train', points: smooth(trainPoints, 20), color: '#1f77b4' },
     { name: 'validation', points: valPoints, color: '#d62728' },
@@ -122,4 +139,5 @@ function smooth(points: [number, number][], k: number): [number, number][] {
   });
 }
 
-export const summarizeTime = (r: TrainResult) => `${formatSeconds(r.seconds)}, ${Math.round(r.tokensPerSecond)} tokens/s`;
+export const summarizeTime = (r: TrainResult) =>
+  `${formatSeconds(r.seconds)}, ${Math.round(r.tokensPerSecond)} tokens/s`;

@@ -54,7 +54,8 @@ export function seq2seqBatch(examples: Example[]): Seq2SeqBatch {
   const src = examples.map((e) => e.input);
   const tgtIn = examples.map((e) => [BOS, ...e.output]);
   const tgtOut = examples.map((e) => [...e.output, EOS]);
-  const srcKeep = keepMask(src), tgtKeep = keepMask(tgtIn);
+  const srcKeep = keepMask(src),
+    tgtKeep = keepMask(tgtIn);
   return {
     src: padded(src, PAD),
     tgtIn: padded(tgtIn, PAD),

@@ -87,7 +87,8 @@ export class CharDataset {
    */
   batch(split: TextSplit, batchSize: number, blockSize: number): TextBatch {
     const data = this.splitFor('batch', split, batchSize, blockSize);
-    const x = new Int32Array(batchSize * blockSize), y = new Int32Array(batchSize * blockSize);
+    const x = new Int32Array(batchSize * blockSize),
+      y = new Int32Array(batchSize * blockSize);
     for (let b = 0; b < batchSize; b++) {
       // y's last index, start + blockSize, stays in range
       const start = randomInt(0, data.length - blockSize);
@@ -140,7 +141,10 @@ export class CharDataset {
     if (split !== 'train' && split !== 'val') {
       throw new Error(`${fn}: split must be 'train' or 'val', got '${split}'`);
     }
-    for (const [key, v] of [['batchSize', batchSize], ['blockSize', blockSize]] as const) {
+    for (const [key, v] of [
+      ['batchSize', batchSize],
+      ['blockSize', blockSize],
+    ] as const) {
       if (!(Number.isInteger(v) && v >= 1)) {
         throw new Error(`${fn}: ${key} must be a positive integer, got ${v}`);
       }

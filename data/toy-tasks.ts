@@ -21,7 +21,12 @@ export interface TaskOptions {
 
 export const taskNames: TaskName[] = ['copy', 'reverse', 'sort', 'addition', 'recall'];
 const DEFAULTS: Required<TaskOptions> = {
-  minLen: 1, maxLen: 8, numSymbols: 10, digits: 3, pairs: 4, seed: 0,
+  minLen: 1,
+  maxLen: 8,
+  numSymbols: 10,
+  digits: 3,
+  pairs: 4,
+  seed: 0,
 };
 const HELD_OUT_SEED = 0x5eed; // heldOut(n) draws from this stream whatever the training seed
 const MAX_REDRAWS = 10_000;
@@ -89,8 +94,7 @@ export class Task {
 }
 
 /** Digit tokens of n, least significant first (the carry flows the way the model writes). */
-const digitsOf = (n: number, zero: number) =>
-  [...String(n)].reverse().map((c) => zero + Number(c));
+const digitsOf = (n: number, zero: number) => [...String(n)].reverse().map((c) => zero + Number(c));
 
 /** The options with defaults filled in, each checked. */
 function resolveOptions(requested: TaskOptions): Required<TaskOptions> {
@@ -107,7 +111,7 @@ function resolveOptions(requested: TaskOptions): Required<TaskOptions> {
       throw new Error(`makeTask: ${key} must be an integer ${range}, got ${v}`);
     }
   };
-  int('minLen', 1), int('maxLen', 1), int('numSymbols', 1), int('digits', 1, 15), int('pairs', 1);
+  (int('minLen', 1), int('maxLen', 1), int('numSymbols', 1), int('digits', 1, 15), int('pairs', 1));
   if (options.minLen > options.maxLen) {
     throw new Error(
       `makeTask: minLen (${options.minLen}) must not exceed maxLen (${options.maxLen})`,
@@ -147,7 +151,8 @@ export function makeTask(name: TaskName, requested: TaskOptions = {}): Task {
     case 'sort':
       return mapped((x) => [...x].sort((a, b) => a - b));
     case 'addition': {
-      const zero = FIRST_SYMBOL, plus = FIRST_SYMBOL + 10;
+      const zero = FIRST_SYMBOL,
+        plus = FIRST_SYMBOL + 10;
       // Draw the length first, then the value: short and long operands come equally often.
       const operand = () => {
         const len = randomInt(1, digits + 1);

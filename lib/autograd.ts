@@ -37,7 +37,9 @@ export function noGrad<T>(fn: () => T): T {
 export function sumToShape(g: Tensor, shape: Shape): Tensor {
   if (sameShape(g.shape, shape)) return g;
   const lead = g.shape.length - shape.length;
-  const dims = g.shape.map((_, i) => i).filter((i) => i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1));
+  const dims = g.shape
+    .map((_, i) => i)
+    .filter((i) => i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1));
   return g.sum(dims, true).reshape([...shape]);
 }
 
@@ -74,15 +76,25 @@ export interface BackwardOptions {
   retainGraph?: boolean;
 }
 
-export function backward(root: Tensor, seed?: Tensor, { retainGraph = false }: BackwardOptions = {}): void {
+export function backward(
+  root: Tensor,
+  seed?: Tensor,
+  { retainGraph = false }: BackwardOptions = {},
+): void {
   if (!root.requiresGrad) {
-    throw new Error('backward: tensor does not require grad (no input of the graph has requiresGrad: true)');
+    throw new Error(
+      'backward: tensor does not require grad (no input of the graph has requiresGrad: true)',
+    );
   }
   if (!seed && root.size !== 1) {
-    throw new Error(`backward: a gradient can be created implicitly only for a scalar output; got shape ${fmt(root.shape)} (pass a seed gradient)`);
+    throw new Error(
+      `backward: a gradient can be created implicitly only for a scalar output; got shape ${fmt(root.shape)} (pass a seed gradient)`,
+    );
   }
   if (seed && !sameShape(seed.shape, root.shape)) {
-    throw new Error(`backward: seed gradient shape ${fmt(seed.shape)} does not match the output shape ${fmt(root.shape)}`);
+    throw new Error(
+      `backward: seed gradient shape ${fmt(seed.shape)} does not match the output shape ${fmt(root.shape)}`,
+    );
   }
   const order = topoSort(root);
   const grads = new Map<Tensor, Tensor>([[root, seed ?? onesLike(root)]]);
@@ -98,7 +110,9 @@ export function backward(root: Tensor, seed?: Tensor, { retainGraph = false }: B
         continue;
       }
       if (fn.released) {
-        throw new Error(`backward: the graph through '${fn.name}' was freed by an earlier backward; call the first backward with {retainGraph: true}`);
+        throw new Error(
+          `backward: the graph through '${fn.name}' was freed by an earlier backward; call the first backward with {retainGraph: true}`,
+        );
       }
       const inputGrads = fn.vjp(g, fn.inputs, t, fn.attrs);
       fn.inputs.forEach((x, k) => {
@@ -142,7 +156,9 @@ export function valueAndGrad(fn: (...xs: Tensor[]) => Tensor) {
     const leaves = xs.map((x) => x.detach().requiresGrad_());
     const value = fn(...leaves);
     if (value.size !== 1) {
-      throw new Error(`valueAndGrad: the function must return a scalar, got shape ${fmt(value.shape)}`);
+      throw new Error(
+        `valueAndGrad: the function must return a scalar, got shape ${fmt(value.shape)}`,
+      );
     }
     value.backward();
     return { value: value.detach(), grads: leaves.map((l) => l.grad ?? zerosLike(l)) };

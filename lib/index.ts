@@ -17,10 +17,38 @@ setBackend(threadedBackend.name);
 export { Tensor, type TensorLike } from './tensor.ts';
 export type { DType, TypedArray } from './dtype.ts';
 export { backward, grad, valueAndGrad, noGrad, isGradEnabled, type GradFn } from './autograd.ts';
-export { tensor, zeros, ones, full, zerosLike, onesLike, arange, eye, randn, rand, randint, type TensorOptions } from './creation.ts';
+export {
+  tensor,
+  zeros,
+  ones,
+  full,
+  zerosLike,
+  onesLike,
+  arange,
+  eye,
+  randn,
+  rand,
+  randint,
+  type TensorOptions,
+} from './creation.ts';
 export { manualSeed, getRngState, setRngState, type RngState } from './random.ts';
 export {
-  where, maskedFill, stack, linear, oneHot, dropout, crossEntropy, gelu, silu, elu, clamp, logsumexp, tril, triu, split, chunk,
+  where,
+  maskedFill,
+  stack,
+  linear,
+  oneHot,
+  dropout,
+  crossEntropy,
+  gelu,
+  silu,
+  elu,
+  clamp,
+  logsumexp,
+  tril,
+  triu,
+  split,
+  chunk,
   type CrossEntropyOptions,
 } from './functional.ts';
 export { cat, slice } from './ops/movement.ts';
@@ -29,15 +57,36 @@ export { softmax, logSoftmax } from './ops/softmax.ts';
 export { layerNorm, rmsNorm } from './ops/norm.ts';
 export { gather, indexSelect } from './ops/indexing.ts';
 export { gatherScores, gatherApply, scatterApply } from './ops/sparse.ts';
-export { causalLinearAttention, linearAttention, type LinearAttentionOptions } from './ops/linear-attention.ts';
+export {
+  causalLinearAttention,
+  linearAttention,
+  type LinearAttentionOptions,
+} from './ops/linear-attention.ts';
 export { primitives } from './ops/primitive.ts';
-export { backend, setBackend, registerBackend, type Backend, type KernelName } from './backend/backend.ts';
+export {
+  backend,
+  setBackend,
+  registerBackend,
+  type Backend,
+  type KernelName,
+} from './backend/backend.ts';
 export type {
-  LinearAttentionDims, LinearAttentionGrads, MatmulArgs, SparseDims,
+  LinearAttentionDims,
+  LinearAttentionGrads,
+  MatmulArgs,
+  SparseDims,
 } from './backend/backend.ts';
 export { overrideBackend, type Override, type Overrides } from './backend/override.ts';
 export { toNdarray, fromNdarray } from './ndarray-interop.ts';
-export { initGpuBackend, gpuCounters, resetGpuCounters, type GpuBackendOptions, type GpuCounters, type GpuInit, type GpuMode } from './backend/gpu.ts';
+export {
+  initGpuBackend,
+  gpuCounters,
+  resetGpuCounters,
+  type GpuBackendOptions,
+  type GpuCounters,
+  type GpuInit,
+  type GpuMode,
+} from './backend/gpu.ts';
 export { setNumThreads, getNumThreads, threadStats, type ThreadStats } from './backend/threads.ts';
 export { graphOps } from './autograd.ts';
 export { scatterAdd, indexAdd } from './ops/indexing.ts';

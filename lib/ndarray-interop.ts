@@ -13,7 +13,11 @@ export function toNdarray(t: Tensor): NdArray<TypedArray> {
 
 /** A contiguous copy of any ndarray (strided, sliced, transposed) of a float or int32 array. */
 export function fromNdarray(a: NdArray<TypedArray>): Tensor {
-  if (!(a.data instanceof Float32Array || a.data instanceof Float64Array || a.data instanceof Int32Array)) {
+  if (!(
+    a.data instanceof Float32Array ||
+    a.data instanceof Float64Array ||
+    a.data instanceof Int32Array
+  )) {
     throw new Error('fromNdarray: data must be a Float32Array, Float64Array or Int32Array');
   }
   const out = allocate(dtypeOf(a.data), a.size);

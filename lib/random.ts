@@ -6,7 +6,8 @@ let spareNormal: number | null = null;
 
 /** splitmix32 spreads one seed over the four state words (xoshiro must not start all-zero). */
 export function manualSeed(seed: number): void {
-  if (!Number.isFinite(seed)) throw new Error(`manualSeed: seed must be a finite number, got ${seed}`);
+  if (!Number.isFinite(seed))
+    throw new Error(`manualSeed: seed must be a finite number, got ${seed}`);
   let s = seed >>> 0;
   for (let i = 0; i < 4; i++) {
     s = (s + 0x9e3779b9) >>> 0;

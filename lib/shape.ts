@@ -23,7 +23,9 @@ export function stridesOf(shape: Shape): number[] {
 
 export function checkShape(op: string, shape: unknown): number[] {
   if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new Error(`${op}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    throw new Error(
+      `${op}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`,
+    );
   }
   return [...shape];
 }
@@ -36,7 +38,9 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
     const da = a[a.length - n + i] ?? 1;
     const db = b[b.length - n + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new Error(`${op}: shapes ${fmt(a)} and ${fmt(b)} cannot be broadcast (${da} vs ${db} at dim ${i - n})`);
+      throw new Error(
+        `${op}: shapes ${fmt(a)} and ${fmt(b)} cannot be broadcast (${da} vs ${db} at dim ${i - n})`,
+      );
     }
     out[i] = da === 1 ? db : da;
   }
@@ -52,10 +56,15 @@ export function normDim(op: string, dim: number, ndim: number): number {
 }
 
 /** Normalise `dim` (undefined = all dims, number, or list) to a sorted list of distinct dims. */
-export function normDims(op: string, dim: number | readonly number[] | undefined, ndim: number): number[] {
+export function normDims(
+  op: string,
+  dim: number | readonly number[] | undefined,
+  ndim: number,
+): number[] {
   if (dim === undefined) return [...Array(ndim).keys()];
   const list = (typeof dim === 'number' ? [dim] : [...dim]).map((d) => normDim(op, d, ndim));
-  if (new Set(list).size !== list.length) throw new Error(`${op}: dims ${JSON.stringify(dim)} repeat a dim`);
+  if (new Set(list).size !== list.length)
+    throw new Error(`${op}: dims ${JSON.stringify(dim)} repeat a dim`);
   return list.sort((x, y) => x - y);
 }
 

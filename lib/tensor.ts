@@ -29,7 +29,9 @@ export class Tensor {
 
   constructor(data: TypedArray, shape: Shape) {
     if (sizeOf(shape) !== data.length) {
-      throw new Error(`Tensor: shape ${fmt(shape)} needs ${sizeOf(shape)} elements, data has ${data.length}`);
+      throw new Error(
+        `Tensor: shape ${fmt(shape)} needs ${sizeOf(shape)} elements, data has ${data.length}`,
+      );
     }
     this.data = data;
     this.shape = Object.freeze([...shape]);
@@ -55,15 +57,22 @@ export class Tensor {
     return new Tensor(this.data, this.shape);
   }
   requiresGrad_(requiresGrad = true): this {
-    if (!this.isLeaf) throw new Error('requiresGrad_: only leaf tensors can change requiresGrad (use detach() first)');
-    if (requiresGrad && !isFloat(this.dtype)) throw new Error(`requiresGrad_: only float tensors can require grad, got ${this.dtype}`);
+    if (!this.isLeaf)
+      throw new Error(
+        'requiresGrad_: only leaf tensors can change requiresGrad (use detach() first)',
+      );
+    if (requiresGrad && !isFloat(this.dtype))
+      throw new Error(`requiresGrad_: only float tensors can require grad, got ${this.dtype}`);
     this.requiresGrad = requiresGrad;
     return this;
   }
 
   // ---- reading values ----
   item(): number {
-    if (this.size !== 1) throw new Error(`item: only a one-element tensor converts to a number, got shape ${fmt(this.shape)}`);
+    if (this.size !== 1)
+      throw new Error(
+        `item: only a one-element tensor converts to a number, got shape ${fmt(this.shape)}`,
+      );
     return this.data[0];
   }
   /** Nested JS arrays (a number for a 0-d tensor). */
@@ -76,7 +85,10 @@ export class Tensor {
     return build(0, 0);
   }
   toString(): string {
-    const values = this.size <= 64 ? JSON.stringify(this.toArray()) : `[${fmt(this.shape)}: ${Array.from(this.data.subarray(0, 6)).join(', ')}, ...]`;
+    const values =
+      this.size <= 64
+        ? JSON.stringify(this.toArray())
+        : `[${fmt(this.shape)}: ${Array.from(this.data.subarray(0, 6)).join(', ')}, ...]`;
     return `tensor(${values}, dtype=${this.dtype}${this.requiresGrad ? ', requiresGrad=true' : ''})`;
   }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
@@ -103,72 +115,183 @@ export class Tensor {
   }
 
   // ---- elementwise ----
-  add(other: TensorLike): Tensor { return E.add([this, this.lift(other)], undefined); }
-  sub(other: TensorLike): Tensor { return E.sub([this, this.lift(other)], undefined); }
-  mul(other: TensorLike): Tensor { return E.mul([this, this.lift(other)], undefined); }
-  div(other: TensorLike): Tensor { return E.div([this, this.lift(other)], undefined); }
-  maximum(other: TensorLike): Tensor { return E.maximum([this, this.lift(other)], undefined); }
-  minimum(other: TensorLike): Tensor { return E.minimum([this, this.lift(other)], undefined); }
-  gt(other: TensorLike): Tensor { return E.gt([this, this.lift(other)], undefined); }
-  ge(other: TensorLike): Tensor { return E.ge([this, this.lift(other)], undefined); }
-  lt(other: TensorLike): Tensor { return E.lt([this, this.lift(other)], undefined); }
-  le(other: TensorLike): Tensor { return E.le([this, this.lift(other)], undefined); }
-  eq(other: TensorLike): Tensor { return E.eq([this, this.lift(other)], undefined); }
-  ne(other: TensorLike): Tensor { return E.ne([this, this.lift(other)], undefined); }
-  neg(): Tensor { return E.neg([this], 0); }
-  exp(): Tensor { return E.exp([this], 0); }
-  log(): Tensor { return E.log([this], 0); }
-  sqrt(): Tensor { return E.sqrt([this], 0); }
-  rsqrt(): Tensor { return E.rsqrt([this], 0); }
-  abs(): Tensor { return E.abs([this], 0); }
-  sign(): Tensor { return E.sign([this], 0); }
-  relu(): Tensor { return E.relu([this], 0); }
-  sigmoid(): Tensor { return E.sigmoid([this], 0); }
-  tanh(): Tensor { return E.tanh([this], 0); }
-  erf(): Tensor { return E.erf([this], 0); }
+  add(other: TensorLike): Tensor {
+    return E.add([this, this.lift(other)], undefined);
+  }
+  sub(other: TensorLike): Tensor {
+    return E.sub([this, this.lift(other)], undefined);
+  }
+  mul(other: TensorLike): Tensor {
+    return E.mul([this, this.lift(other)], undefined);
+  }
+  div(other: TensorLike): Tensor {
+    return E.div([this, this.lift(other)], undefined);
+  }
+  maximum(other: TensorLike): Tensor {
+    return E.maximum([this, this.lift(other)], undefined);
+  }
+  minimum(other: TensorLike): Tensor {
+    return E.minimum([this, this.lift(other)], undefined);
+  }
+  gt(other: TensorLike): Tensor {
+    return E.gt([this, this.lift(other)], undefined);
+  }
+  ge(other: TensorLike): Tensor {
+    return E.ge([this, this.lift(other)], undefined);
+  }
+  lt(other: TensorLike): Tensor {
+    return E.lt([this, this.lift(other)], undefined);
+  }
+  le(other: TensorLike): Tensor {
+    return E.le([this, this.lift(other)], undefined);
+  }
+  eq(other: TensorLike): Tensor {
+    return E.eq([this, this.lift(other)], undefined);
+  }
+  ne(other: TensorLike): Tensor {
+    return E.ne([this, this.lift(other)], undefined);
+  }
+  neg(): Tensor {
+    return E.neg([this], 0);
+  }
+  exp(): Tensor {
+    return E.exp([this], 0);
+  }
+  log(): Tensor {
+    return E.log([this], 0);
+  }
+  sqrt(): Tensor {
+    return E.sqrt([this], 0);
+  }
+  rsqrt(): Tensor {
+    return E.rsqrt([this], 0);
+  }
+  abs(): Tensor {
+    return E.abs([this], 0);
+  }
+  sign(): Tensor {
+    return E.sign([this], 0);
+  }
+  relu(): Tensor {
+    return E.relu([this], 0);
+  }
+  sigmoid(): Tensor {
+    return E.sigmoid([this], 0);
+  }
+  tanh(): Tensor {
+    return E.tanh([this], 0);
+  }
+  erf(): Tensor {
+    return E.erf([this], 0);
+  }
   pow(exponent: number): Tensor {
-    if (typeof exponent !== 'number') throw new Error(`pow: the exponent must be a number, got ${typeof exponent}`);
+    if (typeof exponent !== 'number')
+      throw new Error(`pow: the exponent must be a number, got ${typeof exponent}`);
     return E.pow([this], exponent);
   }
-  square(): Tensor { return this.mul(this); }
-  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return F.gelu(this, approximate); }
-  silu(): Tensor { return F.silu(this); }
-  elu(alpha = 1): Tensor { return F.elu(this, alpha); }
-  clamp(min?: number, max?: number): Tensor { return F.clamp(this, min, max); }
-  maskedFill(mask: Tensor, value: number): Tensor { return F.maskedFill(this, mask, value); }
+  square(): Tensor {
+    return this.mul(this);
+  }
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
+    return F.gelu(this, approximate);
+  }
+  silu(): Tensor {
+    return F.silu(this);
+  }
+  elu(alpha = 1): Tensor {
+    return F.elu(this, alpha);
+  }
+  clamp(min?: number, max?: number): Tensor {
+    return F.clamp(this, min, max);
+  }
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return F.maskedFill(this, mask, value);
+  }
 
   // ---- reductions ----
-  sum(dim?: Dims, keepdim = false): Tensor { return F.sum(this, dim, keepdim); }
-  mean(dim?: Dims, keepdim = false): Tensor { return F.mean(this, dim, keepdim); }
-  max(dim?: Dims, keepdim = false): Tensor { return F.max(this, dim, keepdim); }
-  min(dim?: Dims, keepdim = false): Tensor { return F.min(this, dim, keepdim); }
+  sum(dim?: Dims, keepdim = false): Tensor {
+    return F.sum(this, dim, keepdim);
+  }
+  mean(dim?: Dims, keepdim = false): Tensor {
+    return F.mean(this, dim, keepdim);
+  }
+  max(dim?: Dims, keepdim = false): Tensor {
+    return F.max(this, dim, keepdim);
+  }
+  min(dim?: Dims, keepdim = false): Tensor {
+    return F.min(this, dim, keepdim);
+  }
   /** Variance with Bessel's correction by default (correction = 1), as torch.var. */
-  var(dim?: Dims, keepdim = false, correction = 1): Tensor { return F.variance(this, dim, keepdim, correction); }
-  logsumexp(dim: Dims, keepdim = false): Tensor { return F.logsumexp(this, dim, keepdim); }
-  argmax(dim?: number, keepdim = false): Tensor { return F.argmax(this, dim, keepdim); }
-  argmin(dim?: number, keepdim = false): Tensor { return F.argmin(this, dim, keepdim); }
+  var(dim?: Dims, keepdim = false, correction = 1): Tensor {
+    return F.variance(this, dim, keepdim, correction);
+  }
+  logsumexp(dim: Dims, keepdim = false): Tensor {
+    return F.logsumexp(this, dim, keepdim);
+  }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return F.argmax(this, dim, keepdim);
+  }
+  argmin(dim?: number, keepdim = false): Tensor {
+    return F.argmin(this, dim, keepdim);
+  }
 
   // ---- linear algebra and normalisation ----
-  matmul(other: Tensor): Tensor { return matmul(this, other); }
-  softmax(dim: number): Tensor { return softmax(this, dim); }
-  logSoftmax(dim: number): Tensor { return logSoftmax(this, dim); }
+  matmul(other: Tensor): Tensor {
+    return matmul(this, other);
+  }
+  softmax(dim: number): Tensor {
+    return softmax(this, dim);
+  }
+  logSoftmax(dim: number): Tensor {
+    return logSoftmax(this, dim);
+  }
 
   // ---- shape and movement ----
-  reshape(shape: readonly number[]): Tensor { return F.reshape(this, shape); }
-  view(shape: readonly number[]): Tensor { return F.reshape(this, shape); }
-  flatten(startDim = 0, endDim = -1): Tensor { return F.flatten(this, startDim, endDim); }
-  permute(dims: readonly number[]): Tensor { return F.permute(this, dims); }
-  transpose(dim0: number, dim1: number): Tensor { return F.transpose(this, dim0, dim1); }
-  get T(): Tensor { return F.transpose(this, -2, -1); }
-  unsqueeze(dim: number): Tensor { return F.unsqueeze(this, dim); }
-  squeeze(dim?: number): Tensor { return F.squeeze(this, dim); }
-  expand(shape: readonly number[]): Tensor { return F.expand(this, shape); }
-  slice(dim: number, start?: number, end?: number, step?: number): Tensor { return F.slice(this, dim, start, end, step); }
-  narrow(dim: number, start: number, length: number): Tensor { return F.narrow(this, dim, start, length); }
-  split(splitSize: number | number[], dim = 0): Tensor[] { return F.split(this, splitSize, dim); }
-  chunk(chunks: number, dim = 0): Tensor[] { return F.chunk(this, chunks, dim); }
-  gather(dim: number, index: Tensor): Tensor { return gather(this, dim, index); }
-  indexSelect(dim: number, index: Tensor): Tensor { return indexSelect(this, dim, index); }
+  reshape(shape: readonly number[]): Tensor {
+    return F.reshape(this, shape);
+  }
+  view(shape: readonly number[]): Tensor {
+    return F.reshape(this, shape);
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return F.flatten(this, startDim, endDim);
+  }
+  permute(dims: readonly number[]): Tensor {
+    return F.permute(this, dims);
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return F.transpose(this, dim0, dim1);
+  }
+  get T(): Tensor {
+    return F.transpose(this, -2, -1);
+  }
+  unsqueeze(dim: number): Tensor {
+    return F.unsqueeze(this, dim);
+  }
+  squeeze(dim?: number): Tensor {
+    return F.squeeze(this, dim);
+  }
+  expand(shape: readonly number[]): Tensor {
+    return F.expand(this, shape);
+  }
+  slice(dim: number, start?: number, end?: number, step?: number): Tensor {
+    return F.slice(this, dim, start, end, step);
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return F.narrow(this, dim, start, length);
+  }
+  split(splitSize: number | number[], dim = 0): Tensor[] {
+    return F.split(this, splitSize, dim);
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return F.chunk(this, chunks, dim);
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return gather(this, dim, index);
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return indexSelect(this, dim, index);
+  }
   // the adjoints, out of place like torch's scatter_add / index_add / slice_scatter
   scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
     return scatterAdd(this, dim, index, src);
@@ -179,14 +302,21 @@ export class Tensor {
   sliceScatter(src: Tensor, dim?: number, start?: number, end?: number, step?: number): Tensor {
     return F.sliceScatter(this, src, dim, start, end, step);
   }
-  cumsum(dim: number): Tensor { return F.cumsum(this, dim); }
-  tril(diagonal = 0): Tensor { return F.tril(this, diagonal); }
-  triu(diagonal = 0): Tensor { return F.triu(this, diagonal); }
+  cumsum(dim: number): Tensor {
+    return F.cumsum(this, dim);
+  }
+  tril(diagonal = 0): Tensor {
+    return F.tril(this, diagonal);
+  }
+  triu(diagonal = 0): Tensor {
+    return F.triu(this, diagonal);
+  }
 
   /** A number becomes a 0-d tensor of this tensor's dtype, so `x.mul(2)` stays float64 in gradchecks. */
   private lift(other: TensorLike): Tensor {
     if (other instanceof Tensor) return other;
-    if (typeof other !== 'number') throw new Error(`expected a Tensor or a number, got ${typeof other}`);
+    if (typeof other !== 'number')
+      throw new Error(`expected a Tensor or a number, got ${typeof other}`);
     const data = allocate(this.dtype, 1);
     data[0] = other;
     return new Tensor(data, []);
@@ -195,6 +325,9 @@ export class Tensor {
 
 /** Wrap existing values without copying when they already are a typed array of the dtype. */
 export function fromTyped(values: ArrayLike<number>, shape: Shape, dtype: DType): Tensor {
-  const data = ArrayBuffer.isView(values) && dtypeOf(values as TypedArray) === dtype ? (values as TypedArray) : castArray(values, dtype);
+  const data =
+    ArrayBuffer.isView(values) && dtypeOf(values as TypedArray) === dtype
+      ? (values as TypedArray)
+      : castArray(values, dtype);
   return new Tensor(data, shape);
 }

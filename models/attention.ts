@@ -72,7 +72,11 @@ export class MultiHeadAttention extends HeadProjections implements TokenMixer {
   }
 
   /** Cross-attention: queries from x, keys and values from the memory, projected once a state. */
-  private crossKeysValues(x: Tensor, memory: Tensor, state: KeyValueState | null): [Tensor, Tensor, Tensor] {
+  private crossKeysValues(
+    x: Tensor,
+    memory: Tensor,
+    state: KeyValueState | null,
+  ): [Tensor, Tensor, Tensor] {
     if (this.modifiers.length > 0) {
       throw new Error(
         'MultiHeadAttention: positions, scales and windows are for self-attention; ' +

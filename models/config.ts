@@ -2,11 +2,33 @@
 // for code, CLI flags and docs: attention / position / scale / norm take the values listed here.
 
 export const attentionNames = [
-  'softmax', 'synth-dense', 'synth-random', 'synth-fixed', 'synth-factorized-dense', 'synth-factorized-random',
-  'synth-mix', 'gau', 'flash', 'local', 'atrous', 'strided', 'fixed', 'sparse', 'linear', 'hwfa',
+  'softmax',
+  'synth-dense',
+  'synth-random',
+  'synth-fixed',
+  'synth-factorized-dense',
+  'synth-factorized-random',
+  'synth-mix',
+  'gau',
+  'flash',
+  'local',
+  'atrous',
+  'strided',
+  'fixed',
+  'sparse',
+  'linear',
+  'hwfa',
 ] as const;
 export type AttentionName = (typeof attentionNames)[number];
-export const positionNames = ['none', 'sinusoidal', 'learned', 'rope', 'alibi', 'kerple', 't5'] as const;
+export const positionNames = [
+  'none',
+  'sinusoidal',
+  'learned',
+  'rope',
+  'alibi',
+  'kerple',
+  't5',
+] as const;
 export type PositionName = (typeof positionNames)[number];
 
 export interface TransformerConfig {
@@ -45,17 +67,50 @@ const choices = {
 
 export function checkConfig(model: string, given: TransformerConfig): Required<TransformerConfig> {
   const config: Required<TransformerConfig> = {
-    ffnHidden: 4 * given.nEmbd, dropout: 0, norm: 'post', position: 'sinusoidal', activation: 'relu',
-    attention: 'softmax', scale: 'sqrt', trainLen: given.blockSize, window: 16, rate: 4, chunk: 64, sinks: 0,
-    expansion: 2, sharedDim: 128, rank: 8, featureMap: 'elu', windowed: false, ...given,
+    ffnHidden: 4 * given.nEmbd,
+    dropout: 0,
+    norm: 'post',
+    position: 'sinusoidal',
+    activation: 'relu',
+    attention: 'softmax',
+    scale: 'sqrt',
+    trainLen: given.blockSize,
+    window: 16,
+    rate: 4,
+    chunk: 64,
+    sinks: 0,
+    expansion: 2,
+    sharedDim: 128,
+    rank: 8,
+    featureMap: 'elu',
+    windowed: false,
+    ...given,
   };
-  const positive = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'ffnHidden', 'trainLen', 'window', 'rate', 'chunk', 'expansion', 'sharedDim', 'rank'] as const;
+  const positive = [
+    'vocabSize',
+    'blockSize',
+    'nLayer',
+    'nHead',
+    'nEmbd',
+    'ffnHidden',
+    'trainLen',
+    'window',
+    'rate',
+    'chunk',
+    'expansion',
+    'sharedDim',
+    'rank',
+  ] as const;
   for (const key of positive) {
-    if (!Number.isInteger(config[key]) || config[key] < 1) throw new Error(`${model}: ${key} must be a positive integer, got ${config[key]}`);
+    if (!Number.isInteger(config[key]) || config[key] < 1)
+      throw new Error(`${model}: ${key} must be a positive integer, got ${config[key]}`);
   }
-  if (!Number.isInteger(config.sinks) || config.sinks < 0) throw new Error(`${model}: sinks must be an integer ≥ 0, got ${config.sinks}`);
-  if (config.nEmbd % config.nHead !== 0) throw new Error(`${model}: nEmbd ${config.nEmbd} is not divisible by nHead ${config.nHead}`);
-  if (!(config.dropout >= 0 && config.dropout < 1)) throw new Error(`${model}: dropout must be in [0, 1), got ${config.dropout}`);
+  if (!Number.isInteger(config.sinks) || config.sinks < 0)
+    throw new Error(`${model}: sinks must be an integer ≥ 0, got ${config.sinks}`);
+  if (config.nEmbd % config.nHead !== 0)
+    throw new Error(`${model}: nEmbd ${config.nEmbd} is not divisible by nHead ${config.nHead}`);
+  if (!(config.dropout >= 0 && config.dropout < 1))
+    throw new Error(`${model}: dropout must be in [0, 1), got ${config.dropout}`);
   for (const [key, allowed] of Object.entries(choices)) {
     const value = config[key as keyof typeof choices];
     if (!(allowed as readonly string[]).includes(value)) {

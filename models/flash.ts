@@ -45,19 +45,29 @@ export class FlashUnit extends GatedAttentionUnit {
   forward(x: Tensor, { causal = false, keep = null }: MixerOptions = {}): Tensor {
     const [B, T, C] = x.shape;
     const chunk = this.chunk;
-    const G = Math.ceil(T / chunk), Tp = G * chunk;
+    const G = Math.ceil(T / chunk),
+      Tp = G * chunk;
     // pad T to whole chunks: the padding is a key nobody sees, its outputs are dropped at the end
     const [pad, dtype] = [Tp - T, x.dtype];
     const xp = pad ? cat([x, zeros([B, pad, C], { dtype })], 1) : x; // (B, Tp, C)
     const real = keep ? keep.to(dtype) : ones([B, T], { dtype }); // (B, T)
-    const keepChunks = (pad ? cat([real, zeros([B, pad], { dtype })], 1) : real).reshape([B, G, chunk]); // (B, G, c)
+    const keepChunks = (pad ? cat([real, zeros([B, pad], { dtype })], 1) : real).reshape([
+      B,
+      G,
+      chunk,
+    ]); // (B, G, c)
 
     const [u, v, z] = this.project(xp); // (B, Tp, e), (B, Tp, e), (B, Tp, s)
     const vc = v.reshape([B, G, chunk, this.e]); // (B, G, c, e)
     const zc = z.reshape([B, G, chunk, this.s]); // (B, G, c, s)
     // quadratic inside each chunk: the chunks are just one more batch dim for gauAttention;
     // softmax's log-n scale is relative to the chunk, the most keys a query sees there
-    const attend = { causal, keep: keepChunks, softmax: this.softmax, logBase: Math.min(chunk, this.logBase) };
+    const attend = {
+      causal,
+      keep: keepChunks,
+      softmax: this.softmax,
+      logBase: Math.min(chunk, this.logBase),
+    };
     const quad = gauAttention(this.q.forward(zc), this.k.forward(zc), vc, attend); // (B, G, c, e)
 
     // linear across chunks: K_lin zeroed at padding, so those tokens add nothing to K_linᵀV

@@ -48,7 +48,12 @@ export class ScaleOffset extends Module {
 }
 
 /** (..., L, L) 1/0: key j is visible to query t (j ≤ t if causal, keep_j = 1); null if all are. */
-export function visibleKeys(L: number, causal: boolean, keep: Tensor | null, dtype: DType): Tensor | null {
+export function visibleKeys(
+  L: number,
+  causal: boolean,
+  keep: Tensor | null,
+  dtype: DType,
+): Tensor | null {
   const triangle = causal ? ones([L, L], { dtype }).tril() : null; // (L, L)
   const keys = keep ? keep.to(dtype).unsqueeze(-2) : null; // (..., 1, L)
   if (triangle && keys) return triangle.mul(keys); // (..., L, L)

@@ -63,7 +63,10 @@ export class LinearAttention extends HeadProjections implements TokenMixer {
     [q, k] = [this.phi(q), this.phi(k)];
     if (keep) {
       // keep covers every key (B, S) as for softmax attention; the new tokens are its last T columns
-      const real = keep.narrow(1, keep.shape[1] - T, T).to(x.dtype).reshape([B, 1, T, 1]); // (B, 1, T, 1)
+      const real = keep
+        .narrow(1, keep.shape[1] - T, T)
+        .to(x.dtype)
+        .reshape([B, 1, T, 1]); // (B, 1, T, 1)
       [k, v] = [k.mul(real), v.mul(real)];
     }
     const y = sums
@@ -88,4 +91,3 @@ export class LinearAttention extends HeadProjections implements TokenMixer {
     return q.matmul(kv0).add(n).div(q.matmul(z0).add(d).add(this.eps)); // (B, nh, T, hs)
   }
 }
-

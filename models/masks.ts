@@ -6,7 +6,8 @@ import { tensor, type Tensor } from '../lib/index.ts';
 /** (T, S) causal mask: query t sees keys s ≤ t + offset (offset = keys already in a KV cache). */
 export function causalMask(T: number, S = T, offset = S - T): Tensor {
   const data = new Float32Array(T * S);
-  for (let t = 0; t < T; t++) for (let s = 0; s < S; s++) data[t * S + s] = s <= t + offset ? 0 : -Infinity;
+  for (let t = 0; t < T; t++)
+    for (let s = 0; s < S; s++) data[t * S + s] = s <= t + offset ? 0 : -Infinity;
   return tensor(data, { shape: [T, S] });
 }
 

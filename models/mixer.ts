@@ -56,6 +56,7 @@ export function stateOf<K extends MixerState['kind']>(
   state: MixerState | undefined,
 ): Extract<MixerState, { kind: K }> | null {
   if (!state) return null;
-  if (state.kind !== kind) throw new Error(`${who}: expected a '${kind}' state, got '${state.kind}'`);
+  if (state.kind !== kind)
+    throw new Error(`${who}: expected a '${kind}' state, got '${state.kind}'`);
   return state as Extract<MixerState, { kind: K }>;
 }

@@ -55,7 +55,10 @@ const variants: Record<AttentionName, Variant> = {
   fixed: sparse('fixed'),
   sparse: sparse('sparse'),
   linear: { mixer: (config) => new LinearAttention(config.nEmbd, config.nHead, config.featureMap) },
-  hwfa: { mixer: (config, layer) => softmax(hwfaLayerConfig(config, layer)), embedPositions: false },
+  hwfa: {
+    mixer: (config, layer) => softmax(hwfaLayerConfig(config, layer)),
+    embedPositions: false,
+  },
 };
 
 /** The registry entry of config.attention. */

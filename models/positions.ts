@@ -28,7 +28,10 @@ export class SinusoidalPositions extends Module {
 
 export class LearnedPositions extends Module {
   table: Embedding; // (blockSize, C), trained
-  constructor(readonly blockSize: number, C: number) {
+  constructor(
+    readonly blockSize: number,
+    C: number,
+  ) {
     super();
     this.table = new Embedding(blockSize, C);
   }
@@ -39,5 +42,6 @@ export class LearnedPositions extends Module {
 }
 
 function checkLength(needed: number, blockSize: number): void {
-  if (needed > blockSize) throw new Error(`positions: sequence of length ${needed} exceeds blockSize ${blockSize}`);
+  if (needed > blockSize)
+    throw new Error(`positions: sequence of length ${needed} exceeds blockSize ${blockSize}`);
 }

@@ -33,7 +33,8 @@ function distances(T: number, S: number): Float64Array {
 export function rope(x: Tensor, offset: number): Tensor {
   const [, , T, hs] = x.shape;
   const half = hs / 2;
-  const cosData = new Float64Array(T * half), sinData = new Float64Array(T * half);
+  const cosData = new Float64Array(T * half),
+    sinData = new Float64Array(T * half);
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < half; i++) {
       const angle = (offset + t) * Math.pow(10000, (-2 * i) / hs);
@@ -43,7 +44,8 @@ export function rope(x: Tensor, offset: number): Tensor {
   }
   const cos = tensor(cosData, { shape: [T, half], dtype: x.dtype }); // (T, hs/2)
   const sin = tensor(sinData, { shape: [T, half], dtype: x.dtype }); // (T, hs/2)
-  const x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half); // (B, nh, T, hs/2) each
+  const x1 = x.narrow(-1, 0, half),
+    x2 = x.narrow(-1, half, half); // (B, nh, T, hs/2) each
   return cat([x1.mul(cos).sub(x2.mul(sin)), x1.mul(sin).add(x2.mul(cos))], -1); // (B, nh, T, hs)
 }
 
@@ -56,7 +58,12 @@ export function alibiSlopes(H: number): number[] {
   const geometric = (n: number) => Array.from({ length: n }, (_, h) => 2 ** ((-8 * (h + 1)) / n));
   const pow2 = 2 ** Math.floor(Math.log2(H));
   if (pow2 === H) return geometric(H);
-  return [...geometric(pow2), ...geometric(2 * pow2).filter((_, h) => h % 2 === 0).slice(0, H - pow2)];
+  return [
+    ...geometric(pow2),
+    ...geometric(2 * pow2)
+      .filter((_, h) => h % 2 === 0)
+      .slice(0, H - pow2),
+  ];
 }
 
 /** A relative-position bias: (nh, T, S), added to the logits before softmax. */
@@ -98,7 +105,8 @@ export class KerpleLogBias extends Module implements RelativeBias {
   forward(T: number, S: number): Tensor {
     const nh = this.nHead;
     const d = tensor(distances(T, S), { shape: [1, T, S], dtype: this.logR1.dtype }); // (1, T, S)
-    const r1 = this.logR1.exp().reshape([nh, 1, 1]), r2 = this.logR2.exp().reshape([nh, 1, 1]); // (nh, 1, 1)
+    const r1 = this.logR1.exp().reshape([nh, 1, 1]),
+      r2 = this.logR2.exp().reshape([nh, 1, 1]); // (nh, 1, 1)
     return d.mul(r2).add(1).log().mul(r1).neg(); // (nh, T, S)
   }
 }
@@ -109,7 +117,12 @@ export class KerpleLogBias extends Module implements RelativeBias {
  * the query (masked anyway) share bucket 0. Within a half, distances below half of its buckets get
  * one bucket each; larger ones share log-spaced buckets up to maxDistance, and beyond it the last.
  */
-export function t5Bucket(rel: number, bidirectional: boolean, numBuckets = 32, maxDistance = 128): number {
+export function t5Bucket(
+  rel: number,
+  bidirectional: boolean,
+  numBuckets = 32,
+  maxDistance = 128,
+): number {
   let n = -rel; // how far back the key is
   let bucket = 0;
   if (bidirectional) {
@@ -121,7 +134,11 @@ export function t5Bucket(rel: number, bidirectional: boolean, numBuckets = 32, m
   }
   const maxExact = Math.floor(numBuckets / 2);
   if (n < maxExact) return bucket + n;
-  const logSpaced = maxExact + Math.floor((Math.log(n / maxExact) / Math.log(maxDistance / maxExact)) * (numBuckets - maxExact));
+  const logSpaced =
+    maxExact +
+    Math.floor(
+      (Math.log(n / maxExact) / Math.log(maxDistance / maxExact)) * (numBuckets - maxExact),
+    );
   return bucket + Math.min(logSpaced, numBuckets - 1);
 }
 
@@ -132,14 +149,19 @@ export function t5Bucket(rel: number, bidirectional: boolean, numBuckets = 32, m
  */
 export class T5Bias extends Module implements RelativeBias {
   table: Tensor; // (numBuckets, nh)
-  constructor(readonly nHead: number, readonly numBuckets = 32, readonly maxDistance = 128) {
+  constructor(
+    readonly nHead: number,
+    readonly numBuckets = 32,
+    readonly maxDistance = 128,
+  ) {
     super();
     this.table = full([numBuckets, nHead], 0, { requiresGrad: true });
   }
   forward(T: number, S: number, causal: boolean): Tensor {
     const ids = new Int32Array(T * S);
     for (let t = 0; t < T; t++) {
-      for (let s = 0; s < S; s++) ids[t * S + s] = t5Bucket(s - (S - T + t), !causal, this.numBuckets, this.maxDistance);
+      for (let s = 0; s < S; s++)
+        ids[t * S + s] = t5Bucket(s - (S - T + t), !causal, this.numBuckets, this.maxDistance);
     }
     const rows = this.table.indexSelect(0, tensor(ids)); // (T·S, nh)
     return rows.reshape([T, S, this.nHead]).permute([2, 0, 1]); // (nh, T, S)
@@ -154,7 +176,13 @@ export class T5Bias extends Module implements RelativeBias {
  * seen in training). Bidirectional, the band is a choice: window = N − 1 keeps every
  * trained distance (up to 2N − 1 keys), window = N/2 keeps about N keys; both are this one mask.
  */
-export function windowMask(T: number, S: number, window: number, sinks: number, causal: boolean): Tensor {
+export function windowMask(
+  T: number,
+  S: number,
+  window: number,
+  sinks: number,
+  causal: boolean,
+): Tensor {
   const data = new Float32Array(T * S);
   for (let t = 0; t < T; t++) {
     const i = S - T + t;

@@ -10,10 +10,14 @@ export interface SampleOptions {
 }
 
 /** logits (B, V) → one token id per row. */
-export function sampleNext(logits: Tensor, { temperature = 0, topK }: SampleOptions = {}): Int32Array {
+export function sampleNext(
+  logits: Tensor,
+  { temperature = 0, topK }: SampleOptions = {},
+): Int32Array {
   const [B, V] = logits.shape;
   if (!(temperature >= 0)) throw new Error(`sample: temperature must be ≥ 0, got ${temperature}`);
-  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) throw new Error(`sample: topK must be a positive integer, got ${topK}`);
+  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1))
+    throw new Error(`sample: topK must be a positive integer, got ${topK}`);
   const out = new Int32Array(B);
   for (let b = 0; b < B; b++) {
     const row = Array.from(logits.data.subarray(b * V, (b + 1) * V));
@@ -26,7 +30,8 @@ export function sampleNext(logits: Tensor, { temperature = 0, topK }: SampleOpti
     const weights = kept.map((i) => Math.exp((row[i] - row[kept[0]]) / temperature)); // max-subtracted
     let u = random() * weights.reduce((a, w) => a + w, 0);
     out[b] = kept[kept.length - 1];
-    for (let j = 0; j < kept.length; j++) if ((u -= weights[j]) < 0) (out[b] = kept[j]), (j = kept.length);
+    for (let j = 0; j < kept.length; j++)
+      if ((u -= weights[j]) < 0) ((out[b] = kept[j]), (j = kept.length));
   }
   return out;
 }

@@ -97,7 +97,12 @@ const biases: Partial<Record<PositionName, new (nHead: number) => RelativeBias>>
 };
 
 /** The modifiers a config asks for, in the order they apply: rotation, window, scale, bias. */
-export function scoreModifiers(who: string, settings: AttentionSettings, nEmbd: number, nHead: number) {
+export function scoreModifiers(
+  who: string,
+  settings: AttentionSettings,
+  nEmbd: number,
+  nHead: number,
+) {
   const { position = 'none', scale = 'sqrt', trainLen = 0, window, sinks = 0 } = settings;
   if (position === 'rope' && (nEmbd / nHead) % 2 !== 0) {
     throw new Error(`${who}: RoPE rotates pairs, so the head size ${nEmbd / nHead} must be even`);
@@ -110,7 +115,8 @@ export function scoreModifiers(who: string, settings: AttentionSettings, nEmbd: 
   }
   const modifiers: ScoreModifier[] = [];
   if (position === 'rope') modifiers.push(new Rope());
-  if (window !== undefined) modifiers.push(new WindowBand(window, sinks, settings.windowed ?? false));
+  if (window !== undefined)
+    modifiers.push(new WindowBand(window, sinks, settings.windowed ?? false));
   if (scale === 'logn') modifiers.push(new LognScale(trainLen));
   const Bias = biases[position];
   if (Bias) modifiers.push(new AddBias(new Bias(nHead)));

@@ -45,34 +45,53 @@ export interface PatternOptions {
 }
 
 function checkPattern({ kind, window, rate }: SparsePattern): void {
-  if (!['local', 'atrous', 'strided', 'fixed', 'sparse'].includes(kind)) throw new Error(`sparse pattern: unknown kind '${kind}'`);
-  if (!Number.isInteger(window) || window < 0) throw new Error(`sparse pattern: window must be an integer ≥ 0, got ${window}`);
-  if (!Number.isInteger(rate) || rate < 1) throw new Error(`sparse pattern: rate must be a positive integer, got ${rate}`);
+  if (!['local', 'atrous', 'strided', 'fixed', 'sparse'].includes(kind))
+    throw new Error(`sparse pattern: unknown kind '${kind}'`);
+  if (!Number.isInteger(window) || window < 0)
+    throw new Error(`sparse pattern: window must be an integer ≥ 0, got ${window}`);
+  if (!Number.isInteger(rate) || rate < 1)
+    throw new Error(`sparse pattern: rate must be a positive integer, got ${rate}`);
 }
 
 const summaryCells = (l: number) => Math.ceil(l / 4);
 
 function batchesOf(keep: Tensor | null | undefined, S: number): number {
   if (keep && (keep.ndim !== 2 || keep.shape[1] !== S)) {
-    throw new Error(`sparse pattern: keep must be (B, ${S}), one flag per key, got [${keep.shape}]`);
+    throw new Error(
+      `sparse pattern: keep must be (B, ${S}), one flag per key, got [${keep.shape}]`,
+    );
   }
   return keep ? keep.shape[0] : 1;
 }
 
 /** The definition: may the query at p see the key at j (bidirectional form)? */
-export function allowed({ kind, window: w, rate: k }: SparsePattern, p: number, j: number): boolean {
+export function allowed(
+  { kind, window: w, rate: k }: SparsePattern,
+  p: number,
+  j: number,
+): boolean {
   const distance = Math.abs(p - j);
   switch (kind) {
-    case 'local': return distance <= w;
-    case 'atrous': return distance % k === 0;
-    case 'sparse': return distance <= w || distance % k === 0;
-    case 'strided': return distance <= k || distance % k === 0;
-    case 'fixed': return Math.floor(j / k) === Math.floor(p / k) || j % k >= k - summaryCells(k);
+    case 'local':
+      return distance <= w;
+    case 'atrous':
+      return distance % k === 0;
+    case 'sparse':
+      return distance <= w || distance % k === 0;
+    case 'strided':
+      return distance <= k || distance % k === 0;
+    case 'fixed':
+      return Math.floor(j / k) === Math.floor(p / k) || j % k >= k - summaryCells(k);
   }
 }
 
 /** Visit keys in [0, S) worth testing for the query at p: a superset of its row, O(W) of them. */
-function forCandidates({ kind, window: w, rate: k }: SparsePattern, p: number, S: number, visit: (j: number) => void): void {
+function forCandidates(
+  { kind, window: w, rate: k }: SparsePattern,
+  p: number,
+  S: number,
+  visit: (j: number) => void,
+): void {
   const run = (from: number, to: number) => {
     for (let j = Math.max(0, from); j < Math.min(S, to); j++) visit(j);
   };
@@ -80,10 +99,16 @@ function forCandidates({ kind, window: w, rate: k }: SparsePattern, p: number, S
     for (let j = p % k; j < S; j += k) visit(j);
   };
   switch (kind) {
-    case 'local': return run(p - w, p + w + 1);
-    case 'atrous': return lattice();
-    case 'sparse': run(p - w, p + w + 1); return lattice();
-    case 'strided': run(p - k, p + k + 1); return lattice();
+    case 'local':
+      return run(p - w, p + w + 1);
+    case 'atrous':
+      return lattice();
+    case 'sparse':
+      run(p - w, p + w + 1);
+      return lattice();
+    case 'strided':
+      run(p - k, p + k + 1);
+      return lattice();
     case 'fixed':
       run(p - (p % k), p - (p % k) + k); // own block
       for (let b = 0; b < S; b += k) run(b + k - summaryCells(k), b + k); // every block's summary cells
@@ -91,7 +116,12 @@ function forCandidates({ kind, window: w, rate: k }: SparsePattern, p: number, S
 }
 
 /** The pattern as an index table: (T, W), or (B, T, W) when `keep` empties padded keys. */
-export function patternIndex(pattern: SparsePattern, T: number, S: number, { causal = false, keep }: PatternOptions = {}): Tensor {
+export function patternIndex(
+  pattern: SparsePattern,
+  T: number,
+  S: number,
+  { causal = false, keep }: PatternOptions = {},
+): Tensor {
   checkPattern(pattern);
   const keys: number[] = []; // the rows one after another; row t ends at ends[t]
   const ends: number[] = [];
@@ -108,7 +138,8 @@ export function patternIndex(pattern: SparsePattern, T: number, S: number, { cau
     W = Math.max(W, ends[t] - (ends[t - 1] ?? 0));
   }
   const data = new Int32Array(T * W).fill(-1);
-  for (let t = 0; t < T; t++) data.set(Int32Array.from(keys.slice(ends[t - 1] ?? 0, ends[t])).sort(), t * W);
+  for (let t = 0; t < T; t++)
+    data.set(Int32Array.from(keys.slice(ends[t - 1] ?? 0, ends[t])).sort(), t * W);
   const idx = tensor(data, { shape: [T, W] });
   return keep ? emptyPadded(idx, S, keep) : idx;
 }
@@ -128,7 +159,12 @@ function emptyPadded(idx: Tensor, S: number, keep: Tensor): Tensor {
 }
 
 /** The same pattern as an additive (B or 1, 1, T, S) mask of 0 / −∞, tested pair by pair: O(T·S). */
-export function patternMask(pattern: SparsePattern, T: number, S: number, { causal = false, keep }: PatternOptions = {}): Tensor {
+export function patternMask(
+  pattern: SparsePattern,
+  T: number,
+  S: number,
+  { causal = false, keep }: PatternOptions = {},
+): Tensor {
   checkPattern(pattern);
   const nb = batchesOf(keep, S);
   const data = new Float64Array(nb * T * S);
@@ -136,7 +172,8 @@ export function patternMask(pattern: SparsePattern, T: number, S: number, { caus
     for (let t = 0; t < T; t++) {
       const p = S - T + t;
       for (let j = 0; j < S; j++) {
-        const ok = allowed(pattern, p, j) && (!causal || j <= p) && (!keep || keep.data[b * S + j] !== 0);
+        const ok =
+          allowed(pattern, p, j) && (!causal || j <= p) && (!keep || keep.data[b * S + j] !== 0);
         data[(b * T + t) * S + j] = ok ? 0 : -Infinity;
       }
     }
@@ -145,16 +182,32 @@ export function patternMask(pattern: SparsePattern, T: number, S: number, { caus
 }
 
 /** O(T·W): scores of the listed keys only, softmax over the slots (empty ones score −∞). */
-export function sparseAttention(q: Tensor, k: Tensor, v: Tensor, idx: Tensor, drop = (p: Tensor) => p): Tensor {
+export function sparseAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  idx: Tensor,
+  drop = (p: Tensor) => p,
+): Tensor {
   const scores = gatherScores(q.mul(1 / Math.sqrt(q.shape[3])), k, idx, -Infinity); // (B, nh, T, W)
   return gatherApply(drop(scores.softmax(-1)), v, idx); // (B, nh, T, hs)
 }
 
 /** The reference, O(T·S): dense scores, the pattern as an additive mask, softmax, values. */
-export function maskedDenseAttention(q: Tensor, k: Tensor, v: Tensor, pattern: SparsePattern, options: PatternOptions = {}): Tensor {
+export function maskedDenseAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  pattern: SparsePattern,
+  options: PatternOptions = {},
+): Tensor {
   const [, , T, hs] = q.shape;
   const mask = patternMask(pattern, T, k.shape[2], options).to(q.dtype); // (B or 1, 1, T, S)
-  const att = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(hs)).add(mask).softmax(-1); // (B, nh, T, S)
+  const att = q
+    .matmul(k.transpose(-2, -1))
+    .mul(1 / Math.sqrt(hs))
+    .add(mask)
+    .softmax(-1); // (B, nh, T, S)
   return att.matmul(v); // (B, nh, T, hs)
 }
 
@@ -194,7 +247,9 @@ export class SparseAttention extends HeadProjections implements TokenMixer {
     const [, T] = x.shape;
     const who = `SparseAttention (${this.pattern.kind})`;
     if (memory) {
-      throw new Error(`${who}: cross-attention is not supported; patterns relate positions of one sequence`);
+      throw new Error(
+        `${who}: cross-attention is not supported; patterns relate positions of one sequence`,
+      );
     }
     const [q, kNew, vNew] = this.project(x); // (B, nh, T, hs) each
     // the state keeps every key: atrous, strided and fixed reach back to position 0

@@ -29,10 +29,14 @@ import { causalMask, combineMasks, paddingMask } from './masks.ts';
 import { keyValueState, stateOf } from './mixer.ts';
 import type { KeyValueState, MixerOptions, TokenMixer } from './mixer.ts';
 
-export type SynthesizerConfig = Pick<TransformerConfig, 'nEmbd' | 'nHead' | 'blockSize' | 'dropout' | 'rank'>;
+export type SynthesizerConfig = Pick<
+  TransformerConfig,
+  'nEmbd' | 'nHead' | 'blockSize' | 'dropout' | 'rank'
+>;
 
 /** A trainable (or frozen) table of N(0, std²) entries. */
-const table = (shape: number[], std: number, trainable = true) => init.normal(zeros(shape), std).requiresGrad_(trainable);
+const table = (shape: number[], std: number, trainable = true) =>
+  init.normal(zeros(shape), std).requiresGrad_(trainable);
 
 /** The shared part: value path, masks, softmax, output projection, the value state. */
 export abstract class Synthesizer extends Module implements TokenMixer {
@@ -62,7 +66,9 @@ export abstract class Synthesizer extends Module implements TokenMixer {
     const [, T] = x.shape;
     const who = this.constructor.name;
     if (memory) {
-      throw new Error(`${who}: cross-attention is not supported (synthesized weights ignore the memory)`);
+      throw new Error(
+        `${who}: cross-attention is not supported (synthesized weights ignore the memory)`,
+      );
     }
     const past = stateOf(who, 'keys-values', state);
     const S = (past?.v?.shape[2] ?? 0) + T; // keys so far and the new ones
@@ -107,7 +113,10 @@ export class RandomSynthesizer extends Synthesizer {
   }
   protected logits(x: Tensor, S: number): Tensor {
     const [, T] = x.shape;
-    return this.table.narrow(1, S - T, T).narrow(2, 0, S).unsqueeze(0); // (1, nh, T, S)
+    return this.table
+      .narrow(1, S - T, T)
+      .narrow(2, 0, S)
+      .unsqueeze(0); // (1, nh, T, S)
   }
 }
 

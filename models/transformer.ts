@@ -29,7 +29,9 @@ class Embedder extends Module {
     // absolute positions are added here; relative schemes (rope, alibi, ...) act inside attention,
     // and a variant that places positions in its layers (HWFA) asks for none
     const absolute = { sinusoidal: SinusoidalPositions, learned: LearnedPositions } as const;
-    const P = variantOf(config).embedPositions ? absolute[config.position as keyof typeof absolute] : null;
+    const P = variantOf(config).embedPositions
+      ? absolute[config.position as keyof typeof absolute]
+      : null;
     this.positions = P ? new P(config.blockSize, config.nEmbd) : null;
     this.drop = new Dropout(config.dropout);
   }
@@ -73,7 +75,8 @@ export class Seq2SeqTransformer extends Module {
     super();
     this.config = checkConfig('Seq2SeqTransformer', config);
     const { nLayer, nEmbd, norm, vocabSize } = this.config;
-    const stack = (cross: boolean) => Array.from({ length: nLayer }, (_, i) => new Block(this.config, i, { cross }));
+    const stack = (cross: boolean) =>
+      Array.from({ length: nLayer }, (_, i) => new Block(this.config, i, { cross }));
     this.embed = new Embedder(this.config);
     this.encoder = new ModuleList(stack(false));
     this.decoder = new ModuleList(stack(true));
@@ -92,7 +95,12 @@ export class Seq2SeqTransformer extends Module {
   }
 
   /** tgtIn (B, T) → logits (B, T, V); with `states`, tgtIn continues from position `offset`. */
-  decode(tgtIn: Tensor, memory: Tensor, memoryKeep: Tensor | null, options: DecodeOptions = {}): Tensor {
+  decode(
+    tgtIn: Tensor,
+    memory: Tensor,
+    memoryKeep: Tensor | null,
+    options: DecodeOptions = {},
+  ): Tensor {
     let x = this.embed.forward(tgtIn, options.offset ?? 0); // (B, T, C)
     this.decoder.items.forEach((block, i) => {
       const state = options.states?.[i];
@@ -104,7 +112,9 @@ export class Seq2SeqTransformer extends Module {
   /** Teacher forcing: logits for every target position, and the loss if tgtOut is given (−100 = ignore). */
   forward(src: Tensor, tgtIn: Tensor, options: Padding & { tgtOut?: Tensor } = {}): ModelOutput {
     const { memory, memoryKeep } = this.encode(src, options.srcKeep ?? options.srcPad);
-    const logits = this.decode(tgtIn, memory, memoryKeep, { tgtKeep: options.tgtKeep ?? options.tgtPad });
+    const logits = this.decode(tgtIn, memory, memoryKeep, {
+      tgtKeep: options.tgtKeep ?? options.tgtPad,
+    });
     return { logits, loss: options.tgtOut ? crossEntropy(logits, options.tgtOut) : null };
   }
 
@@ -182,7 +192,9 @@ export class TransformerLM extends Module {
     this.config = checkConfig('TransformerLM', config);
     const { nLayer, nEmbd, norm, vocabSize } = this.config;
     this.embed = new Embedder(this.config);
-    this.blocks = new ModuleList(Array.from({ length: nLayer }, (_, i) => new Block(this.config, i)));
+    this.blocks = new ModuleList(
+      Array.from({ length: nLayer }, (_, i) => new Block(this.config, i)),
+    );
     this.finalNorm = norm === 'pre' ? new LayerNorm(nEmbd) : null;
     this.head = new Linear(nEmbd, vocabSize);
     initWeights(this, this.head);
@@ -206,7 +218,9 @@ export class TransformerLM extends Module {
   generate(idx: Tensor, maxNewTokens: number, options: SampleOptions = {}): Tensor {
     return noGrad(() => {
       const [B, T0] = idx.shape;
-      const rows = Array.from({ length: B }, (_, b) => Array.from(idx.data.subarray(b * T0, (b + 1) * T0)));
+      const rows = Array.from({ length: B }, (_, b) =>
+        Array.from(idx.data.subarray(b * T0, (b + 1) * T0)),
+      );
       let states = statesOf(this.blocks.items);
       let base = 0; // row index of the window's position 0
       let fedSoFar = 0; // window positions already in the states

@@ -6,15 +6,24 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'n
 import { dirname } from 'node:path';
 
 /** Write `data` (a string as UTF-8, or bytes in one or more chunks) to `file`; on failure the temp file is removed. */
-export function writeFileAtomic(file: string, data: string | Uint8Array | readonly Uint8Array[]): void {
-  const chunks = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
+export function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array | readonly Uint8Array[],
+): void {
+  const chunks =
+    typeof data === 'string'
+      ? [Buffer.from(data, 'utf8')]
+      : data instanceof Uint8Array
+        ? [data]
+        : data;
   const temp = `${file}.${process.pid}.tmp`;
   let fd: number | null = null;
   try {
     fd = openSync(temp, 'w');
     for (const bytes of chunks) {
       // writeSync may write less than asked (a full disk, a signal): loop until the chunk is out
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+      for (let done = 0; done < bytes.length;)
+        done += writeSync(fd, bytes, done, bytes.length - done);
     }
     fsyncSync(fd);
     closeSync(fd);

@@ -30,42 +30,58 @@ const FILE_DTYPES = {
   I32: { dtype: 'int32', bytes: 4, array: Int32Array },
 } as const;
 type FileDType = keyof typeof FILE_DTYPES;
-const fileDTypeOf = (dtype: string) => (Object.keys(FILE_DTYPES) as FileDType[]).find((k) => FILE_DTYPES[k].dtype === dtype);
+const fileDTypeOf = (dtype: string) =>
+  (Object.keys(FILE_DTYPES) as FileDType[]).find((k) => FILE_DTYPES[k].dtype === dtype);
 
 /** Tensors are written and read as raw bytes, which the format defines as little-endian. */
 function checkHost(who: string): void {
-  if (endianness() !== 'LE') throw new Error(`${who}: safetensors data is little-endian and this machine is big-endian`);
+  if (endianness() !== 'LE')
+    throw new Error(`${who}: safetensors data is little-endian and this machine is big-endian`);
 }
 
 // ---- saving ----
 
 /** Write `tensors` (and string `metadata`) as one safetensors file, atomically. */
-export function saveSafetensors(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+export function saveSafetensors(
+  file: string,
+  tensors: Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): void {
   const who = 'saveSafetensors';
   checkHost(who);
   if (metadata !== undefined) {
     for (const [key, value] of Object.entries(metadata)) {
       if (typeof value !== 'string') {
-        throw new Error(`${who}: ${file}: metadata '${key}' must be a string, got ${typeof value} (JSON-encode structured values)`);
+        throw new Error(
+          `${who}: ${file}: metadata '${key}' must be a string, got ${typeof value} (JSON-encode structured values)`,
+        );
       }
     }
   }
   const entries = Object.entries(tensors).map(([name, t]) => {
-    if (name === '__metadata__') throw new Error(`${who}: ${file}: '__metadata__' is reserved and cannot name a tensor`);
+    if (name === '__metadata__')
+      throw new Error(`${who}: ${file}: '__metadata__' is reserved and cannot name a tensor`);
     const fileDType = t instanceof Tensor ? fileDTypeOf(t.dtype) : undefined;
     if (!fileDType) {
       const got = t instanceof Tensor ? t.dtype : typeof t;
-      throw new Error(`${who}: ${file}: tensor '${name}' must be a float32, float64 or int32 Tensor, got ${got}`);
+      throw new Error(
+        `${who}: ${file}: tensor '${name}' must be a float32, float64 or int32 Tensor, got ${got}`,
+      );
     }
     return { name, t, fileDType, rank: Object.keys(FILE_DTYPES).indexOf(fileDType) };
   });
   entries.sort((a, b) => a.rank - b.rank || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
   // The JSON is built by hand so keys keep this order (JS objects list integer-like keys first).
-  const fields: string[] = metadata === undefined ? [] : [`"__metadata__":${JSON.stringify(metadata)}`];
+  const fields: string[] =
+    metadata === undefined ? [] : [`"__metadata__":${JSON.stringify(metadata)}`];
   let offset = 0;
   for (const { name, t, fileDType } of entries) {
-    const info = { dtype: fileDType, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    const info = {
+      dtype: fileDType,
+      shape: t.shape,
+      data_offsets: [offset, offset + t.data.byteLength],
+    };
     fields.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
     offset += t.data.byteLength;
   }
@@ -74,11 +90,17 @@ export function saveSafetensors(file: string, tensors: Record<string, Tensor>, m
   header.writeBigUInt64LE(BigInt(header.length - 8), 0);
   json.copy(header, 8);
 
-  const chunks = [header, ...entries.map(({ t }) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+  const chunks = [
+    header,
+    ...entries.map(({ t }) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+  ];
   try {
     writeFileAtomic(file, chunks);
   } catch (e) {
-    throw new Error(`${who}: ${file}: write failed, the previous file is unchanged: ${(e as Error).message}`, { cause: e });
+    throw new Error(
+      `${who}: ${file}: write failed, the previous file is unchanged: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
 }
 
@@ -109,9 +131,11 @@ function parseHeader(
   } catch (e) {
     throw fail(`the header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw fail('the header must be a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw fail('the header must be a JSON object');
 
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
   const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
   let metadata: Record<string, string> = {};
   const entries: Entry[] = [];
@@ -119,27 +143,44 @@ function parseHeader(
     if (name === '__metadata__') {
       if (!isObject(info)) throw fail(`'__metadata__' must be an object of strings`);
       for (const [key, value] of Object.entries(info)) {
-        if (typeof value !== 'string') throw fail(`metadata '${key}' must be a string, got ${JSON.stringify(value)}`);
+        if (typeof value !== 'string')
+          throw fail(`metadata '${key}' must be a string, got ${JSON.stringify(value)}`);
       }
       metadata = info as Record<string, string>;
       continue;
     }
-    if (!isObject(info)) throw fail(`tensor '${name}' must be an object {dtype, shape, data_offsets}`);
+    if (!isObject(info))
+      throw fail(`tensor '${name}' must be an object {dtype, shape, data_offsets}`);
     const { dtype, shape, data_offsets: offsets } = info;
     if (typeof dtype !== 'string' || !Object.hasOwn(FILE_DTYPES, dtype)) {
-      throw fail(`tensor '${name}' has dtype ${JSON.stringify(dtype)}; attngrad reads F32, F64 and I32`);
+      throw fail(
+        `tensor '${name}' has dtype ${JSON.stringify(dtype)}; attngrad reads F32, F64 and I32`,
+      );
     }
-    if (!Array.isArray(shape) || !shape.every(isCount)) throw fail(`tensor '${name}' has shape ${JSON.stringify(shape)}, not a list of sizes`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
-      throw fail(`tensor '${name}' has data_offsets ${JSON.stringify(offsets)}, not [begin, end] with begin ≤ end`);
+    if (!Array.isArray(shape) || !shape.every(isCount))
+      throw fail(`tensor '${name}' has shape ${JSON.stringify(shape)}, not a list of sizes`);
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every(isCount) ||
+      offsets[0] > offsets[1]
+    ) {
+      throw fail(
+        `tensor '${name}' has data_offsets ${JSON.stringify(offsets)}, not [begin, end] with begin ≤ end`,
+      );
     }
     const { dtype: ours, bytes } = FILE_DTYPES[dtype as FileDType];
     const need = shape.reduce((n: number, d: number) => n * d, 1) * bytes;
     const [begin, end] = offsets as number[];
     if (end - begin !== need) {
-      throw fail(`tensor '${name}' has data_offsets ${fmt(offsets)} but shape ${fmt(shape)} ${ours} needs ${need} bytes`);
+      throw fail(
+        `tensor '${name}' has data_offsets ${fmt(offsets)} but shape ${fmt(shape)} ${ours} needs ${need} bytes`,
+      );
     }
-    if (end > dataLength) throw fail(`tensor '${name}' has data_offsets ${fmt(offsets)} past the end of the ${dataLength}-byte data section`);
+    if (end > dataLength)
+      throw fail(
+        `tensor '${name}' has data_offsets ${fmt(offsets)} past the end of the ${dataLength}-byte data section`,
+      );
     entries.push({ name, fileDType: dtype as FileDType, shape, begin, end });
   }
 
@@ -148,29 +189,50 @@ function parseHeader(
   let at = 0;
   byOffset.forEach((e, i) => {
     const previous = i > 0 ? `'${byOffset[i - 1].name}' ends` : 'the data section starts';
-    if (e.begin < at) throw fail(`tensor '${e.name}' at data_offsets ${fmt([e.begin, e.end])} overlaps the tensor before it (${previous} at ${at})`);
-    if (e.begin > at) throw fail(`tensor '${e.name}' at data_offsets ${fmt([e.begin, e.end])} leaves a gap (${previous} at ${at})`);
+    if (e.begin < at)
+      throw fail(
+        `tensor '${e.name}' at data_offsets ${fmt([e.begin, e.end])} overlaps the tensor before it (${previous} at ${at})`,
+      );
+    if (e.begin > at)
+      throw fail(
+        `tensor '${e.name}' at data_offsets ${fmt([e.begin, e.end])} leaves a gap (${previous} at ${at})`,
+      );
     at = e.end;
   });
-  if (at !== dataLength) throw fail(`the data section has ${dataLength} bytes but the tensors cover ${at}`);
+  if (at !== dataLength)
+    throw fail(`the data section has ${dataLength} bytes but the tensors cover ${at}`);
   return { entries, metadata };
 }
 
 /** The header length N from the first 8 bytes, checked against the file's size. */
 function headerLength(who: string, file: string, prefix: Uint8Array, fileSize: number): number {
-  if (fileSize < 8) throw new Error(`${who}: ${file}: the file has ${fileSize} bytes, too short for the 8-byte header length`);
+  if (fileSize < 8)
+    throw new Error(
+      `${who}: ${file}: the file has ${fileSize} bytes, too short for the 8-byte header length`,
+    );
   const n = Buffer.from(prefix.buffer, prefix.byteOffset, 8).readBigUInt64LE(0);
-  if (n > BigInt(fileSize - 8)) throw new Error(`${who}: ${file}: the header length ${n} is larger than the rest of the file (${fileSize - 8} bytes)`);
+  if (n > BigInt(fileSize - 8))
+    throw new Error(
+      `${who}: ${file}: the header length ${n} is larger than the rest of the file (${fileSize - 8} bytes)`,
+    );
   return Number(n);
 }
 
 /** Read a safetensors file; everything is checked before anything is returned. */
-export function loadSafetensors(file: string): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+export function loadSafetensors(file: string): {
+  tensors: Record<string, Tensor>;
+  metadata: Record<string, string>;
+} {
   const who = 'loadSafetensors';
   checkHost(who);
   const bytes = readFileSync(file);
   const n = headerLength(who, file, bytes, bytes.length);
-  const { entries, metadata } = parseHeader(who, file, bytes.subarray(8, 8 + n), bytes.length - 8 - n);
+  const { entries, metadata } = parseHeader(
+    who,
+    file,
+    bytes.subarray(8, 8 + n),
+    bytes.length - 8 - n,
+  );
   const data = bytes.subarray(8 + n);
   // Copy each tensor into a fresh typed array: the Buffer may sit at any byte offset of its memory,
   // where a Float64Array view would be misaligned.
@@ -193,7 +255,7 @@ export function readSafetensorsMetadata(file: string): Record<string, string> {
     readSync(fd, prefix, 0, Math.min(8, size), 0);
     const n = headerLength(who, file, prefix, size);
     const header = new Uint8Array(n);
-    for (let done = 0; done < n; ) done += readSync(fd, header, done, n - done, 8 + done);
+    for (let done = 0; done < n;) done += readSync(fd, header, done, n - done, 8 + done);
     return parseHeader(who, file, header, size - 8 - n).metadata;
   } finally {
     closeSync(fd);
@@ -229,9 +291,13 @@ export interface CheckpointContents {
 }
 
 /** Save model weights, optimizer state, step, config, the global RNG state and `extra`, atomically. */
-export function saveCheckpoint(file: string, { model, optimizer, step, config, extra = {} }: CheckpointContents): void {
+export function saveCheckpoint(
+  file: string,
+  { model, optimizer, step, config, extra = {} }: CheckpointContents,
+): void {
   const who = 'saveCheckpoint';
-  if (!Number.isSafeInteger(step) || step < 0) throw new Error(`${who}: ${file}: step must be an integer ≥ 0, got ${step}`);
+  if (!Number.isSafeInteger(step) || step < 0)
+    throw new Error(`${who}: ${file}: step must be an integer ≥ 0, got ${step}`);
   const tensors: Record<string, Tensor> = { ...model.stateDict() };
   const metadata: Record<string, string> = {
     format: FORMAT,
@@ -244,7 +310,10 @@ export function saveCheckpoint(file: string, { model, optimizer, step, config, e
     const state = optimizer.stateDict();
     for (const [key, buffer] of Object.entries(state.buffers)) {
       const name = OPTIMIZER_PREFIX + key;
-      if (Object.hasOwn(tensors, name)) throw new Error(`${who}: ${file}: optimizer buffer '${key}' collides with the model tensor '${name}'`);
+      if (Object.hasOwn(tensors, name))
+        throw new Error(
+          `${who}: ${file}: optimizer buffer '${key}' collides with the model tensor '${name}'`,
+        );
       tensors[name] = new Tensor(buffer, [buffer.length]);
     }
     metadata.optimizer = toJson(who, file, 'optimizer', { step: state.step, hyper: state.hyper });
@@ -276,21 +345,34 @@ export function loadCheckpoint(
   const own = model.stateDict();
   for (const [key, t] of Object.entries(own)) {
     const saved = Object.hasOwn(tensors, key) ? tensors[key] : undefined;
-    if (!saved) throw fail(`the model's tensor '${key}' ${fmt(t.shape)} is missing from the checkpoint`);
-    if (fmt(saved.shape) !== fmt(t.shape)) throw fail(`tensor '${key}' has shape ${fmt(saved.shape)} in the checkpoint but ${fmt(t.shape)} in the model`);
-    if (saved.dtype !== t.dtype) throw fail(`tensor '${key}' is ${saved.dtype} in the checkpoint but ${t.dtype} in the model`);
+    if (!saved)
+      throw fail(`the model's tensor '${key}' ${fmt(t.shape)} is missing from the checkpoint`);
+    if (fmt(saved.shape) !== fmt(t.shape))
+      throw fail(
+        `tensor '${key}' has shape ${fmt(saved.shape)} in the checkpoint but ${fmt(t.shape)} in the model`,
+      );
+    if (saved.dtype !== t.dtype)
+      throw fail(`tensor '${key}' is ${saved.dtype} in the checkpoint but ${t.dtype} in the model`);
   }
   const buffers: Record<string, Float32Array | Float64Array> = {};
   for (const [key, t] of Object.entries(tensors)) {
     if (Object.hasOwn(own, key)) continue;
-    if (!key.startsWith(OPTIMIZER_PREFIX) || metadata.optimizer === undefined) throw fail(`tensor '${key}' is not in the model`);
-    if (t.dtype === 'int32' || t.ndim !== 1) throw fail(`optimizer buffer '${key}' must be a 1-d float tensor, got ${t.dtype} ${fmt(t.shape)}`);
+    if (!key.startsWith(OPTIMIZER_PREFIX) || metadata.optimizer === undefined)
+      throw fail(`tensor '${key}' is not in the model`);
+    if (t.dtype === 'int32' || t.ndim !== 1)
+      throw fail(
+        `optimizer buffer '${key}' must be a 1-d float tensor, got ${t.dtype} ${fmt(t.shape)}`,
+      );
     buffers[key.slice(OPTIMIZER_PREFIX.length)] = t.data as Float32Array | Float64Array;
   }
 
   if (optimizer) {
-    if (metadata.optimizer === undefined) throw fail('the checkpoint has no optimizer state (it was saved without an optimizer)');
-    const { step: optimizerStep, hyper } = fromJson(who, file, metadata, 'optimizer') as { step: number; hyper: object };
+    if (metadata.optimizer === undefined)
+      throw fail('the checkpoint has no optimizer state (it was saved without an optimizer)');
+    const { step: optimizerStep, hyper } = fromJson(who, file, metadata, 'optimizer') as {
+      step: number;
+      hyper: object;
+    };
     try {
       optimizer.loadStateDict({ step: optimizerStep, hyper, buffers });
     } catch (e) {
@@ -309,13 +391,16 @@ export function readCheckpointConfig(file: string): unknown {
 
 function checkpointConfig(who: string, file: string, metadata: Record<string, string>): unknown {
   if (metadata.format !== FORMAT) {
-    throw new Error(`${who}: ${file}: not an attngrad checkpoint (metadata 'format' is ${JSON.stringify(metadata.format)}, expected '${FORMAT}')`);
+    throw new Error(
+      `${who}: ${file}: not an attngrad checkpoint (metadata 'format' is ${JSON.stringify(metadata.format)}, expected '${FORMAT}')`,
+    );
   }
   return fromJson(who, file, metadata, 'config');
 }
 
 function toJson(who: string, file: string, key: string, value: unknown): string {
-  if (typeof value !== 'object' || value === null) throw new Error(`${who}: ${file}: ${key} must be an object, got ${value}`);
+  if (typeof value !== 'object' || value === null)
+    throw new Error(`${who}: ${file}: ${key} must be an object, got ${value}`);
   try {
     return JSON.stringify(value);
   } catch (e) {
@@ -323,12 +408,19 @@ function toJson(who: string, file: string, key: string, value: unknown): string 
   }
 }
 
-function fromJson(who: string, file: string, metadata: Record<string, string>, key: string): unknown {
+function fromJson(
+  who: string,
+  file: string,
+  metadata: Record<string, string>,
+  key: string,
+): unknown {
   if (metadata[key] === undefined) throw new Error(`${who}: ${file}: metadata '${key}' is missing`);
   try {
     return JSON.parse(metadata[key]);
   } catch (e) {
-    throw new Error(`${who}: ${file}: metadata '${key}' is not valid JSON (${(e as Error).message})`);
+    throw new Error(
+      `${who}: ${file}: metadata '${key}' is not valid JSON (${(e as Error).message})`,
+    );
   }
 }
 
@@ -338,7 +430,9 @@ function parseRng(fail: (message: string) => Error, value: unknown): RngState {
   const word = (w: unknown) => Number.isInteger(w) && (w as number) >= 0 && (w as number) < 2 ** 32;
   const spareOk = s?.spareNormal === null || typeof s?.spareNormal === 'number';
   if (!Array.isArray(s?.words) || s.words.length !== 4 || !s.words.every(word) || !spareOk) {
-    throw fail(`metadata 'rng' must be {words: [4 uint32], spareNormal: number | null}, got ${JSON.stringify(value)}`);
+    throw fail(
+      `metadata 'rng' must be {words: [4 uint32], spareNormal: number | null}, got ${JSON.stringify(value)}`,
+    );
   }
   return s;
 }

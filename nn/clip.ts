@@ -11,7 +11,8 @@ import type { Tensor } from '../lib/index.ts';
  */
 export function clipGradNorm(params: Tensor[], maxNorm: number, normType = 2): number {
   if (!(maxNorm >= 0)) throw new Error(`clipGradNorm: maxNorm must be ≥ 0, got ${maxNorm}`);
-  if (!(normType > 0)) throw new Error(`clipGradNorm: normType must be > 0 (or Infinity), got ${normType}`);
+  if (!(normType > 0))
+    throw new Error(`clipGradNorm: normType must be > 0 (or Infinity), got ${normType}`);
   const grads = [...new Set(params)].flatMap((p) => (p.grad ? [p.grad.data] : []));
   let total = 0;
   for (const g of grads) {

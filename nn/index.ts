@@ -1,14 +1,47 @@
 // attngrad/nn: modules, layers, initialisers, losses, optimizers, schedules, checkpoints.
 export { Module } from './module.ts';
-export { Linear, Embedding, LayerNorm, RMSNorm, Dropout, ModuleList, Sequential } from './layers.ts';
+export {
+  Linear,
+  Embedding,
+  LayerNorm,
+  RMSNorm,
+  Dropout,
+  ModuleList,
+  Sequential,
+} from './layers.ts';
 export * as init from './init.ts';
 export { crossEntropy, mse, type CrossEntropyOptions, type Reduction } from './losses.ts';
-export { Optimizer, SGD, Adam, AdamW, type Params, type OptimizerState, type SGDOptions, type AdamOptions, type AdamWOptions } from './optim.ts';
+export {
+  Optimizer,
+  SGD,
+  Adam,
+  AdamW,
+  type Params,
+  type OptimizerState,
+  type SGDOptions,
+  type AdamOptions,
+  type AdamWOptions,
+} from './optim.ts';
 export { clipGradNorm } from './clip.ts';
 export {
-  constantLr, linearWarmup, cosineWithWarmup, inverseSqrt, makeSchedule, scheduleNames, type Schedule, type ScheduleName, type ScheduleOptions,
+  constantLr,
+  linearWarmup,
+  cosineWithWarmup,
+  inverseSqrt,
+  makeSchedule,
+  scheduleNames,
+  type Schedule,
+  type ScheduleName,
+  type ScheduleOptions,
 } from './schedule.ts';
 export {
-  saveSafetensors, loadSafetensors, readSafetensorsMetadata, saveCheckpoint, loadCheckpoint, readCheckpointConfig,
-  type CheckpointContents, type CheckpointOptimizer, type OptimizerStateLike,
+  saveSafetensors,
+  loadSafetensors,
+  readSafetensorsMetadata,
+  saveCheckpoint,
+  loadCheckpoint,
+  readCheckpointConfig,
+  type CheckpointContents,
+  type CheckpointOptimizer,
+  type OptimizerStateLike,
 } from './checkpoint.ts';

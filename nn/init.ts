@@ -4,7 +4,8 @@
 import { noGrad, rand, randn, type Tensor } from '../lib/index.ts';
 
 function fans(t: Tensor): [number, number] {
-  if (t.ndim < 2) throw new Error(`init: fan in/out need a tensor of at least 2 dims, got shape [${t.shape}]`);
+  if (t.ndim < 2)
+    throw new Error(`init: fan in/out need a tensor of at least 2 dims, got shape [${t.shape}]`);
   const receptive = t.shape.slice(2).reduce((a, b) => a * b, 1);
   return [t.shape[1] * receptive, t.shape[0] * receptive];
 }
@@ -14,8 +15,20 @@ function fill(t: Tensor, values: Tensor): Tensor {
   return t;
 }
 
-export const uniform = (t: Tensor, low: number, high: number) => fill(t, rand([...t.shape]).mul(high - low).add(low));
-export const normal = (t: Tensor, std = 1, mean = 0) => fill(t, randn([...t.shape]).mul(std).add(mean));
+export const uniform = (t: Tensor, low: number, high: number) =>
+  fill(
+    t,
+    rand([...t.shape])
+      .mul(high - low)
+      .add(low),
+  );
+export const normal = (t: Tensor, std = 1, mean = 0) =>
+  fill(
+    t,
+    randn([...t.shape])
+      .mul(std)
+      .add(mean),
+  );
 export const zeros = (t: Tensor) => (t.data.fill(0), t);
 export const ones = (t: Tensor) => (t.data.fill(1), t);
 

@@ -6,14 +6,19 @@ import * as init from './init.ts';
 import { Module } from './module.ts';
 
 function checkPositiveInt(op: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: ${name} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(v) || v < 1)
+    throw new Error(`${op}: ${name} must be a positive integer, got ${v}`);
 }
 
 /** y = x·Wᵀ + b, W of shape (out, in) as in PyTorch; init U(±1/√in) like torch.nn.Linear. */
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, { bias = true } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    { bias = true } = {},
+  ) {
     super();
     checkPositiveInt('Linear', 'inFeatures', inFeatures);
     checkPositiveInt('Linear', 'outFeatures', outFeatures);
@@ -29,7 +34,10 @@ export class Linear extends Module {
 /** A lookup table: row ids[i] of the weight (numEmbeddings, dim), init N(0, 1). */
 export class Embedding extends Module {
   weight: Tensor;
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+  ) {
     super();
     checkPositiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     checkPositiveInt('Embedding', 'embeddingDim', embeddingDim);
@@ -44,7 +52,11 @@ export class Embedding extends Module {
 export class LayerNorm extends Module {
   weight: Tensor | null;
   bias: Tensor | null;
-  constructor(readonly dim: number, readonly eps = 1e-5, { elementwiseAffine = true, bias = true } = {}) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-5,
+    { elementwiseAffine = true, bias = true } = {},
+  ) {
     super();
     checkPositiveInt('LayerNorm', 'dim', dim);
     this.weight = elementwiseAffine ? ones([dim], { requiresGrad: true }) : null;
@@ -57,7 +69,11 @@ export class LayerNorm extends Module {
 
 export class RMSNorm extends Module {
   weight: Tensor | null;
-  constructor(readonly dim: number, readonly eps = 1e-6, { elementwiseAffine = true } = {}) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-6,
+    { elementwiseAffine = true } = {},
+  ) {
     super();
     checkPositiveInt('RMSNorm', 'dim', dim);
     this.weight = elementwiseAffine ? ones([dim], { requiresGrad: true }) : null;

@@ -11,9 +11,15 @@ export type Reduction = 'mean' | 'sum' | 'none';
  * mse = mean((input − target)²), as torch.nn.functional.mse_loss. The shapes must match exactly:
  * broadcasting (B, 1) against (B,) would silently average a (B, B) matrix of differences.
  */
-export function mse(input: Tensor, target: Tensor, { reduction = 'mean' }: { reduction?: Reduction } = {}): Tensor {
+export function mse(
+  input: Tensor,
+  target: Tensor,
+  { reduction = 'mean' }: { reduction?: Reduction } = {},
+): Tensor {
   if (input.shape.join() !== target.shape.join() || input.ndim !== target.ndim) {
-    throw new Error(`mse: input [${input.shape}] and target [${target.shape}] must have the same shape`);
+    throw new Error(
+      `mse: input [${input.shape}] and target [${target.shape}] must have the same shape`,
+    );
   }
   const squared = input.sub(target).square();
   if (reduction === 'none') return squared;

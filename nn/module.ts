@@ -43,7 +43,8 @@ export class Module {
   namedModules(prefix = ''): [string, Module][] {
     const out: [string, Module][] = [[prefix, this]];
     for (const [name, child] of this.children()) {
-      if (child instanceof Module) out.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
+      if (child instanceof Module)
+        out.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
     }
     return out;
   }
@@ -76,16 +77,22 @@ export class Module {
     const missing = Object.keys(own).filter((k) => !(k in state));
     const unexpected = Object.keys(state).filter((k) => !(k in own));
     if (strict && (missing.length > 0 || unexpected.length > 0)) {
-      throw new Error(`loadStateDict: missing keys [${missing.join(', ')}], unexpected keys [${unexpected.join(', ')}]`);
+      throw new Error(
+        `loadStateDict: missing keys [${missing.join(', ')}], unexpected keys [${unexpected.join(', ')}]`,
+      );
     }
     for (const [key, t] of Object.entries(own)) {
       const src = state[key];
       if (!src) continue;
       if (fmt(src.shape) !== fmt(t.shape)) {
-        throw new Error(`loadStateDict: shape mismatch for '${key}': the module has ${fmt(t.shape)}, the state dict ${fmt(src.shape)}`);
+        throw new Error(
+          `loadStateDict: shape mismatch for '${key}': the module has ${fmt(t.shape)}, the state dict ${fmt(src.shape)}`,
+        );
       }
       if (src.dtype !== t.dtype) {
-        throw new Error(`loadStateDict: dtype mismatch for '${key}': the module has ${t.dtype}, the state dict ${src.dtype}`);
+        throw new Error(
+          `loadStateDict: dtype mismatch for '${key}': the module has ${t.dtype}, the state dict ${src.dtype}`,
+        );
       }
     }
     noGrad(() => {
@@ -100,8 +107,11 @@ export class Module {
       const convert = (v: unknown): unknown =>
         v instanceof TensorClass && v.dtype !== dtype && v.dtype !== 'int32'
           ? v.to(dtype).detach().requiresGrad_(v.requiresGrad)
-          : Array.isArray(v) ? v.map(convert) : v;
-      for (const [key, value] of Object.entries(m)) (m as unknown as Record<string, unknown>)[key] = convert(value);
+          : Array.isArray(v)
+            ? v.map(convert)
+            : v;
+      for (const [key, value] of Object.entries(m))
+        (m as unknown as Record<string, unknown>)[key] = convert(value);
     }
     return this;
   }

@@ -27,17 +27,22 @@ export interface OptimizerState {
 function check(who: string, key: string, value: unknown, ok: boolean, need: string): void {
   if (!ok) throw new Error(`${who}: ${key} must be ${need}, got ${JSON.stringify(value)}`);
 }
-const nonNegative = (who: string, key: string, v: number) => check(who, key, v, v >= 0 && Number.isFinite(v), 'a finite number ≥ 0');
-const unitInterval = (who: string, key: string, v: number) => check(who, key, v, v >= 0 && v < 1, 'in [0, 1)');
+const nonNegative = (who: string, key: string, v: number) =>
+  check(who, key, v, v >= 0 && Number.isFinite(v), 'a finite number ≥ 0');
+const unitInterval = (who: string, key: string, v: number) =>
+  check(who, key, v, v >= 0 && v < 1, 'in [0, 1)');
 
 function named(who: string, params: Params): [string, Tensor][] {
   const list = params.map((p, i): [string, Tensor] => (Array.isArray(p) ? p : [String(i), p]));
   if (list.length === 0) throw new Error(`${who}: got an empty parameter list`);
   for (const [name, p] of list) {
-    if (!p.requiresGrad || !p.isLeaf) throw new Error(`${who}: parameter '${name}' must be a leaf tensor that requires grad`);
+    if (!p.requiresGrad || !p.isLeaf)
+      throw new Error(`${who}: parameter '${name}' must be a leaf tensor that requires grad`);
   }
-  if (new Set(list.map(([n]) => n)).size !== list.length) throw new Error(`${who}: parameter names must be unique`);
-  if (new Set(list.map(([, p]) => p)).size !== list.length) throw new Error(`${who}: a parameter appears twice`);
+  if (new Set(list.map(([n]) => n)).size !== list.length)
+    throw new Error(`${who}: parameter names must be unique`);
+  if (new Set(list.map(([, p]) => p)).size !== list.length)
+    throw new Error(`${who}: a parameter appears twice`);
   return list;
 }
 
@@ -97,26 +102,39 @@ export abstract class Optimizer<H extends Hyper = Hyper> {
   /** Checks every name, length and hyperparameter first, so a bad state leaves the optimizer as it was. */
   loadStateDict(state: OptimizerState): void {
     const who = `${this.constructor.name}.loadStateDict`;
-    check(who, 'step', state.step, Number.isInteger(state.step) && state.step >= 0, 'an integer ≥ 0');
-    const want = Object.keys(this.hyper).sort().join(', '), got = Object.keys(state.hyper).sort().join(', ');
-    if (want !== got) throw new Error(`${who}: hyperparameters {${got}} do not match this optimizer's {${want}}`);
+    check(
+      who,
+      'step',
+      state.step,
+      Number.isInteger(state.step) && state.step >= 0,
+      'an integer ≥ 0',
+    );
+    const want = Object.keys(this.hyper).sort().join(', '),
+      got = Object.keys(state.hyper).sort().join(', ');
+    if (want !== got)
+      throw new Error(`${who}: hyperparameters {${got}} do not match this optimizer's {${want}}`);
     const hyper = structuredClone(state.hyper) as H;
     this.validate(hyper);
     const byName = new Map(this.params);
     const stepped = new Set<string>();
     for (const [key, values] of Object.entries(state.buffers)) {
       const dot = key.indexOf('.');
-      const kind = key.slice(0, dot), p = byName.get(key.slice(dot + 1));
+      const kind = key.slice(0, dot),
+        p = byName.get(key.slice(dot + 1));
       if (dot < 0 || !this.kinds.includes(kind) || !p) {
-        throw new Error(`${who}: unexpected buffer '${key}' (expected <${this.kinds.join('|')}>.<parameter name>)`);
+        throw new Error(
+          `${who}: unexpected buffer '${key}' (expected <${this.kinds.join('|')}>.<parameter name>)`,
+        );
       }
       const length = kind === 'step' ? 1 : p.size;
-      if (values.length !== length) throw new Error(`${who}: buffer '${key}' has length ${values.length}, expected ${length}`);
+      if (values.length !== length)
+        throw new Error(`${who}: buffer '${key}' has length ${values.length}, expected ${length}`);
       stepped.add(key.slice(dot + 1));
     }
     for (const name of stepped) {
       for (const kind of this.kinds) {
-        if (!(`${kind}.${name}` in state.buffers)) throw new Error(`${who}: missing buffer '${kind}.${name}'`);
+        if (!(`${kind}.${name}` in state.buffers))
+          throw new Error(`${who}: missing buffer '${kind}.${name}'`);
       }
     }
     this.hyper = hyper;
@@ -125,19 +143,35 @@ export abstract class Optimizer<H extends Hyper = Hyper> {
   }
 }
 
-type SGDHyper = { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean };
+type SGDHyper = {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+};
 export type SGDOptions = Partial<SGDHyper>;
 
 export class SGD extends Optimizer<SGDHyper> {
   protected readonly kinds = ['momentum'];
 
-  constructor(params: Params, { lr = 1e-3, momentum = 0, dampening = 0, weightDecay = 0, nesterov = false }: SGDOptions = {}) {
+  constructor(
+    params: Params,
+    { lr = 1e-3, momentum = 0, dampening = 0, weightDecay = 0, nesterov = false }: SGDOptions = {},
+  ) {
     super(params, { lr, momentum, dampening, weightDecay, nesterov });
   }
 
   protected validate(h: SGDHyper): void {
-    for (const key of ['lr', 'momentum', 'dampening', 'weightDecay'] as const) nonNegative('SGD', key, h[key]);
-    check('SGD', 'nesterov', h.nesterov, !h.nesterov || (h.momentum > 0 && h.dampening === 0), 'false unless momentum > 0 and dampening = 0');
+    for (const key of ['lr', 'momentum', 'dampening', 'weightDecay'] as const)
+      nonNegative('SGD', key, h[key]);
+    check(
+      'SGD',
+      'nesterov',
+      h.nesterov,
+      !h.nesterov || (h.momentum > 0 && h.dampening === 0),
+      'false unless momentum > 0 and dampening = 0',
+    );
   }
 
   // d = g + wd·p;  b ← μ·b + (1 − dampening)·d  (b = d at the first step);
@@ -166,14 +200,23 @@ export class Adam extends Optimizer<AdamHyper> {
   /** AdamW: the names of the parameters to decay, decoupled from the gradient. Null for Adam. */
   protected decoupled: Set<string> | null = null;
 
-  constructor(params: Params, { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0 }: AdamOptions = {}) {
+  constructor(
+    params: Params,
+    { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0 }: AdamOptions = {},
+  ) {
     super(params, { lr, betas: [...betas], eps, weightDecay });
   }
 
   protected validate(h: AdamHyper): void {
     const who = this.constructor.name;
     for (const key of ['lr', 'eps', 'weightDecay'] as const) nonNegative(who, key, h[key]);
-    check(who, 'betas', h.betas, Array.isArray(h.betas) && h.betas.length === 2, 'a pair [beta1, beta2]');
+    check(
+      who,
+      'betas',
+      h.betas,
+      Array.isArray(h.betas) && h.betas.length === 2,
+      'a pair [beta1, beta2]',
+    );
     h.betas.forEach((b, i) => unitInterval(who, `betas[${i}]`, b));
   }
 
@@ -181,12 +224,19 @@ export class Adam extends Optimizer<AdamHyper> {
   // m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²
   // p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)      (torch's bias correction, eps outside)
   protected update(name: string, p: TypedArray, g: TypedArray): void {
-    const { lr, betas: [b1, b2], eps, weightDecay: wd } = this.hyper;
+    const {
+      lr,
+      betas: [b1, b2],
+      eps,
+      weightDecay: wd,
+    } = this.hyper;
     const t = ++this.buffer('step', name, 1)[0];
-    const m = this.buffer('exp_avg', name, p.length), v = this.buffer('exp_avg_sq', name, p.length);
+    const m = this.buffer('exp_avg', name, p.length),
+      v = this.buffer('exp_avg_sq', name, p.length);
     const l2 = this.decoupled ? 0 : wd;
     const shrink = this.decoupled?.has(name) ? 1 - lr * wd : 1;
-    const stepSize = lr / (1 - b1 ** t), bc2Sqrt = Math.sqrt(1 - b2 ** t);
+    const stepSize = lr / (1 - b1 ** t),
+      bc2Sqrt = Math.sqrt(1 - b2 ** t);
     for (let i = 0; i < p.length; i++) {
       const gi = g[i] + l2 * p[i];
       m[i] = b1 * m[i] + (1 - b1) * gi;
@@ -203,8 +253,13 @@ export interface AdamWOptions extends AdamOptions {
 
 /** Adam with decoupled weight decay p ← p − lr·wd·p (Loshchilov & Hutter, 2019), wd = 0.01 by default. */
 export class AdamW extends Adam {
-  constructor(params: Params, { decayFilter = (_name, p) => p.ndim >= 2, ...options }: AdamWOptions = {}) {
+  constructor(
+    params: Params,
+    { decayFilter = (_name, p) => p.ndim >= 2, ...options }: AdamWOptions = {},
+  ) {
     super(params, { ...options, weightDecay: options.weightDecay ?? 0.01 });
-    this.decoupled = new Set(this.params.filter(([name, p]) => decayFilter(name, p)).map(([name]) => name));
+    this.decoupled = new Set(
+      this.params.filter(([name, p]) => decayFilter(name, p)).map(([name]) => name),
+    );
   }
 }

@@ -5,13 +5,16 @@
 export type Schedule = (step: number) => number;
 
 function checkStep(step: number): void {
-  if (!Number.isInteger(step) || step < 1) throw new Error(`schedule: step must be an integer ≥ 1 (steps count from 1), got ${step}`);
+  if (!Number.isInteger(step) || step < 1)
+    throw new Error(`schedule: step must be an integer ≥ 1 (steps count from 1), got ${step}`);
 }
 function check(who: string, key: string, value: number, ok: boolean, need: string): void {
   if (!ok) throw new Error(`${who}: ${key} must be ${need}, got ${value}`);
 }
-const checkLr = (who: string, lr: number) => check(who, 'lr', lr, lr >= 0 && Number.isFinite(lr), 'a finite number ≥ 0');
-const checkCount = (who: string, key: string, n: number, min: number) => check(who, key, n, Number.isInteger(n) && n >= min, `an integer ≥ ${min}`);
+const checkLr = (who: string, lr: number) =>
+  check(who, 'lr', lr, lr >= 0 && Number.isFinite(lr), 'a finite number ≥ 0');
+const checkCount = (who: string, key: string, n: number, min: number) =>
+  check(who, key, n, Number.isInteger(n) && n >= min, `an integer ≥ ${min}`);
 
 export function constantLr(lr: number): Schedule {
   checkLr('constantLr', lr);
@@ -29,7 +32,12 @@ export function linearWarmup(lr: number, warmupSteps: number): Schedule {
  * Linear warmup to lr, then half a cosine down to minLr at totalSteps, and minLr after:
  * lr(t) = minLr + (lr − minLr)·½(1 + cos(π·(t − warmup) / (total − warmup))).
  */
-export function cosineWithWarmup(lr: number, warmupSteps: number, totalSteps: number, minLr = 0): Schedule {
+export function cosineWithWarmup(
+  lr: number,
+  warmupSteps: number,
+  totalSteps: number,
+  minLr = 0,
+): Schedule {
   const who = 'cosineWithWarmup';
   checkLr(who, lr);
   checkCount(who, 'warmupSteps', warmupSteps, 0);
@@ -50,8 +58,17 @@ export function cosineWithWarmup(lr: number, warmupSteps: number, totalSteps: nu
 export function inverseSqrt(dModel: number, warmupSteps: number, factor = 1): Schedule {
   checkCount('inverseSqrt', 'dModel', dModel, 1);
   checkCount('inverseSqrt', 'warmupSteps', warmupSteps, 1);
-  check('inverseSqrt', 'factor', factor, factor >= 0 && Number.isFinite(factor), 'a finite number ≥ 0');
-  return (step) => (checkStep(step), factor * dModel ** -0.5 * Math.min(step ** -0.5, step * warmupSteps ** -1.5));
+  check(
+    'inverseSqrt',
+    'factor',
+    factor,
+    factor >= 0 && Number.isFinite(factor),
+    'a finite number ≥ 0',
+  );
+  return (step) => (
+    checkStep(step),
+    factor * dModel ** -0.5 * Math.min(step ** -0.5, step * warmupSteps ** -1.5)
+  );
 }
 
 export const scheduleNames = ['constant', 'warmup', 'cosine', 'noam'] as const;
@@ -67,10 +84,14 @@ export interface ScheduleOptions {
 }
 
 /** A schedule by name: constant {lr}, warmup {lr, warmupSteps}, cosine {lr, totalSteps, warmupSteps = 0, minLr = 0}, noam {dModel, warmupSteps, factor = 1}. */
-export function makeSchedule(name: ScheduleName | (string & {}), opts: ScheduleOptions = {}): Schedule {
+export function makeSchedule(
+  name: ScheduleName | (string & {}),
+  opts: ScheduleOptions = {},
+): Schedule {
   const need = (key: keyof ScheduleOptions): number => {
     const v = opts[key];
-    if (v === undefined) throw new Error(`makeSchedule: the '${name}' schedule needs the option ${key}`);
+    if (v === undefined)
+      throw new Error(`makeSchedule: the '${name}' schedule needs the option ${key}`);
     return v;
   };
   switch (name) {
@@ -83,6 +104,8 @@ export function makeSchedule(name: ScheduleName | (string & {}), opts: ScheduleO
     case 'noam':
       return inverseSqrt(need('dModel'), need('warmupSteps'), opts.factor);
     default:
-      throw new Error(`makeSchedule: unknown schedule '${name}' (expected one of ${scheduleNames.join(', ')})`);
+      throw new Error(
+        `makeSchedule: unknown schedule '${name}' (expected one of ${scheduleNames.join(', ')})`,
+      );
   }
 }

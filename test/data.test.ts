@@ -11,11 +11,30 @@ import { join } from 'node:path';
 import { manualSeed, type Tensor } from '../lib/index.ts';
 import { random } from '../lib/random.ts';
 import {
-  BOS, CharDataset, EOS, FIRST_SYMBOL, PAD, SEP, corpora, corpusPath, fnv1a, isHeldOut, lmBatch,
-  makeTask, seq2seqBatch, stepSeed, taskStream, textStream, type Example, type TaskName,
+  BOS,
+  CharDataset,
+  EOS,
+  FIRST_SYMBOL,
+  PAD,
+  SEP,
+  corpora,
+  corpusPath,
+  fnv1a,
+  isHeldOut,
+  lmBatch,
+  makeTask,
+  seq2seqBatch,
+  stepSeed,
+  taskStream,
+  textStream,
+  type Example,
+  type TaskName,
 } from '../data/index.ts';
 
-const rows = (t: Tensor) => Array.from({ length: t.shape[0] }, (_, b) => Array.from(t.data.subarray(b * t.shape[1], (b + 1) * t.shape[1])));
+const rows = (t: Tensor) =>
+  Array.from({ length: t.shape[0] }, (_, b) =>
+    Array.from(t.data.subarray(b * t.shape[1], (b + 1) * t.shape[1])),
+  );
 const draw = (name: TaskName, n: number, options = {}) => {
   const task = makeTask(name, options);
   return { task, examples: Array.from({ length: n }, () => task.sample()) };
@@ -37,8 +56,16 @@ test('copy, reverse and sort answer correctly within the stated lengths and alph
     const lengths = new Set<number>();
     for (const { input, output } of examples) {
       lengths.add(input.length);
-      assert.ok(input.every((t) => t >= FIRST_SYMBOL && t < task.vocabSize), `${name}: token out of range`);
-      const expected = name === 'copy' ? input : name === 'reverse' ? [...input].reverse() : [...input].sort((a, b) => a - b);
+      assert.ok(
+        input.every((t) => t >= FIRST_SYMBOL && t < task.vocabSize),
+        `${name}: token out of range`,
+      );
+      const expected =
+        name === 'copy'
+          ? input
+          : name === 'reverse'
+            ? [...input].reverse()
+            : [...input].sort((a, b) => a - b);
       assert.equal(output, expected, `${name} of ${input}`);
     }
     assert.equal([...lengths].sort(), [3, 4, 5, 6, 7], `${name}: lengths`);
@@ -47,7 +74,13 @@ test('copy, reverse and sort answer correctly within the stated lengths and alph
 
 test('addition adds (least significant digit first)', () => {
   const { task, examples } = draw('addition', 500, { digits: 4, seed: 2 });
-  const number = (ids: number[]) => Number(ids.map((t) => task.tokenNames[t]).reverse().join(''));
+  const number = (ids: number[]) =>
+    Number(
+      ids
+        .map((t) => task.tokenNames[t])
+        .reverse()
+        .join(''),
+    );
   const sizes = new Set<number>();
   for (const { input, output } of examples) {
     const names = input.map((t) => task.tokenNames[t]);
@@ -69,8 +102,14 @@ test('recall answers the value stored under the query key', () => {
     const keys = input.filter((_, i) => i % 2 === 0 && i < 10);
     const values = input.filter((_, i) => i % 2 === 1);
     assert.is(new Set(keys).size, 5, 'keys are distinct');
-    assert.ok(keys.every((k) => /^[a-g]$/.test(task.tokenNames[k])), 'keys are letters');
-    assert.ok(values.every((v) => /^[0-9]$/.test(task.tokenNames[v])), 'values are digits');
+    assert.ok(
+      keys.every((k) => /^[a-g]$/.test(task.tokenNames[k])),
+      'keys are letters',
+    );
+    assert.ok(
+      values.every((v) => /^[0-9]$/.test(task.tokenNames[v])),
+      'values are digits',
+    );
     const query = input[10];
     assert.ok(keys.includes(query), 'the query is one of the keys');
     assert.equal(output, [values[keys.indexOf(query)]]);
@@ -105,10 +144,19 @@ test('train and held-out examples never share an input; heldOut is fixed', () =>
     const test = task.heldOut(300);
     const key = (e: Example) => e.input.join(',');
     const trainInputs = new Set(train.map(key));
-    assert.ok(test.every((e) => !trainInputs.has(key(e))), `${name}: a held-out input appeared in training`);
-    assert.ok(test.every((e) => fnv1a(e.input) % 10 === 0) && train.every((e) => !isHeldOut(e.input)));
+    assert.ok(
+      test.every((e) => !trainInputs.has(key(e))),
+      `${name}: a held-out input appeared in training`,
+    );
+    assert.ok(
+      test.every((e) => fnv1a(e.input) % 10 === 0) && train.every((e) => !isHeldOut(e.input)),
+    );
     assert.ok(new Set(test.map(key)).size > 200, `${name}: held-out set is varied`);
-    assert.equal(makeTask(name, { seed: 99 }).heldOut(300), test, `${name}: heldOut does not depend on the seed`);
+    assert.equal(
+      makeTask(name, { seed: 99 }).heldOut(300),
+      test,
+      `${name}: heldOut does not depend on the seed`,
+    );
     assert.ok(isHeldOut(task.sample('test').input), `${name}: sample('test') is held out`);
   }
   assert.is(fnv1a([]), 0x811c9dc5);
@@ -126,7 +174,10 @@ test('a task too small to split says so instead of looping', () => {
     }
   });
   assert.ok(tries.includes('ok'));
-  assert.ok(tries.some((m) => /^sample: no (train|test) example of task 'copy' in 10000 draws/.test(m)), tries.join(' | '));
+  assert.ok(
+    tries.some((m) => /^sample: no (train|test) example of task 'copy' in 10000 draws/.test(m)),
+    tries.join(' | '),
+  );
 });
 
 test('seq2seqBatch: shapes, BOS/EOS, PAD, -100 and masks', () => {
@@ -135,13 +186,40 @@ test('seq2seqBatch: shapes, BOS/EOS, PAD, -100 and masks', () => {
     { input: [8], output: [9, 10, 11] },
   ];
   const { src, tgtIn, tgtOut, srcPad, tgtPad } = seq2seqBatch(examples);
-  assert.equal([src.shape, tgtIn.shape, tgtOut.shape, srcPad.shape, tgtPad.shape], [[2, 3], [2, 4], [2, 4], [2, 3], [2, 4]]);
-  assert.equal([src.dtype, tgtIn.dtype, tgtOut.dtype, srcPad.dtype, tgtPad.dtype], ['int32', 'int32', 'int32', 'float32', 'float32']);
-  assert.equal(rows(src), [[4, 5, 6], [8, PAD, PAD]]);
-  assert.equal(rows(srcPad), [[1, 1, 1], [1, 0, 0]]);
-  assert.equal(rows(tgtIn), [[BOS, 7, PAD, PAD], [BOS, 9, 10, 11]]);
-  assert.equal(rows(tgtOut), [[7, EOS, -100, -100], [9, 10, 11, EOS]]);
-  assert.equal(rows(tgtPad), [[1, 1, 0, 0], [1, 1, 1, 1]]);
+  assert.equal(
+    [src.shape, tgtIn.shape, tgtOut.shape, srcPad.shape, tgtPad.shape],
+    [
+      [2, 3],
+      [2, 4],
+      [2, 4],
+      [2, 3],
+      [2, 4],
+    ],
+  );
+  assert.equal(
+    [src.dtype, tgtIn.dtype, tgtOut.dtype, srcPad.dtype, tgtPad.dtype],
+    ['int32', 'int32', 'int32', 'float32', 'float32'],
+  );
+  assert.equal(rows(src), [
+    [4, 5, 6],
+    [8, PAD, PAD],
+  ]);
+  assert.equal(rows(srcPad), [
+    [1, 1, 1],
+    [1, 0, 0],
+  ]);
+  assert.equal(rows(tgtIn), [
+    [BOS, 7, PAD, PAD],
+    [BOS, 9, 10, 11],
+  ]);
+  assert.equal(rows(tgtOut), [
+    [7, EOS, -100, -100],
+    [9, 10, 11, EOS],
+  ]);
+  assert.equal(rows(tgtPad), [
+    [1, 1, 0, 0],
+    [1, 1, 1, 1],
+  ]);
   const batch2 = seq2seqBatch(examples); // keep (1 = real token) is the name; *Pad its alias
   assert.is(batch2.srcKeep, batch2.srcPad);
   assert.is(batch2.tgtKeep, batch2.tgtPad);
@@ -156,26 +234,63 @@ test('lmBatch: input SEP output EOS, targets only on the answer', () => {
     { input: [8], output: [9] },
   ];
   const { tokens, targets, pad } = lmBatch(examples);
-  assert.equal([tokens.shape, targets.shape, pad.shape], [[2, 6], [2, 6], [2, 6]]);
+  assert.equal(
+    [tokens.shape, targets.shape, pad.shape],
+    [
+      [2, 6],
+      [2, 6],
+      [2, 6],
+    ],
+  );
   assert.equal([tokens.dtype, targets.dtype, pad.dtype], ['int32', 'int32', 'float32']);
-  assert.equal(rows(tokens), [[4, 5, SEP, 6, 7, EOS], [8, SEP, 9, EOS, PAD, PAD]]);
-  assert.equal(rows(targets), [[-100, -100, 6, 7, EOS, -100], [-100, 9, EOS, -100, -100, -100]]);
-  assert.equal(rows(pad), [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]]);
+  assert.equal(rows(tokens), [
+    [4, 5, SEP, 6, 7, EOS],
+    [8, SEP, 9, EOS, PAD, PAD],
+  ]);
+  assert.equal(rows(targets), [
+    [-100, -100, 6, 7, EOS, -100],
+    [-100, 9, EOS, -100, -100, -100],
+  ]);
+  assert.equal(rows(pad), [
+    [1, 1, 1, 1, 1, 1],
+    [1, 1, 1, 1, 0, 0],
+  ]);
   const batch = lmBatch(examples);
   assert.is(batch.keep, batch.pad);
 });
 
 test('bad options and inputs throw errors that name the function and the value', () => {
   const cases: [() => unknown, RegExp][] = [
-    [() => makeTask('copyy' as TaskName), /^makeTask: unknown task 'copyy' \(copy, reverse, sort, addition, recall\)$/],
-    [() => makeTask('copy', { minLen: 5, maxLen: 3 }), /^makeTask: minLen \(5\) must not exceed maxLen \(3\)$/],
+    [
+      () => makeTask('copyy' as TaskName),
+      /^makeTask: unknown task 'copyy' \(copy, reverse, sort, addition, recall\)$/,
+    ],
+    [
+      () => makeTask('copy', { minLen: 5, maxLen: 3 }),
+      /^makeTask: minLen \(5\) must not exceed maxLen \(3\)$/,
+    ],
     [() => makeTask('copy', { minLen: 0 }), /^makeTask: minLen must be an integer ≥ 1, got 0$/],
-    [() => makeTask('sort', { numSymbols: 2.5 }), /^makeTask: numSymbols must be an integer ≥ 1, got 2.5$/],
-    [() => makeTask('addition', { digits: 16 }), /^makeTask: digits must be an integer in \[1, 15\], got 16$/],
-    [() => makeTask('recall', { pairs: 9, numSymbols: 8 }), /^makeTask: recall needs distinct keys, so pairs \(9\) ≤ numSymbols \(8\)$/],
+    [
+      () => makeTask('sort', { numSymbols: 2.5 }),
+      /^makeTask: numSymbols must be an integer ≥ 1, got 2.5$/,
+    ],
+    [
+      () => makeTask('addition', { digits: 16 }),
+      /^makeTask: digits must be an integer in \[1, 15\], got 16$/,
+    ],
+    [
+      () => makeTask('recall', { pairs: 9, numSymbols: 8 }),
+      /^makeTask: recall needs distinct keys, so pairs \(9\) ≤ numSymbols \(8\)$/,
+    ],
     [() => makeTask('copy', { seed: NaN }), /^makeTask: seed must be a finite number, got NaN$/],
-    [() => makeTask('copy', { maxlen: 3 } as object), /^makeTask: unknown option 'maxlen' \(minLen, maxLen, numSymbols, digits, pairs, seed\)$/],
-    [() => makeTask('copy').sample('val' as 'test'), /^sample: split must be 'train' or 'test', got 'val'$/],
+    [
+      () => makeTask('copy', { maxlen: 3 } as object),
+      /^makeTask: unknown option 'maxlen' \(minLen, maxLen, numSymbols, digits, pairs, seed\)$/,
+    ],
+    [
+      () => makeTask('copy').sample('val' as 'test'),
+      /^sample: split must be 'train' or 'test', got 'val'$/,
+    ],
     [() => makeTask('copy').heldOut(-1), /^heldOut: n must be an integer ≥ 0, got -1$/],
     [() => seq2seqBatch([]), /^seq2seqBatch: expected a non-empty array of examples, got 0$/],
     [() => lmBatch([{ input: [], output: [4] }]), /^lmBatch: example 0 has an empty input$/],
@@ -191,13 +306,28 @@ test('CharDataset: vocab, encode/decode round trip, split', () => {
   assert.is(ds.vocabSize, 14);
   const s = 'hello, attention world!';
   assert.is(ds.decode(ds.encode(s)), s);
-  assert.equal(ds.encode('deh'), [ds.chars.indexOf('d'), ds.chars.indexOf('e'), ds.chars.indexOf('h')]);
+  assert.equal(ds.encode('deh'), [
+    ds.chars.indexOf('d'),
+    ds.chars.indexOf('e'),
+    ds.chars.indexOf('h'),
+  ]);
   assert.is(ds.train.length, 270);
   assert.is(ds.val.length, 30);
   assert.is(ds.decode(ds.train) + ds.decode(ds.val), text.repeat(10));
-  assert.is(CharDataset.fromText('abcdefghij', { valFraction: 0.3 }).decode(CharDataset.fromText('abcdefghij', { valFraction: 0.3 }).val), 'hij');
-  assert.throws(() => ds.encode('hello?'), /^CharDataset.encode: character "\?" \(U\+003F\) is not in the vocabulary$/);
-  assert.throws(() => ds.decode([0, 14]), /^CharDataset.decode: id 14 is out of range for a vocabulary of 14$/);
+  assert.is(
+    CharDataset.fromText('abcdefghij', { valFraction: 0.3 }).decode(
+      CharDataset.fromText('abcdefghij', { valFraction: 0.3 }).val,
+    ),
+    'hij',
+  );
+  assert.throws(
+    () => ds.encode('hello?'),
+    /^CharDataset.encode: character "\?" \(U\+003F\) is not in the vocabulary$/,
+  );
+  assert.throws(
+    () => ds.decode([0, 14]),
+    /^CharDataset.decode: id 14 is out of range for a vocabulary of 14$/,
+  );
 });
 
 test('CharDataset.batch: aligned windows from the split, reproducible under manualSeed', () => {
@@ -209,33 +339,59 @@ test('CharDataset.batch: aligned windows from the split, reproducible under manu
   const [xs, ys] = [rows(x), rows(y)];
   for (let b = 0; b < 8; b++) {
     assert.equal(xs[b].slice(1), ys[b].slice(0, -1), 'y is x shifted by one');
-    assert.ok(train.includes(ds.decode(xs[b]) + ds.decode(ys[b]).slice(-1)), 'x + last of y is a window of train');
+    assert.ok(
+      train.includes(ds.decode(xs[b]) + ds.decode(ys[b]).slice(-1)),
+      'x + last of y is a window of train',
+    );
   }
   manualSeed(5);
   assert.equal(rows(ds.batch('train', 8, 12).x), xs);
   const v = ds.batch('val', 3, 29); // the val split holds 30 characters: every window starts at 0
   assert.is(ds.decode(rows(v.x)[0]) + ds.decode(rows(v.y)[0]).slice(-1), ds.decode(ds.val));
-  assert.throws(() => ds.batch('val', 2, 30), /^batch: the val split has 30 characters, too few for blockSize 30 \(needs 31\)$/);
-  assert.throws(() => ds.batch('test' as 'val', 2, 4), /^batch: split must be 'train' or 'val', got 'test'$/);
-  assert.throws(() => ds.batch('train', 0, 4), /^batch: batchSize must be a positive integer, got 0$/);
+  assert.throws(
+    () => ds.batch('val', 2, 30),
+    /^batch: the val split has 30 characters, too few for blockSize 30 \(needs 31\)$/,
+  );
+  assert.throws(
+    () => ds.batch('test' as 'val', 2, 4),
+    /^batch: split must be 'train' or 'val', got 'test'$/,
+  );
+  assert.throws(
+    () => ds.batch('train', 0, 4),
+    /^batch: batchSize must be a positive integer, got 0$/,
+  );
 });
 
 test('CharDataset.evalBatches: consecutive non-overlapping windows, exact count', () => {
   const ds = CharDataset.fromText(text.repeat(10)); // train: 270 characters
   const batches = [...ds.evalBatches('train', 4, 10)];
   // floor(269 / 10) = 26 windows → batches of 4, 4, 4, 4, 4, 4, 2
-  assert.equal(batches.map((b) => b.x.shape[0]), [4, 4, 4, 4, 4, 4, 2]);
+  assert.equal(
+    batches.map((b) => b.x.shape[0]),
+    [4, 4, 4, 4, 4, 4, 2],
+  );
   const xs = batches.flatMap((b) => rows(b.x)).flat();
   const ys = batches.flatMap((b) => rows(b.y)).flat();
   assert.equal(xs, Array.from(ds.train.subarray(0, 260)));
   assert.equal(ys, Array.from(ds.train.subarray(1, 261)));
   assert.is([...ds.evalBatches('train', 4, 10, 2)].length, 2);
-  assert.throws(() => ds.evalBatches('train', 4, 10, 0), /^evalBatches: maxBatches must be a positive integer or Infinity, got 0$/);
+  assert.throws(
+    () => ds.evalBatches('train', 4, 10, 0),
+    /^evalBatches: maxBatches must be a positive integer or Infinity, got 0$/,
+  );
 });
 
 test('CharDataset.unigramEntropy is the entropy of the train characters, in nats', () => {
-  assert.ok(Math.abs(CharDataset.fromText('abab', { valFraction: 0 }).unigramEntropy() - Math.log(2)) < 1e-12);
-  assert.ok(Math.abs(CharDataset.fromText('abcdabcdx', { valFraction: 0 }).unigramEntropy() - (-(8 / 9) * Math.log(2 / 9) - (1 / 9) * Math.log(1 / 9))) < 1e-12);
+  assert.ok(
+    Math.abs(CharDataset.fromText('abab', { valFraction: 0 }).unigramEntropy() - Math.log(2)) <
+      1e-12,
+  );
+  assert.ok(
+    Math.abs(
+      CharDataset.fromText('abcdabcdx', { valFraction: 0 }).unigramEntropy() -
+        (-(8 / 9) * Math.log(2 / 9) - (1 / 9) * Math.log(1 / 9)),
+    ) < 1e-12,
+  );
   assert.is(CharDataset.fromText('aaaa', { valFraction: 0.25 }).unigramEntropy(), 0);
 });
 
@@ -245,9 +401,18 @@ test('CharDataset.fromFile reads a file and names a missing path', () => {
   writeFileSync(file, text.repeat(4));
   assert.is(CharDataset.fromFile(file, { valFraction: 0.5 }).val.length, 60);
   const missing = join(dir, 'nope.txt');
-  assert.throws(() => CharDataset.fromFile(missing), (e: Error) => e.message === `CharDataset.fromFile: no file at '${missing}'`);
-  assert.throws(() => CharDataset.fromText('abc', { valFraction: 1 }), /^CharDataset.fromText: valFraction must be in \[0, 1\), got 1$/);
-  assert.throws(() => CharDataset.fromText(''), /^CharDataset.fromText: expected a non-empty string/);
+  assert.throws(
+    () => CharDataset.fromFile(missing),
+    (e: Error) => e.message === `CharDataset.fromFile: no file at '${missing}'`,
+  );
+  assert.throws(
+    () => CharDataset.fromText('abc', { valFraction: 1 }),
+    /^CharDataset.fromText: valFraction must be in \[0, 1\), got 1$/,
+  );
+  assert.throws(
+    () => CharDataset.fromText(''),
+    /^CharDataset.fromText: expected a non-empty string/,
+  );
 });
 
 const shakespeare = corpora.shakespeare; // data/tinyshakespeare.txt, shipped with the repo
@@ -261,7 +426,10 @@ const shakespeare = corpora.shakespeare; // data/tinyshakespeare.txt, shipped wi
   assert.ok(h > 2.5 && h < Math.log(65), `unigram entropy ${h}`);
   manualSeed(0);
   const { x, y } = ds.batch('train', 4, 64);
-  assert.equal(rows(x).map((r) => r.slice(1)), rows(y).map((r) => r.slice(0, -1)));
+  assert.equal(
+    rows(x).map((r) => r.slice(1)),
+    rows(y).map((r) => r.slice(0, -1)),
+  );
   assert.is(ds.decode(ds.encode('To be, or not to be')), 'To be, or not to be');
 });
 
@@ -286,10 +454,16 @@ test('taskStream: the batch of step s is a pure function of (seed, s), drawn apa
   assert.is(a.value.length, 5);
   assert.not.equal(stream.at(8), a.value, 'another step, another batch');
   assert.not.equal(taskStream(task, { seed: 4, batchSize: 5 }).at(7), a.value, 'another seed');
-  assert.ok(a.value.every((e) => !isHeldOut(e.input)), 'training batches hold no held-out input');
+  assert.ok(
+    a.value.every((e) => !isHeldOut(e.input)),
+    'training batches hold no held-out input',
+  );
   // the layout checkpoints rely on: step s samples the task reseeded with stepSeed(seed, s)
   const reseeded = makeTask('sort', { maxLen: 6, seed: stepSeed(3, 7) });
-  assert.equal(a.value, Array.from({ length: 5 }, () => reseeded.sample('train')));
+  assert.equal(
+    a.value,
+    Array.from({ length: 5 }, () => reseeded.sample('train')),
+  );
   assert.is(stepSeed(3, 7), 3 * 1_000_003 + 7);
   assert.throws(() => stream.at(1.5), /^BatchStream.at: step must be an integer, got 1.5$/);
 });
@@ -301,8 +475,17 @@ test('textStream: the windows of step s are a pure function of (seed, s), drawn 
   const b = afterNoise(2, () => [stream.at(9), stream.at(3)][1]);
   assert.equal([rows(a.value.x), rows(a.value.y)], [rows(b.value.x), rows(b.value.y)]);
   assert.ok(!a.moved && !b.moved, 'the global stream is untouched');
-  assert.equal([a.value.x.shape, a.value.y.shape], [[6, 8], [6, 8]]);
-  assert.equal(rows(a.value.x).map((r) => r.slice(1)), rows(a.value.y).map((r) => r.slice(0, -1)));
+  assert.equal(
+    [a.value.x.shape, a.value.y.shape],
+    [
+      [6, 8],
+      [6, 8],
+    ],
+  );
+  assert.equal(
+    rows(a.value.x).map((r) => r.slice(1)),
+    rows(a.value.y).map((r) => r.slice(0, -1)),
+  );
   assert.not.equal(rows(stream.at(4).x), rows(a.value.x), 'another step, other windows');
   const other = textStream(ds, { seed: 6, batchSize: 6, blockSize: 8 });
   assert.not.equal(rows(other.at(3).x), rows(a.value.x), 'another seed, other windows');

@@ -12,8 +12,18 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  causalLinearAttention, gatherApply, gatherScores, manualSeed, rand, randn, registerBackend,
-  scatterApply, setBackend, tensor, type Backend, type KernelName,
+  causalLinearAttention,
+  gatherApply,
+  gatherScores,
+  manualSeed,
+  rand,
+  randn,
+  registerBackend,
+  scatterApply,
+  setBackend,
+  tensor,
+  type Backend,
+  type KernelName,
 } from '../lib/index.ts';
 import { cpuBackend } from '../lib/backend/cpu.ts';
 import { initGpuBackend } from '../lib/backend/gpu.ts';
@@ -47,7 +57,10 @@ function attentionStep(): number[][] {
   const mixed = gatherApply(p, v, idx).add(scatterApply(p, q, idx, T)); // (B, nh, T, d)
   const [phiQ, phiK] = [rand([B, nh, T, d]).requiresGrad_(), rand([B, nh, T, d]).requiresGrad_()];
   const linear = causalLinearAttention(phiQ, phiK, mixed); // (B, nh, T, d)
-  linear.mul(randn([B, nh, T, d])).sum().backward();
+  linear
+    .mul(randn([B, nh, T, d]))
+    .sum()
+    .backward();
   return [q, k, v, phiQ, phiK].map((t: Tensor) => Array.from(t.grad!.data));
 }
 
@@ -63,8 +76,13 @@ test('every op kernel goes through the active backend: a spy backend sees them a
     setBackend('cpu');
   }
   const wanted = [
-    'gatherScores', 'gatherApply', 'scatterApply', 'causalLinearAttention',
-    'causalLinearAttentionBackward', 'softmax', 'softmaxBackward',
+    'gatherScores',
+    'gatherApply',
+    'scatterApply',
+    'causalLinearAttention',
+    'causalLinearAttentionBackward',
+    'softmax',
+    'softmaxBackward',
   ];
   for (const kernel of wanted) assert.ok(calls.get(kernel), `the spy never saw ${kernel}`);
   // gatherScores (forward), then in backward gatherScores, gatherApply and scatterApply once each
@@ -93,9 +111,14 @@ test('every backend implements every kernel; cpu-threads overrides only what it 
 test('overrideBackend: accepts picks the override, else the kernel below (and says so)', () => {
   const declined: string[] = [];
   const marked = new Float32Array([7]);
-  const be = overrideBackend('marked', cpuBackend, {
-    unary: { accepts: (op) => op === 'exp', run: () => marked },
-  }, (kernel) => declined.push(kernel));
+  const be = overrideBackend(
+    'marked',
+    cpuBackend,
+    {
+      unary: { accepts: (op) => op === 'exp', run: () => marked },
+    },
+    (kernel) => declined.push(kernel),
+  );
   const x = new Float32Array([0, 1]);
   assert.is(be.unary('exp', x), marked);
   assert.equal(be.unary('neg', x), cpuBackend.unary('neg', x));
@@ -126,7 +149,13 @@ if (gpuJsInstalled) {
     const n = 192; // 192³ multiply-adds: over MIN_WORK
     const a = new Float64Array(n * n).fill(0.5);
     const args = {
-      a, b: a, aShape: [n, n], bShape: [n, n], outShape: [n, n], transA: false, transB: false,
+      a,
+      b: a,
+      aShape: [n, n],
+      bShape: [n, n],
+      outShape: [n, n],
+      transA: false,
+      transB: false,
     };
     const before = threadStats().dispatches;
     assert.equal(gpu.matmul(args), cpuBackend.matmul(args));

@@ -4,7 +4,16 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { grad, manualSeed, noGrad, randn, tensor, valueAndGrad, getRngState, setRngState } from '../lib/index.ts';
+import {
+  grad,
+  manualSeed,
+  noGrad,
+  randn,
+  tensor,
+  valueAndGrad,
+  getRngState,
+  setRngState,
+} from '../lib/index.ts';
 
 const vals = (t: { toArray(): unknown }) => t.toArray();
 
@@ -16,7 +25,8 @@ test('a + a gives gradient 2', () => {
 
 test('diamond: y = (a·2)·(a·3) gives dy/da = 12a', () => {
   const a = tensor([1, -2], { requiresGrad: true });
-  const b = a.mul(2), c = a.mul(3);
+  const b = a.mul(2),
+    c = a.mul(3);
   b.mul(c).sum().backward();
   assert.equal(vals(a.grad!), [12, -24]);
 });
@@ -90,7 +100,10 @@ test('grad and valueAndGrad leave their arguments untouched', () => {
   assert.is(x.grad, null);
   const { value, grads } = valueAndGrad((a, b) => a.mul(b).sum())(tensor([2]), tensor([5]));
   assert.is(value.item(), 10);
-  assert.equal(grads.map((g) => g.item()), [5, 2]);
+  assert.equal(
+    grads.map((g) => g.item()),
+    [5, 2],
+  );
 });
 
 test('detach cuts the graph', () => {
@@ -112,12 +125,30 @@ test('same seed gives the same draws; the RNG state round-trips', () => {
 });
 
 test('softmax is stable at ±1e4 and zero (not NaN) on fully masked rows, with zero gradients', () => {
-  const x = tensor([[1e4, -1e4, 0], [-Infinity, -Infinity, -Infinity]], { requiresGrad: true });
+  const x = tensor(
+    [
+      [1e4, -1e4, 0],
+      [-Infinity, -Infinity, -Infinity],
+    ],
+    { requiresGrad: true },
+  );
   const y = x.softmax(-1);
-  assert.equal(vals(y), [[1, 0, 0], [0, 0, 0]]);
-  y.mul(tensor([[1, 2, 3], [4, 5, 6]])).sum().backward();
+  assert.equal(vals(y), [
+    [1, 0, 0],
+    [0, 0, 0],
+  ]);
+  y.mul(
+    tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]),
+  )
+    .sum()
+    .backward();
   assert.ok([...x.grad!.data].every((g) => g === 0));
-  const ls = tensor([[1e4, -1e4]]).logSoftmax(-1).toArray() as number[][];
+  const ls = tensor([[1e4, -1e4]])
+    .logSoftmax(-1)
+    .toArray() as number[][];
   assert.equal(ls[0][0], 0);
   assert.equal(ls[0][1], -2e4);
 });
@@ -132,7 +163,16 @@ test('relu and comparisons keep IEEE edge cases (−∞, −0, NaN) in their bra
 });
 
 test('reductions over no dims copy, over a run of dims read in place, over scattered dims permute', () => {
-  const x = tensor([[[1, 2], [3, 4]], [[5, 6], [7, 8]]]);
+  const x = tensor([
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    [
+      [5, 6],
+      [7, 8],
+    ],
+  ]);
   assert.equal(x.sum([]).toArray(), x.toArray());
   assert.equal(x.sum([0, 1]).toArray(), [16, 20]);
   assert.equal(x.sum([0, 2]).toArray(), [14, 22]);

@@ -34,7 +34,8 @@ function reference({ a, b, aShape, bShape, transA, transB, outShape }: MatmulArg
       idx.unshift(rest % outBatch[d]);
       rest = Math.floor(rest / outBatch[d]);
     }
-    const ao = flatIndex(aShape, idx) * M * K, bo = flatIndex(bShape, idx) * K * N;
+    const ao = flatIndex(aShape, idx) * M * K,
+      bo = flatIndex(bShape, idx) * K * N;
     for (let i = 0; i < M; i++) {
       for (let j = 0; j < N; j++) {
         let s = 0;
@@ -52,20 +53,28 @@ function reference({ a, b, aShape, bShape, transA, transB, outShape }: MatmulArg
 function assertSameNumbers(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
   assert.is(got.length, want.length, `${label}: length`);
   for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i])) assert.unreachable(`${label}: out[${i}] = ${got[i]}, want ${want[i]}`);
+    if (!Object.is(got[i], want[i]))
+      assert.unreachable(`${label}: out[${i}] = ${got[i]}, want ${want[i]}`);
   }
 }
 
 /** Build operands for out = (batchA..., M, K) · (batchB..., K, N), run both, compare. */
 function check(
-  batchA: number[], batchB: number[], M: number, K: number, N: number,
-  transA: boolean, transB: boolean, float64: boolean,
+  batchA: number[],
+  batchB: number[],
+  M: number,
+  K: number,
+  N: number,
+  transA: boolean,
+  transB: boolean,
+  float64: boolean,
 ): void {
   const args = matmulProblem(batchA, batchB, M, K, N, transA, transB, float64);
   const got = matmul(args);
   const want = reference(args);
   const label = matmulLabel(args);
-  if (simd) assertSameNumbers(matmul(args, simd), got, `${label}, WebAssembly kernel vs TypeScript`);
+  if (simd)
+    assertSameNumbers(matmul(args, simd), got, `${label}, WebAssembly kernel vs TypeScript`);
 
   assert.ok(float64 ? got instanceof Float64Array : got instanceof Float32Array, `${label}: dtype`);
   assert.is(got.length, sizeOf(args.outShape), `${label}: size`);
@@ -87,14 +96,23 @@ test('WebAssembly SIMD is available (Node 20 has it), so the fast kernel is test
 });
 
 const sizes: [number, number, number][] = [
-  [1, 1, 1], [3, 5, 7], [17, 33, 9], [65, 130, 67], [4, 0, 5], [0, 3, 4], [5, 3, 0],
+  [1, 1, 1],
+  [3, 5, 7],
+  [17, 33, 9],
+  [65, 130, 67],
+  [4, 0, 5],
+  [0, 3, 4],
+  [5, 3, 0],
   [2, 300, 3], // K over one K block (256): sums cross the block boundary
   [70, 2, 260], // M over one M block (64), N over one N block (256)
   [70, 300, 260], // every block edge at once
   [1030, 3, 5], // M over one band of C (1024 rows)
 ];
 const transposes: [boolean, boolean][] = [
-  [false, false], [true, false], [false, true], [true, true],
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
 ];
 
 for (const float64 of [false, true]) {
@@ -113,7 +131,10 @@ for (const float64 of [false, true]) {
       [[2, 1], [3]], // [2,1] with [3] -> [2,3]
       [[], [4]], // a matrix against a batch
       [[4], []], // a batch against a matrix
-      [[2, 1, 3], [1, 2, 1]], // size-1 dims on both sides -> [2,2,3]
+      [
+        [2, 1, 3],
+        [1, 2, 1],
+      ], // size-1 dims on both sides -> [2,2,3]
       [[1], [1, 1]], // all ones, different ranks
       [[0], [1]], // an empty batch
     ];
@@ -133,26 +154,47 @@ test('NaN and infinities reach the same outputs with either kernel', () => {
   args.b[4 * 300 + 7] = Infinity; // column 4: ±Infinity (or NaN in row 2)
   const got = matmul(args, tsPanelKernel);
   for (let j = 0; j < 7; j++) assert.ok(Number.isNaN(got[2 * 7 + j]), `out[2][${j}] should be NaN`);
-  for (let i = 0; i < 9; i++) if (i !== 2) assert.is(Math.abs(got[i * 7 + 4]), Infinity, `out[${i}][4]`);
-  if (simd) assertSameNumbers(matmul(args, simd), got, 'NaN and Infinity, WebAssembly kernel vs TypeScript');
+  for (let i = 0; i < 9; i++)
+    if (i !== 2) assert.is(Math.abs(got[i * 7 + 4]), Infinity, `out[${i}][4]`);
+  if (simd)
+    assertSameNumbers(
+      matmul(args, simd),
+      got,
+      'NaN and Infinity, WebAssembly kernel vs TypeScript',
+    );
 });
 
 test('K = 0 gives zeros, and small integers are exact', () => {
   const zeros = matmul({
-    a: new Float32Array(0), b: new Float32Array(0), aShape: [2, 3, 0], bShape: [0, 4],
-    transA: false, transB: false, outShape: [2, 3, 4],
+    a: new Float32Array(0),
+    b: new Float32Array(0),
+    aShape: [2, 3, 0],
+    bShape: [0, 4],
+    transA: false,
+    transB: false,
+    outShape: [2, 3, 4],
   });
   assert.equal([...zeros], new Array(24).fill(0));
   // [[1, 2], [3, 4]] · [[5, 6], [7, 8]] = [[19, 22], [43, 50]]
   const ab = matmul({
-    a: new Float64Array([1, 2, 3, 4]), b: new Float64Array([5, 6, 7, 8]), aShape: [2, 2],
-    bShape: [2, 2], transA: false, transB: false, outShape: [2, 2],
+    a: new Float64Array([1, 2, 3, 4]),
+    b: new Float64Array([5, 6, 7, 8]),
+    aShape: [2, 2],
+    bShape: [2, 2],
+    transA: false,
+    transB: false,
+    outShape: [2, 2],
   });
   assert.equal([...ab], [19, 22, 43, 50]);
   // Aᵀ · Bᵀ with the same buffers: [[1, 3], [2, 4]] · [[5, 7], [6, 8]] = [[23, 31], [34, 46]]
   const atbt = matmul({
-    a: new Float64Array([1, 2, 3, 4]), b: new Float64Array([5, 6, 7, 8]), aShape: [2, 2],
-    bShape: [2, 2], transA: true, transB: true, outShape: [2, 2],
+    a: new Float64Array([1, 2, 3, 4]),
+    b: new Float64Array([5, 6, 7, 8]),
+    aShape: [2, 2],
+    bShape: [2, 2],
+    transA: true,
+    transB: true,
+    outShape: [2, 2],
   });
   assert.equal([...atbt], [23, 31, 34, 46]);
 });

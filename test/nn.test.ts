@@ -5,19 +5,41 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { manualSeed, noGrad, rand, randint, randn, tensor, type Tensor } from '../lib/index.ts';
 import {
-  Adam, AdamW, clipGradNorm, constantLr, cosineWithWarmup, Dropout, Embedding, init, inverseSqrt, LayerNorm, Linear,
-  linearWarmup, makeSchedule, Module, ModuleList, mse, RMSNorm, Sequential, SGD, type Optimizer, type Params,
+  Adam,
+  AdamW,
+  clipGradNorm,
+  constantLr,
+  cosineWithWarmup,
+  Dropout,
+  Embedding,
+  init,
+  inverseSqrt,
+  LayerNorm,
+  Linear,
+  linearWarmup,
+  makeSchedule,
+  Module,
+  ModuleList,
+  mse,
+  RMSNorm,
+  Sequential,
+  SGD,
+  type Optimizer,
+  type Params,
 } from '../nn/index.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
 
 const f64 = { dtype: 'float64' } as const;
 const param = (values: number[]) => tensor(values, { ...f64, requiresGrad: true });
-const setGrad = (p: Tensor, values: number[]) => (p.grad = tensor(values, { ...f64, shape: [...p.shape] }));
+const setGrad = (p: Tensor, values: number[]) =>
+  (p.grad = tensor(values, { ...f64, shape: [...p.shape] }));
 
 function close(actual: ArrayLike<number>, expected: number[], tol = 1e-6, what = ''): void {
   const bad = expected.findIndex((e, i) => !(Math.abs(actual[i] - e) <= tol));
   if (bad >= 0 || actual.length !== expected.length) {
-    assert.unreachable(`${what}: got [${Array.from(actual)}], expected [${expected}] (first difference at ${bad})`);
+    assert.unreachable(
+      `${what}: got [${Array.from(actual)}], expected [${expected}] (first difference at ${bad})`,
+    );
   }
 }
 
@@ -29,7 +51,10 @@ test('SGD: momentum, Nesterov, dampening and weight decay match hand-computed st
     const p = param([1, -2]);
     const opt = new SGD([p], { lr: 0.1, ...options });
     const after: number[][] = [];
-    for (const g of [[0.5, 1], [-0.25, 0.5]]) {
+    for (const g of [
+      [0.5, 1],
+      [-0.25, 0.5],
+    ]) {
       setGrad(p, g);
       opt.step();
       after.push(Array.from(p.data));
@@ -47,13 +72,25 @@ test('SGD: momentum, Nesterov, dampening and weight decay match hand-computed st
   // dampening 0.5: b₁ = g₁ (no dampening on the first step), b₂ = 0.9·0.5 + 0.5·(−0.25) = 0.325
   close([run({ momentum: 0.9, dampening: 0.5 })[1][0]], [0.95 - 0.0325], 1e-12, 'dampening');
   // weight decay 0.1, no momentum: d₁ = 0.5 + 0.1 = 0.6 → 0.94; d₂ = −0.25 + 0.094 = −0.156 → 0.9556
-  close([run({ weightDecay: 0.1 })[0][0], run({ weightDecay: 0.1 })[1][0]], [0.94, 0.9556], 1e-12, 'weight decay');
+  close(
+    [run({ weightDecay: 0.1 })[0][0], run({ weightDecay: 0.1 })[1][0]],
+    [0.94, 0.9556],
+    1e-12,
+    'weight decay',
+  );
 });
 
 /** Adam by the paper's formulas, one scalar: 'l2' adds wd·p to g (Adam), 'decoupled' shrinks p (AdamW). */
-function adamRef(p: number, grads: number[], lr: number, wd: number, mode: 'l2' | 'decoupled' | 'none'): number[] {
+function adamRef(
+  p: number,
+  grads: number[],
+  lr: number,
+  wd: number,
+  mode: 'l2' | 'decoupled' | 'none',
+): number[] {
   const [b1, b2, eps] = [0.9, 0.999, 1e-8];
-  let m = 0, v = 0;
+  let m = 0,
+    v = 0;
   return grads.map((g0, k) => {
     const t = k + 1;
     const g = mode === 'l2' ? g0 + wd * p : g0;
@@ -84,14 +121,35 @@ test('AdamW: first two steps on a 2×2 weight and a bias match hand computation;
   layer.weight.data.set([1, -2, 0.5, 3]);
   layer.bias!.data.set([0.1, -0.2]);
   const opt = new AdamW(layer.namedParameters(), { lr: 0.1, weightDecay: 0.1 });
-  const gw = [[0.1, -0.2, 0.3, 0.4], [-0.1, 0.2, 0, 0.1]], gb = [[0.5, -0.5], [0.25, 0.3]];
+  const gw = [
+      [0.1, -0.2, 0.3, 0.4],
+      [-0.1, 0.2, 0, 0.1],
+    ],
+    gb = [
+      [0.5, -0.5],
+      [0.25, 0.3],
+    ];
   const want = (p0: number[], g: number[][], mode: 'decoupled' | 'none', t: number) =>
-    p0.map((p, i) => adamRef(p, g.map((gs) => gs[i]), 0.1, 0.1, mode)[t]);
+    p0.map(
+      (p, i) =>
+        adamRef(
+          p,
+          g.map((gs) => gs[i]),
+          0.1,
+          0.1,
+          mode,
+        )[t],
+    );
   for (let t = 0; t < 2; t++) {
     setGrad(layer.weight, gw[t]);
     setGrad(layer.bias!, gb[t]);
     opt.step();
-    close(layer.weight.data, want([1, -2, 0.5, 3], gw, 'decoupled', t), 1e-12, `weight step ${t + 1}`);
+    close(
+      layer.weight.data,
+      want([1, -2, 0.5, 3], gw, 'decoupled', t),
+      1e-12,
+      `weight step ${t + 1}`,
+    );
     close(layer.bias!.data, want([0.1, -0.2], gb, 'none', t), 1e-12, `bias step ${t + 1}`);
   }
   // step 1 by hand: w = 1·(1 − 0.1·0.1) − 0.1·sign(0.1) = 0.89; b = 0.1 − 0.1·sign(0.5) = 0 (no decay)
@@ -108,11 +166,21 @@ test('AdamW: first two steps on a 2×2 weight and a bias match hand computation;
 
 test('parameters with grad null are skipped and get no state', () => {
   const [a, b] = [param([1]), param([2])];
-  const opt = new AdamW([['a', a], ['b', b]], { lr: 0.1 });
+  const opt = new AdamW(
+    [
+      ['a', a],
+      ['b', b],
+    ],
+    { lr: 0.1 },
+  );
   setGrad(a, [1]);
   opt.step();
   assert.is(b.data[0], 2);
-  assert.equal(Object.keys(opt.stateDict().buffers).sort(), ['exp_avg.a', 'exp_avg_sq.a', 'step.a']);
+  assert.equal(Object.keys(opt.stateDict().buffers).sort(), [
+    'exp_avg.a',
+    'exp_avg_sq.a',
+    'step.a',
+  ]);
 });
 
 // ---- state dicts ----
@@ -121,7 +189,8 @@ function roundTrip(make: (params: Params) => Optimizer): void {
   manualSeed(3);
   const models = [new Linear(3, 2), new Linear(3, 2), new Linear(3, 2)];
   models.slice(1).forEach((m) => m.loadStateDict(models[0].stateDict()));
-  const x = randn([4, 3]), y = randn([4, 2]);
+  const x = randn([4, 3]),
+    y = randn([4, 2]);
   const opts = models.map((m) => make(m.namedParameters()));
   const train = (k: number) => {
     opts[k].zeroGrad();
@@ -163,22 +232,40 @@ test('stateDict copies; loadStateDict checks names, lengths and hyperparameters 
     assert.throws(() => opt.loadStateDict({ ...s, hyper: { ...s.hyper, lr: 0.01 } }), message);
     assert.is(opt.lr, 0.5); // unchanged
   };
-  bad((s) => (s.buffers['exp_avg.weight'] = new Float64Array(3)), /buffer 'exp_avg\.weight' has length 3, expected 4/);
-  bad((s) => (s.buffers['exp_avg.nope'] = new Float64Array(4)), /unexpected buffer 'exp_avg\.nope'/);
+  bad(
+    (s) => (s.buffers['exp_avg.weight'] = new Float64Array(3)),
+    /buffer 'exp_avg\.weight' has length 3, expected 4/,
+  );
+  bad(
+    (s) => (s.buffers['exp_avg.nope'] = new Float64Array(4)),
+    /unexpected buffer 'exp_avg\.nope'/,
+  );
   bad((s) => delete s.buffers['step.bias'], /missing buffer 'step\.bias'/);
   bad((s) => (s.hyper.betas = [1, 0.9]), /AdamW: betas\[0\] must be in \[0, 1\), got 1/);
   const sgd = new SGD(layer.parameters(), { lr: 0.1, momentum: 0.9 });
-  assert.throws(() => sgd.loadStateDict(opt.stateDict()), /SGD\.loadStateDict: hyperparameters .* do not match/);
+  assert.throws(
+    () => sgd.loadStateDict(opt.stateDict()),
+    /SGD\.loadStateDict: hyperparameters .* do not match/,
+  );
 });
 
 test('optimizers reject bad hyperparameters and parameter lists, naming the optimizer and the value', () => {
   const p = () => [param([1])];
   assert.throws(() => new SGD(p(), { lr: -0.1 }), /SGD: lr must be a finite number ≥ 0, got -0\.1/);
-  assert.throws(() => new SGD(p(), { nesterov: true }), /SGD: nesterov must be false unless momentum > 0/);
-  assert.throws(() => new Adam(p(), { betas: [0.9, 1] }), /Adam: betas\[1\] must be in \[0, 1\), got 1/);
+  assert.throws(
+    () => new SGD(p(), { nesterov: true }),
+    /SGD: nesterov must be false unless momentum > 0/,
+  );
+  assert.throws(
+    () => new Adam(p(), { betas: [0.9, 1] }),
+    /Adam: betas\[1\] must be in \[0, 1\), got 1/,
+  );
   assert.throws(() => new AdamW(p(), { eps: -1 }), /AdamW: eps must be/);
   assert.throws(() => new Adam([]), /Adam: got an empty parameter list/);
-  assert.throws(() => new Adam([tensor([1])]), /Adam: parameter '0' must be a leaf tensor that requires grad/);
+  assert.throws(
+    () => new Adam([tensor([1])]),
+    /Adam: parameter '0' must be a leaf tensor that requires grad/,
+  );
   const q = param([1]);
   assert.throws(() => new SGD([q, q]), /SGD: a parameter appears twice/);
   const opt = new AdamW(p());
@@ -216,14 +303,35 @@ test('schedules equal their formulas; noam peaks at warmup', () => {
   assert.ok(noam(4000) > noam(3999) && noam(4000) > noam(4001));
   close([noam(4000)], [1 / Math.sqrt(512 * 4000)], 1e-15, 'noam peak');
   close([inverseSqrt(512, 4000, 2)(123)], [2 * formula(123)], 1e-15, 'noam factor');
-  close([makeSchedule('noam', { dModel: 512, warmupSteps: 4000 })(77)], [formula(77)], 0, 'makeSchedule noam');
-  close([makeSchedule('cosine', { lr: 1, warmupSteps: 10, totalSteps: 110, minLr: 0.1 })(60)], [0.55], 1e-12, 'makeSchedule cosine');
-  close([makeSchedule('warmup', { lr: 1, warmupSteps: 4 })(1), makeSchedule('constant', { lr: 2 })(9)], [0.25, 2], 0, 'makeSchedule');
+  close(
+    [makeSchedule('noam', { dModel: 512, warmupSteps: 4000 })(77)],
+    [formula(77)],
+    0,
+    'makeSchedule noam',
+  );
+  close(
+    [makeSchedule('cosine', { lr: 1, warmupSteps: 10, totalSteps: 110, minLr: 0.1 })(60)],
+    [0.55],
+    1e-12,
+    'makeSchedule cosine',
+  );
+  close(
+    [makeSchedule('warmup', { lr: 1, warmupSteps: 4 })(1), makeSchedule('constant', { lr: 2 })(9)],
+    [0.25, 2],
+    0,
+    'makeSchedule',
+  );
 });
 
 test('schedules reject bad arguments', () => {
-  assert.throws(() => makeSchedule('bogus', { lr: 1 }), /unknown schedule 'bogus' \(expected one of constant, warmup, cosine, noam\)/);
-  assert.throws(() => makeSchedule('cosine', { lr: 1 }), /the 'cosine' schedule needs the option totalSteps/);
+  assert.throws(
+    () => makeSchedule('bogus', { lr: 1 }),
+    /unknown schedule 'bogus' \(expected one of constant, warmup, cosine, noam\)/,
+  );
+  assert.throws(
+    () => makeSchedule('cosine', { lr: 1 }),
+    /the 'cosine' schedule needs the option totalSteps/,
+  );
   assert.throws(() => linearWarmup(1, 10)(0), /step must be an integer ≥ 1/);
   assert.throws(() => cosineWithWarmup(1, 10, 10), /totalSteps must be an integer ≥ 11, got 10/);
   assert.throws(() => constantLr(-1), /constantLr: lr must be/);
@@ -231,18 +339,41 @@ test('schedules reject bad arguments', () => {
 });
 
 test('mse matches its formula, with reductions, and refuses mismatched shapes', () => {
-  const x = tensor([[1, 2], [3, 4]], f64), y = tensor([[0, 2], [5, 3]], f64);
+  const x = tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      f64,
+    ),
+    y = tensor(
+      [
+        [0, 2],
+        [5, 3],
+      ],
+      f64,
+    );
   assert.is(mse(x, y).item(), (1 + 0 + 4 + 1) / 4);
   assert.is(mse(x, y, { reduction: 'sum' }).item(), 6);
-  assert.equal(mse(x, y, { reduction: 'none' }).toArray(), [[1, 0], [4, 1]]);
-  assert.throws(() => mse(tensor([[1], [2]]), tensor([1, 2])), /mse: input \[2,1\] and target \[2\] must have the same shape/);
+  assert.equal(mse(x, y, { reduction: 'none' }).toArray(), [
+    [1, 0],
+    [4, 1],
+  ]);
+  assert.throws(
+    () => mse(tensor([[1], [2]]), tensor([1, 2])),
+    /mse: input \[2,1\] and target \[2\] must have the same shape/,
+  );
   assert.ok(gradcheck((a, b) => mse(a, b), [randn([3, 2], f64), randn([3, 2], f64)]).ok);
 });
 
 // ---- layers: input and parameter gradients in float64 ----
 
 /** Central differences of sum(f() ⊙ r) against every parameter's .grad; '' when all agree. */
-function paramGradcheck(module: Module, f: () => Tensor, { eps = 1e-6, atol = 1e-6, rtol = 1e-5 } = {}): string {
+function paramGradcheck(
+  module: Module,
+  f: () => Tensor,
+  { eps = 1e-6, atol = 1e-6, rtol = 1e-5 } = {},
+): string {
   if (module.numParameters() === 0) return '';
   manualSeed(99);
   const r = rand([...f().shape], f64).add(0.5);
@@ -257,26 +388,38 @@ function paramGradcheck(module: Module, f: () => Tensor, { eps = 1e-6, atol = 1e
       p.data[i] = keep - eps;
       const down = noGrad(() => loss().item());
       p.data[i] = keep;
-      const numeric = (up - down) / (2 * eps), analytic = p.grad ? p.grad.data[i] : 0;
-      if (!(Math.abs(numeric - analytic) <= atol + rtol * Math.abs(numeric))) return `${name}[${i}]: numeric ${numeric} vs analytic ${analytic}`;
+      const numeric = (up - down) / (2 * eps),
+        analytic = p.grad ? p.grad.data[i] : 0;
+      if (!(Math.abs(numeric - analytic) <= atol + rtol * Math.abs(numeric)))
+        return `${name}[${i}]: numeric ${numeric} vs analytic ${analytic}`;
     }
   }
   return '';
 }
 
-function checkLayer(layer: Module & { forward(x: Tensor): Tensor }, shape: number[], f = (x: Tensor) => layer.forward(x)): void {
+function checkLayer(
+  layer: Module & { forward(x: Tensor): Tensor },
+  shape: number[],
+  f = (x: Tensor) => layer.forward(x),
+): void {
   manualSeed(1);
   const x = randn(shape, f64);
   const inputs = gradcheck(f, [x]);
   assert.ok(inputs.ok, inputs.worst);
-  assert.is(paramGradcheck(layer, () => f(x.detach())), '');
+  assert.is(
+    paramGradcheck(layer, () => f(x.detach())),
+    '',
+  );
 }
 
 test('Linear gradchecks: with and without bias, 2-D and 3-D input', () => {
   checkLayer(new Linear(3, 4).to('float64'), [2, 3]);
   checkLayer(new Linear(3, 4).to('float64'), [2, 5, 3]);
   const noBias = new Linear(3, 4, { bias: false }).to('float64');
-  assert.equal(noBias.namedParameters().map(([n]) => n), ['weight']);
+  assert.equal(
+    noBias.namedParameters().map(([n]) => n),
+    ['weight'],
+  );
   checkLayer(noBias, [2, 5, 3]);
 });
 
@@ -297,11 +440,23 @@ test('Embedding: gradient only to looked-up rows, repeated ids accumulate, gradc
   assert.equal(emb.forward(ids).shape, [2, 3, 3]);
   emb.forward(ids).sum().backward();
   // row k of the gradient = (times id k appears)·1: id 1 three times, id 2 never
-  assert.equal(emb.weight.grad!.toArray(), [[1, 1, 1], [3, 3, 3], [0, 0, 0], [1, 1, 1], [1, 1, 1]]);
-  assert.is(paramGradcheck(emb, () => emb.forward(ids)), '');
+  assert.equal(emb.weight.grad!.toArray(), [
+    [1, 1, 1],
+    [3, 3, 3],
+    [0, 0, 0],
+    [1, 1, 1],
+    [1, 1, 1],
+  ]);
+  assert.is(
+    paramGradcheck(emb, () => emb.forward(ids)),
+    '',
+  );
   manualSeed(2);
   const big = randint(0, 5, [4, 7]);
-  assert.is(paramGradcheck(emb, () => emb.forward(big)), '');
+  assert.is(
+    paramGradcheck(emb, () => emb.forward(big)),
+    '',
+  );
 });
 
 test('Dropout: eval is the identity; train zeroes ≈p, scales by 1/(1−p), is seeded; gradcheck', () => {
@@ -324,15 +479,27 @@ test('Dropout: eval is the identity; train zeroes ≈p, scales by 1/(1−p), is 
 
 test('Sequential and ModuleList name parameters by position; the stack gradchecks', () => {
   const seq = new Sequential(new Linear(3, 4), new LayerNorm(4), new Linear(4, 2));
-  assert.equal(seq.namedParameters().map(([n]) => n), ['0.weight', '0.bias', '1.weight', '1.bias', '2.weight', '2.bias']);
+  assert.equal(
+    seq.namedParameters().map(([n]) => n),
+    ['0.weight', '0.bias', '1.weight', '1.bias', '2.weight', '2.bias'],
+  );
   class Net extends Module {
     blocks = new ModuleList([new Linear(2, 2), new RMSNorm(2)]);
     heads = [new Linear(2, 1, { bias: false })];
   }
   const net = new Net();
-  assert.equal(net.namedParameters().map(([n]) => n), ['blocks.0.weight', 'blocks.0.bias', 'blocks.1.weight', 'heads.0.weight']);
+  assert.equal(
+    net.namedParameters().map(([n]) => n),
+    ['blocks.0.weight', 'blocks.0.bias', 'blocks.1.weight', 'heads.0.weight'],
+  );
   assert.is(net.blocks.length, 2);
-  assert.equal(net.eval().namedModules().map(([n, m]) => `${n}:${m.training}`), ['', 'blocks', 'blocks.0', 'blocks.1', 'heads.0'].map((n) => `${n}:false`));
+  assert.equal(
+    net
+      .eval()
+      .namedModules()
+      .map(([n, m]) => `${n}:${m.training}`),
+    ['', 'blocks', 'blocks.0', 'blocks.1', 'heads.0'].map((n) => `${n}:false`),
+  );
   checkLayer(seq.to('float64'), [2, 3]);
 });
 

@@ -18,8 +18,19 @@ import {
 
 const V = 11;
 const configOf = (attention: AttentionName): TransformerConfig => ({
-  vocabSize: V, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 16, ffnHidden: 32, attention,
-  window: 3, rate: 2, chunk: 4, sharedDim: 8, expansion: 2, trainLen: 8,
+  vocabSize: V,
+  blockSize: 16,
+  nLayer: 2,
+  nHead: 2,
+  nEmbd: 16,
+  ffnHidden: 32,
+  attention,
+  window: 3,
+  rate: 2,
+  chunk: 4,
+  sharedDim: 8,
+  expansion: 2,
+  trainLen: 8,
 });
 
 /** Greedy seq2seq decoding by re-running the whole decoder on the prefix each step. */
@@ -27,7 +38,9 @@ function recomputed(model: Seq2SeqTransformer, src: Tensor, maxLen: number): num
   let rows = [[1], [1]]; // bos = 1
   for (let t = 0; t < maxLen; t++) {
     const tgt = tensor(new Int32Array(rows.flat()), { shape: [2, t + 1] });
-    const next = noGrad(() => model.forward(src, tgt).logits).narrow(1, t, 1).argmax(-1);
+    const next = noGrad(() => model.forward(src, tgt).logits)
+      .narrow(1, t, 1)
+      .argmax(-1);
     rows = rows.map((row, b) => [...row, next.data[b]]);
   }
   return rows.map((row) => {
@@ -46,10 +59,16 @@ for (const attention of attentionNames) {
     assert.ok(Math.abs(loss!.item() - Math.log(V)) < 0.15, `init loss ${loss!.item()}`);
 
     // row 1 has 4 real tokens: garbage in its 2 padded ones must not move its real memory rows
-    const keep = tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]]);
-    const garbage = tensor(Int32Array.from(src.data, (id, i) => (i >= 10 ? 4 + ((id + 3) % 7) : id)), {
-      shape: [2, 6],
-    });
+    const keep = tensor([
+      [1, 1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 0, 0],
+    ]);
+    const garbage = tensor(
+      Int32Array.from(src.data, (id, i) => (i >= 10 ? 4 + ((id + 3) % 7) : id)),
+      {
+        shape: [2, 6],
+      },
+    );
     const memory = (ids: Tensor) => noGrad(() => model.encode(ids, keep).memory.narrow(1, 0, 4));
     assert.equal(Array.from(memory(garbage).data), Array.from(memory(src).data));
 
@@ -66,7 +85,9 @@ for (const attention of attentionNames) {
     for (let n = 0; n < 8; n++) {
       const T = ids.shape[1];
       const window = T > 8 ? ids.narrow(1, T - 8, 8) : ids;
-      const next = noGrad(() => lm.forward(window).logits).narrow(1, window.shape[1] - 1, 1).argmax(-1);
+      const next = noGrad(() => lm.forward(window).logits)
+        .narrow(1, window.shape[1] - 1, 1)
+        .argmax(-1);
       const rows = [0, 1].map((b) => [...ids.data.subarray(b * T, (b + 1) * T), next.data[b]]);
       ids = tensor(new Int32Array(rows.flat()), { shape: [2, T + 1] });
     }
@@ -76,7 +97,9 @@ for (const attention of attentionNames) {
   test(`${attention}: Seq2SeqTransformer overfits one batch (loss falls below half of ln V)`, () => {
     manualSeed(3);
     const model = new Seq2SeqTransformer({ ...configOf(attention), norm: 'pre' });
-    const src = randint(4, V, [4, 6]), tgtIn = randint(4, V, [4, 6]), tgtOut = randint(4, V, [4, 6]);
+    const src = randint(4, V, [4, 6]),
+      tgtIn = randint(4, V, [4, 6]),
+      tgtOut = randint(4, V, [4, 6]);
     const opt = new Adam(model.namedParameters(), { lr: 1e-2 });
     let loss = Infinity;
     for (let step = 0; step < 60; step++) {

@@ -9,7 +9,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  manualSeed, randn, registerBackend, setBackend, tensor, type Backend, type Tensor,
+  manualSeed,
+  randn,
+  registerBackend,
+  setBackend,
+  tensor,
+  type Backend,
+  type Tensor,
 } from '../lib/index.ts';
 import { cpuBackend } from '../lib/backend/cpu.ts';
 import * as sparseCpu from '../lib/backend/cpu/sparse.ts';
@@ -19,7 +25,12 @@ import { checkConfig } from '../models/config.ts';
 import { makeTask } from '../data/index.ts';
 import { makeMixer } from '../models/mixers.ts';
 import {
-  maskedDenseAttention, patternIndex, SparseAttention, sparseAttention, type PatternOptions, type SparseKind,
+  maskedDenseAttention,
+  patternIndex,
+  SparseAttention,
+  sparseAttention,
+  type PatternOptions,
+  type SparseKind,
   type SparsePattern,
 } from '../models/sparse-attention.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
@@ -28,37 +39,108 @@ import { TinyLM, trainTinyLM } from './helpers/train-lm.ts';
 const f64 = { dtype: 'float64' } as const;
 const kinds: SparseKind[] = ['local', 'atrous', 'strided', 'fixed', 'sparse'];
 const maxDiff = (a: Tensor, b: Tensor) =>
-  a.size !== b.size ? Infinity : Array.from(a.data).reduce((m, v, i) => Math.max(m, Math.abs(v - b.data[i])), 0);
+  a.size !== b.size
+    ? Infinity
+    : Array.from(a.data).reduce((m, v, i) => Math.max(m, Math.abs(v - b.data[i])), 0);
 const ids = (values: number[], shape: number[]) => tensor(new Int32Array(values), { shape });
 /** The rows of a (T, W) table without the −1 slots. */
 const rowsOf = (idx: Tensor) =>
-  Array.from({ length: idx.shape[0] }, (_, t) => Array.from(idx.data.subarray(t * idx.shape[1], (t + 1) * idx.shape[1])).filter((j) => j >= 0));
+  Array.from({ length: idx.shape[0] }, (_, t) =>
+    Array.from(idx.data.subarray(t * idx.shape[1], (t + 1) * idx.shape[1])).filter((j) => j >= 0),
+  );
 
 // ---- index tables, n = 8, written out by hand from the definitions in models/sparse-attention.ts ----
 
 const handTables: [SparsePattern, number[][], number[][]][] = [
   // [pattern, bidirectional rows, causal rows]
-  [{ kind: 'local', window: 1, rate: 1 },
-    [[0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [4, 5, 6], [5, 6, 7], [6, 7]],
-    [[0], [0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 6], [6, 7]]],
-  [{ kind: 'atrous', window: 0, rate: 3 },
-    [[0, 3, 6], [1, 4, 7], [2, 5], [0, 3, 6], [1, 4, 7], [2, 5], [0, 3, 6], [1, 4, 7]],
-    [[0], [1], [2], [0, 3], [1, 4], [2, 5], [0, 3, 6], [1, 4, 7]]],
-  [{ kind: 'sparse', window: 1, rate: 3 },
-    [[0, 1, 3, 6], [0, 1, 2, 4, 7], [1, 2, 3, 5], [0, 2, 3, 4, 6], [1, 3, 4, 5, 7], [2, 4, 5, 6], [0, 3, 5, 6, 7], [1, 4, 6, 7]],
-    [[0], [0, 1], [1, 2], [0, 2, 3], [1, 3, 4], [2, 4, 5], [0, 3, 5, 6], [1, 4, 6, 7]]],
-  [{ kind: 'strided', window: 0, rate: 3 },
-    [[0, 1, 2, 3, 6], [0, 1, 2, 3, 4, 7], [0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6, 7], [2, 3, 4, 5, 6, 7], [0, 3, 4, 5, 6, 7], [1, 4, 5, 6, 7]],
-    [[0], [0, 1], [0, 1, 2], [0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5], [0, 3, 4, 5, 6], [1, 4, 5, 6, 7]]],
+  [
+    { kind: 'local', window: 1, rate: 1 },
+    [
+      [0, 1],
+      [0, 1, 2],
+      [1, 2, 3],
+      [2, 3, 4],
+      [3, 4, 5],
+      [4, 5, 6],
+      [5, 6, 7],
+      [6, 7],
+    ],
+    [[0], [0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 6], [6, 7]],
+  ],
+  [
+    { kind: 'atrous', window: 0, rate: 3 },
+    [
+      [0, 3, 6],
+      [1, 4, 7],
+      [2, 5],
+      [0, 3, 6],
+      [1, 4, 7],
+      [2, 5],
+      [0, 3, 6],
+      [1, 4, 7],
+    ],
+    [[0], [1], [2], [0, 3], [1, 4], [2, 5], [0, 3, 6], [1, 4, 7]],
+  ],
+  [
+    { kind: 'sparse', window: 1, rate: 3 },
+    [
+      [0, 1, 3, 6],
+      [0, 1, 2, 4, 7],
+      [1, 2, 3, 5],
+      [0, 2, 3, 4, 6],
+      [1, 3, 4, 5, 7],
+      [2, 4, 5, 6],
+      [0, 3, 5, 6, 7],
+      [1, 4, 6, 7],
+    ],
+    [[0], [0, 1], [1, 2], [0, 2, 3], [1, 3, 4], [2, 4, 5], [0, 3, 5, 6], [1, 4, 6, 7]],
+  ],
+  [
+    { kind: 'strided', window: 0, rate: 3 },
+    [
+      [0, 1, 2, 3, 6],
+      [0, 1, 2, 3, 4, 7],
+      [0, 1, 2, 3, 4, 5],
+      [0, 1, 2, 3, 4, 5, 6],
+      [1, 2, 3, 4, 5, 6, 7],
+      [2, 3, 4, 5, 6, 7],
+      [0, 3, 4, 5, 6, 7],
+      [1, 4, 5, 6, 7],
+    ],
+    [
+      [0],
+      [0, 1],
+      [0, 1, 2],
+      [0, 1, 2, 3],
+      [1, 2, 3, 4],
+      [2, 3, 4, 5],
+      [0, 3, 4, 5, 6],
+      [1, 4, 5, 6, 7],
+    ],
+  ],
   // l = 4, c = ⌈4/4⌉ = 1: the summary cells are 3 and 7
-  [{ kind: 'fixed', window: 0, rate: 4 },
-    [[0, 1, 2, 3, 7], [0, 1, 2, 3, 7], [0, 1, 2, 3, 7], [0, 1, 2, 3, 7], [3, 4, 5, 6, 7], [3, 4, 5, 6, 7], [3, 4, 5, 6, 7], [3, 4, 5, 6, 7]],
-    [[0], [0, 1], [0, 1, 2], [0, 1, 2, 3], [3, 4], [3, 4, 5], [3, 4, 5, 6], [3, 4, 5, 6, 7]]],
+  [
+    { kind: 'fixed', window: 0, rate: 4 },
+    [
+      [0, 1, 2, 3, 7],
+      [0, 1, 2, 3, 7],
+      [0, 1, 2, 3, 7],
+      [0, 1, 2, 3, 7],
+      [3, 4, 5, 6, 7],
+      [3, 4, 5, 6, 7],
+      [3, 4, 5, 6, 7],
+      [3, 4, 5, 6, 7],
+    ],
+    [[0], [0, 1], [0, 1, 2], [0, 1, 2, 3], [3, 4], [3, 4, 5], [3, 4, 5, 6], [3, 4, 5, 6, 7]],
+  ],
 ];
 
 for (const [pattern, bidirectional, causal] of handTables) {
   test(`${pattern.kind}: index table on n = 8 matches the hand-written rows (causal and bidirectional)`, () => {
-    for (const [rows, isCausal] of [[bidirectional, false], [causal, true]] as const) {
+    for (const [rows, isCausal] of [
+      [bidirectional, false],
+      [causal, true],
+    ] as const) {
       const idx = patternIndex(pattern, 8, 8, { causal: isCausal });
       assert.equal(rowsOf(idx), rows);
       assert.is(idx.shape[1], Math.max(...rows.map((r) => r.length)), 'W is the widest row');
@@ -67,8 +149,17 @@ for (const [pattern, bidirectional, causal] of handTables) {
 }
 
 test('index tables: queries after a KV cache, and padded keys emptied per batch row', () => {
-  assert.equal(rowsOf(patternIndex({ kind: 'local', window: 1, rate: 1 }, 2, 8, { causal: true })), [[5, 6], [6, 7]]);
-  const keep = tensor([[1, 1, 1, 1], [0, 1, 1, 0]]);
+  assert.equal(
+    rowsOf(patternIndex({ kind: 'local', window: 1, rate: 1 }, 2, 8, { causal: true })),
+    [
+      [5, 6],
+      [6, 7],
+    ],
+  );
+  const keep = tensor([
+    [1, 1, 1, 1],
+    [0, 1, 1, 0],
+  ]);
   const idx = patternIndex({ kind: 'local', window: 1, rate: 1 }, 4, 4, { keep }); // (2, 4, 3)
   assert.equal(idx.shape, [2, 4, 3]);
   assert.equal(Array.from(idx.data.subarray(12)), [-1, 1, -1, -1, 1, 2, 1, 2, -1, 2, -1, -1]);
@@ -78,12 +169,37 @@ test('index tables: queries after a KV cache, and padded keys emptied per batch 
 
 const idx = ids([0, 4, -1, 1, 1, 2, -1, -1, -1, 3, -1, 0, 4, 2, 1, 0, 0, 0], [2, 3, 3]); // (B=2, T=3, W=3), S=5
 const primitiveCases: [string, () => Tensor[], (...xs: Tensor[]) => Tensor][] = [
-  ['gatherScores', () => [randn([2, 2, 3, 4], f64), randn([2, 2, 5, 4], f64)], (q, k) => gatherScores(q, k, idx)],
-  ['gatherScores (−∞ fill) → softmax', () => [randn([2, 2, 3, 4], f64), randn([2, 2, 5, 4], f64)], (q, k) => gatherScores(q, k, idx, -Infinity).softmax(-1)],
-  ['gatherApply', () => [randn([2, 2, 3, 3], f64), randn([2, 2, 5, 4], f64)], (p, v) => gatherApply(p, v, idx)],
-  ['scatterApply', () => [randn([2, 2, 3, 3], f64), randn([2, 2, 3, 4], f64)], (p, x) => scatterApply(p, x, idx, 5)],
-  ['sparseAttention (shared table)', () => [randn([1, 2, 6, 3], f64), randn([1, 2, 6, 3], f64), randn([1, 2, 6, 3], f64)],
-    (q, k, v) => sparseAttention(q, k, v, patternIndex({ kind: 'sparse', window: 1, rate: 3 }, 6, 6, { causal: true }))],
+  [
+    'gatherScores',
+    () => [randn([2, 2, 3, 4], f64), randn([2, 2, 5, 4], f64)],
+    (q, k) => gatherScores(q, k, idx),
+  ],
+  [
+    'gatherScores (−∞ fill) → softmax',
+    () => [randn([2, 2, 3, 4], f64), randn([2, 2, 5, 4], f64)],
+    (q, k) => gatherScores(q, k, idx, -Infinity).softmax(-1),
+  ],
+  [
+    'gatherApply',
+    () => [randn([2, 2, 3, 3], f64), randn([2, 2, 5, 4], f64)],
+    (p, v) => gatherApply(p, v, idx),
+  ],
+  [
+    'scatterApply',
+    () => [randn([2, 2, 3, 3], f64), randn([2, 2, 3, 4], f64)],
+    (p, x) => scatterApply(p, x, idx, 5),
+  ],
+  [
+    'sparseAttention (shared table)',
+    () => [randn([1, 2, 6, 3], f64), randn([1, 2, 6, 3], f64), randn([1, 2, 6, 3], f64)],
+    (q, k, v) =>
+      sparseAttention(
+        q,
+        k,
+        v,
+        patternIndex({ kind: 'sparse', window: 1, rate: 3 }, 6, 6, { causal: true }),
+      ),
+  ],
 ];
 for (const [name, inputs, f] of primitiveCases) {
   test(`gradcheck ${name}`, () => {
@@ -94,14 +210,30 @@ for (const [name, inputs, f] of primitiveCases) {
 }
 
 test('primitives check their operands and every table entry', () => {
-  const q = randn([1, 1, 3, 2]), k = randn([1, 1, 4, 2]);
-  assert.throws(() => gatherScores(q, k, ids([0, 4, 1], [3, 1])), /idx entry 4 at 1 is outside \[−1, 4\)/);
+  const q = randn([1, 1, 3, 2]),
+    k = randn([1, 1, 4, 2]);
+  assert.throws(
+    () => gatherScores(q, k, ids([0, 4, 1], [3, 1])),
+    /idx entry 4 at 1 is outside \[−1, 4\)/,
+  );
   assert.throws(() => gatherScores(q, k, tensor([[0], [1], [2]])), /idx must be int32/);
-  assert.throws(() => gatherScores(q, randn([1, 1, 4, 3]), ids([0, 1, 2], [3, 1])), /same B, nh, d/);
-  assert.throws(() => gatherApply(randn([1, 1, 3, 2]), k, ids([0, 1, 2], [3, 1])), /do not match idx/);
+  assert.throws(
+    () => gatherScores(q, randn([1, 1, 4, 3]), ids([0, 1, 2], [3, 1])),
+    /same B, nh, d/,
+  );
+  assert.throws(
+    () => gatherApply(randn([1, 1, 3, 2]), k, ids([0, 1, 2], [3, 1])),
+    /do not match idx/,
+  );
   const m = new SparseAttention(4, 2, { kind: 'atrous', window: 0, rate: 2 });
-  assert.throws(() => m.forward(randn([1, 3, 4]), { memory: randn([1, 2, 4]) }), /SparseAttention \(atrous\): cross-attention/);
-  assert.throws(() => new SparseAttention(4, 2, { kind: 'fixed', window: 0, rate: 0 }), /rate must be a positive integer/);
+  assert.throws(
+    () => m.forward(randn([1, 3, 4]), { memory: randn([1, 2, 4]) }),
+    /SparseAttention \(atrous\): cross-attention/,
+  );
+  assert.throws(
+    () => new SparseAttention(4, 2, { kind: 'fixed', window: 0, rate: 0 }),
+    /rate must be a positive integer/,
+  );
 });
 
 // ---- the O(T·W) path equals the O(T·S) masked-dense reference, forward and gradients ----
@@ -114,7 +246,11 @@ const equivalence: SparsePattern[] = [
   { kind: 'fixed', window: 0, rate: 5 }, // c = 2; n = 11 is not a multiple of l
 ];
 /** Output and the gradients of q, k, v under a randomly weighted sum. */
-function valueAndGrads(f: (q: Tensor, k: Tensor, v: Tensor) => Tensor, xs: Tensor[], r: Tensor): Tensor[] {
+function valueAndGrads(
+  f: (q: Tensor, k: Tensor, v: Tensor) => Tensor,
+  xs: Tensor[],
+  r: Tensor,
+): Tensor[] {
   const leaves = xs.map((x) => x.detach().requiresGrad_());
   const y = f(leaves[0], leaves[1], leaves[2]);
   y.mul(r).sum().backward();
@@ -127,10 +263,20 @@ for (const pattern of equivalence) {
       const xs = [0, 1, 2].map(() => randn([2, 2, 11, 3], f64)); // (B, nh, n, hs)
       const r = randn([2, 2, 11, 3], f64);
       // row 1 pads its first key (so causal query 0 sees nothing there) and its last two
-      for (const keep of [null, tensor([[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]])]) {
+      for (const keep of [
+        null,
+        tensor([
+          [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+          [0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0],
+        ]),
+      ]) {
         const idx = patternIndex(pattern, 11, 11, { causal, keep });
         const fast = valueAndGrads((q, k, v) => sparseAttention(q, k, v, idx), xs, r);
-        const slow = valueAndGrads((q, k, v) => maskedDenseAttention(q, k, v, pattern, { causal, keep }), xs, r);
+        const slow = valueAndGrads(
+          (q, k, v) => maskedDenseAttention(q, k, v, pattern, { causal, keep }),
+          xs,
+          r,
+        );
         ['output', 'dq', 'dk', 'dv'].forEach((name, i) => {
           const diff = maxDiff(fast[i], slow[i]);
           assert.ok(diff < 1e-12, `${name}${keep ? ' (padded)' : ''}: max |Δ| = ${diff}`);
@@ -160,11 +306,15 @@ const withRows = (x: Tensor, from: number, to: number, y: Tensor, b?: number) =>
 for (const kind of kinds) {
   test(`${kind}: causal outputs at positions ≤ t do not change when tokens after t do`, () => {
     const m = mixer(kind);
-    const x = randn([2, 12, 8], f64), t = 5;
+    const x = randn([2, 12, 8], f64),
+      t = 5;
     const y = m.forward(x, { causal: true });
     const y2 = m.forward(withRows(x, t + 1, 12, randn([2, 12, 8], f64)), { causal: true });
     assert.is(maxDiff(y.narrow(1, 0, t + 1), y2.narrow(1, 0, t + 1)), 0);
-    assert.ok(maxDiff(y.narrow(1, t + 1, 11 - t), y2.narrow(1, t + 1, 11 - t)) > 1e-3, 'later outputs do change');
+    assert.ok(
+      maxDiff(y.narrow(1, t + 1, 11 - t), y2.narrow(1, t + 1, 11 - t)) > 1e-3,
+      'later outputs do change',
+    );
   });
 
   test(`${kind}: padded tokens never reach real positions (causal and bidirectional)`, () => {
@@ -194,7 +344,11 @@ for (const kind of kinds) {
 /** The mixer written from its weights with the O(T·S) masked-dense reference. */
 function denseMixer(m: SparseAttention, x: Tensor, options: PatternOptions): Tensor {
   const [B, T, C] = x.shape;
-  const heads = (layer: Linear) => layer.forward(x).reshape([B, T, m.nHead, C / m.nHead]).transpose(1, 2); // (B, nh, T, hs)
+  const heads = (layer: Linear) =>
+    layer
+      .forward(x)
+      .reshape([B, T, m.nHead, C / m.nHead])
+      .transpose(1, 2); // (B, nh, T, hs)
   const y = maskedDenseAttention(heads(m.query), heads(m.key), heads(m.value), m.pattern, options); // (B, nh, T, hs)
   return m.proj.forward(y.transpose(1, 2).reshape([B, T, C])); // (B, T, C)
 }
@@ -207,11 +361,20 @@ test('SparseAttention reuses its index table per shape, keeps the last 4, and ev
   assert.is(maxDiff(m.forward(x, { causal: true }), first), 0);
   assert.equal([...m.tables.keys()], ['12,12,true']);
   // 5 shapes: the first is dropped; padding is applied to the cached table, never stored in it
-  for (const [T, causal] of [[7, true], [12, false], [9, true], [5, false], [12, true]] as const) {
+  for (const [T, causal] of [
+    [7, true],
+    [12, false],
+    [9, true],
+    [5, false],
+    [12, true],
+  ] as const) {
     const xt = x.narrow(1, 0, T);
     for (const options of [{ causal }, { causal, keep: keep.narrow(1, 0, T) }]) {
       const diff = maxDiff(m.forward(xt, options), denseMixer(m, xt, options));
-      assert.ok(diff < 1e-12, `T = ${T}, ${causal ? 'causal' : 'bidirectional'}${options.keep ? ', padded' : ''}: max |Δ| = ${diff}`);
+      assert.ok(
+        diff < 1e-12,
+        `T = ${T}, ${causal ? 'causal' : 'bidirectional'}${options.keep ? ', padded' : ''}: max |Δ| = ${diff}`,
+      );
     }
   }
   assert.equal([...m.tables.keys()], ['12,12,false', '9,9,true', '5,5,false', '12,12,true']);
@@ -220,7 +383,16 @@ test('SparseAttention reuses its index table per shape, keeps the last 4, and ev
 
 test('makeMixer: one sparse mixer per attention name, reading window and rate from the config', () => {
   for (const kind of kinds) {
-    const c = checkConfig('test', { vocabSize: 5, blockSize: 9, nLayer: 1, nHead: 2, nEmbd: 8, attention: kind, window: 3, rate: 2 });
+    const c = checkConfig('test', {
+      vocabSize: 5,
+      blockSize: 9,
+      nLayer: 1,
+      nHead: 2,
+      nEmbd: 8,
+      attention: kind,
+      window: 3,
+      rate: 2,
+    });
     const m = makeMixer(c) as SparseAttention;
     assert.equal(m.pattern, { kind, window: 3, rate: 2 });
     assert.equal(m.forward(randn([2, 9, 8]), { causal: true }).shape, [2, 9, 8]);
@@ -231,16 +403,31 @@ test('makeMixer: one sparse mixer per attention name, reading window and rate fr
 
 const counter = { bytes: 0, calls: new Map<string, number>() };
 const countBytes = (out: unknown): number =>
-  ArrayBuffer.isView(out) ? out.byteLength : Object.values(out as object).reduce((s: number, v) => s + (ArrayBuffer.isView(v) ? v.byteLength : 0), 0);
-const counted = (name: string, f: (...args: unknown[]) => unknown) => (...args: unknown[]) => {
-  const out = f(...args);
-  counter.bytes += countBytes(out);
-  counter.calls.set(name, (counter.calls.get(name) ?? 0) + 1);
-  return out;
-};
+  ArrayBuffer.isView(out)
+    ? out.byteLength
+    : Object.values(out as object).reduce(
+        (s: number, v) => s + (ArrayBuffer.isView(v) ? v.byteLength : 0),
+        0,
+      );
+const counted =
+  (name: string, f: (...args: unknown[]) => unknown) =>
+  (...args: unknown[]) => {
+    const out = f(...args);
+    counter.bytes += countBytes(out);
+    counter.calls.set(name, (counter.calls.get(name) ?? 0) + 1);
+    return out;
+  };
 const { gatherScores: gs, gatherApply: ga, scatterApply: sa } = sparseCpu;
-const kernels: Record<string, unknown> = { ...cpuBackend, gatherScores: gs, gatherApply: ga, scatterApply: sa };
-const entries = Object.entries(kernels).map(([name, f]) => [name, typeof f === 'function' ? counted(name, f as never) : 'counting']);
+const kernels: Record<string, unknown> = {
+  ...cpuBackend,
+  gatherScores: gs,
+  gatherApply: ga,
+  scatterApply: sa,
+};
+const entries = Object.entries(kernels).map(([name, f]) => [
+  name,
+  typeof f === 'function' ? counted(name, f as never) : 'counting',
+]);
 registerBackend(Object.fromEntries(entries) as Backend);
 
 /** Bytes returned by the kernels during one forward + backward of `attend` (tables and masks built outside kernels not included). */
@@ -263,9 +450,14 @@ test('memory: local attention (w = 32) allocates O(n·w) bytes — far below one
     const idx = patternIndex(local, n, n); // (n, 65) int32
     return measure(n, (q, k, v) => sparseAttention(q, k, v, idx)) + idx.data.byteLength;
   });
-  assert.ok((counter.calls.get('gatherScores') ?? 0) >= 2 && (counter.calls.get('scatterApply') ?? 0) >= 2, 'sparse kernels were counted');
+  assert.ok(
+    (counter.calls.get('gatherScores') ?? 0) >= 2 && (counter.calls.get('scatterApply') ?? 0) >= 2,
+    'sparse kernels were counted',
+  );
   const dense = 4096 * 4096 * 4; // one float32 n×n matrix: 64 MiB
-  console.log(`  local w=32, B 1, nh 2, hs 16, float32: ${bytes.map((b, i) => `n=${2048 * 2 ** i}: ${(b / 2 ** 20).toFixed(2)} MiB`).join(', ')} (one n×n float32 at 4096: 64 MiB)`);
+  console.log(
+    `  local w=32, B 1, nh 2, hs 16, float32: ${bytes.map((b, i) => `n=${2048 * 2 ** i}: ${(b / 2 ** 20).toFixed(2)} MiB`).join(', ')} (one n×n float32 at 4096: 64 MiB)`,
+  );
   assert.ok(bytes[1] < dense / 2, `${bytes[1]} bytes at n = 4096`);
   assert.ok(bytes[1] > 2 * 4096 * 65 * 4, 'at least the scores and weights were counted');
   const ratio = bytes[1] / bytes[0];
@@ -274,8 +466,12 @@ test('memory: local attention (w = 32) allocates O(n·w) bytes — far below one
 
 test('memory: the masked-dense reference, counted the same way, grows ×4 per doubling (the counter sees n²)', () => {
   const local: SparsePattern = { kind: 'local', window: 32, rate: 1 };
-  const [b1, b2] = [256, 512].map((n) => measure(n, (q, k, v) => maskedDenseAttention(q, k, v, local)));
-  console.log(`  masked-dense reference, same shapes: n=256: ${(b1 / 2 ** 20).toFixed(2)} MiB, n=512: ${(b2 / 2 ** 20).toFixed(2)} MiB`);
+  const [b1, b2] = [256, 512].map((n) =>
+    measure(n, (q, k, v) => maskedDenseAttention(q, k, v, local)),
+  );
+  console.log(
+    `  masked-dense reference, same shapes: n=256: ${(b1 / 2 ** 20).toFixed(2)} MiB, n=512: ${(b2 / 2 ** 20).toFixed(2)} MiB`,
+  );
   assert.ok(b2 / b1 > 3.5, `ratio ${(b2 / b1).toFixed(3)}`);
 });
 
@@ -287,8 +483,18 @@ function train(pattern: SparsePattern): number {
   manualSeed(7);
   const L = 5;
   const task = makeTask('copy', { minLen: L, maxLen: L, numSymbols: 8, seed: 1 });
-  const model = new TinyLM(task.vocabSize, 2 * L + 2, 32, () => new SparseAttention(32, 4, pattern));
-  const { first, last } = trainTinyLM(model, task, new AdamW(model.namedParameters(), { lr: 1e-2 }), 150);
+  const model = new TinyLM(
+    task.vocabSize,
+    2 * L + 2,
+    32,
+    () => new SparseAttention(32, 4, pattern),
+  );
+  const { first, last } = trainTinyLM(
+    model,
+    task,
+    new AdamW(model.namedParameters(), { lr: 1e-2 }),
+    150,
+  );
   assert.ok(first > 2, `initial loss ${first}`);
   return last;
 }
@@ -296,7 +502,9 @@ function train(pattern: SparsePattern): number {
 test('training: sparse (w 1, k 5) learns copy-5 (loss < 0.1); local (w 1) stays near chance (> 1.5)', () => {
   const sparse = train({ kind: 'sparse', window: 1, rate: 5 });
   const local = train({ kind: 'local', window: 1, rate: 1 });
-  console.log(`  mean loss, last 10 of 150 AdamW steps: sparse ${sparse.toFixed(4)}, local ${local.toFixed(4)}`);
+  console.log(
+    `  mean loss, last 10 of 150 AdamW steps: sparse ${sparse.toFixed(4)}, local ${local.toFixed(4)}`,
+  );
   assert.ok(sparse < 0.1, `sparse: ${sparse}`);
   assert.ok(local > 1.5, `local: ${local}`);
 });

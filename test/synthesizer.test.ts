@@ -6,15 +6,29 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cat, indexSelect, manualSeed, noGrad, randn, tensor, zeros, type Tensor } from '../lib/index.ts';
+import {
+  cat,
+  indexSelect,
+  manualSeed,
+  noGrad,
+  randn,
+  tensor,
+  zeros,
+  type Tensor,
+} from '../lib/index.ts';
 import { Adam, type Linear, type Module } from '../nn/index.ts';
 import { attentionNames, checkConfig, type TransformerConfig } from '../models/config.ts';
 import { makeTask } from '../data/index.ts';
 import type { MixerOptions } from '../models/mixer.ts';
 import { makeMixer } from '../models/mixers.ts';
 import {
-  DenseSynthesizer, FactorizedDenseSynthesizer, FactorizedRandomSynthesizer, MixtureSynthesizer, RandomSynthesizer,
-  type Synthesizer, type SynthesizerName,
+  DenseSynthesizer,
+  FactorizedDenseSynthesizer,
+  FactorizedRandomSynthesizer,
+  MixtureSynthesizer,
+  RandomSynthesizer,
+  type Synthesizer,
+  type SynthesizerName,
 } from '../models/synthesizer.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
 import { assertPaddingIsolated } from './helpers/mixer-checks.ts';
@@ -27,7 +41,9 @@ const small = { vocabSize: 8, blockSize: 7, nLayer: 1, nHead: 2, nEmbd: 4, rank:
 const make = (name: SynthesizerName, config: Partial<TransformerConfig> = {}) =>
   makeMixer(checkConfig('test', { ...small, ...config, attention: name })) as Synthesizer;
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
-  a.length !== b.length ? Infinity : Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+  a.length !== b.length
+    ? Infinity
+    : Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 /** The full (B or 1, nh, T, ℓ) logits, written from the module's weights without its code paths. */
 function fullLogits(m: Synthesizer, x: Tensor): Tensor {
@@ -44,7 +60,8 @@ function fullLogits(m: Synthesizer, x: Tensor): Tensor {
     const fb = indexSelect(heads(lin(h, m.outB), m.b), 3, jb); // (B, nh, T, ℓ): B'[⌊j/a⌋]
     return fa.mul(fb);
   }
-  if (m instanceof FactorizedRandomSynthesizer) return m.left.narrow(1, 0, T).matmul(m.right.T).unsqueeze(0); // (1, nh, T, ℓ)
+  if (m instanceof FactorizedRandomSynthesizer)
+    return m.left.narrow(1, 0, T).matmul(m.right.T).unsqueeze(0); // (1, nh, T, ℓ)
   if (m instanceof MixtureSynthesizer) {
     const e = m.mixLogits.exp();
     const alpha = e.div(e.sum()); // (2,)
@@ -63,12 +80,20 @@ function reference(m: Synthesizer, x: Tensor, { causal = false, keep }: MixerOpt
   const [B, T, C] = x.shape;
   const [nh, l, hs] = [m.nHead, m.blockSize, m.nEmbd / m.nHead];
   const mask = new Float64Array(B * T * l);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let j = 0; j < l; j++) {
-    const seen = j < T && (!causal || j <= t) && (!keep || keep.data[b * T + j] === 1);
-    mask[(b * T + t) * l + j] = seen ? 0 : -Infinity;
-  }
-  const att = fullLogits(m, x).add(tensor(mask, { shape: [B, 1, T, l] })).softmax(-1); // (B, nh, T, ℓ)
-  const v = x.matmul(m.value.weight.T).add(m.value.bias!).reshape([B, T, nh, hs]).permute([0, 2, 1, 3]); // (B, nh, T, hs)
+  for (let b = 0; b < B; b++)
+    for (let t = 0; t < T; t++)
+      for (let j = 0; j < l; j++) {
+        const seen = j < T && (!causal || j <= t) && (!keep || keep.data[b * T + j] === 1);
+        mask[(b * T + t) * l + j] = seen ? 0 : -Infinity;
+      }
+  const att = fullLogits(m, x)
+    .add(tensor(mask, { shape: [B, 1, T, l] }))
+    .softmax(-1); // (B, nh, T, ℓ)
+  const v = x
+    .matmul(m.value.weight.T)
+    .add(m.value.bias!)
+    .reshape([B, T, nh, hs])
+    .permute([0, 2, 1, 3]); // (B, nh, T, hs)
   const y = att.matmul(cat([v, zeros([B, nh, l - T, hs], f64)], 2)); // (B, nh, T, ℓ) @ (B, nh, ℓ, hs) → (B, nh, T, hs)
   return y.permute([0, 2, 1, 3]).reshape([B, T, C]).matmul(m.proj.weight.T).add(m.proj.bias!); // (B, T, C)
 }
@@ -82,8 +107,14 @@ function grads(m: Module, x: Tensor, f: () => Tensor, r: Tensor): number[][] {
 }
 
 // batch row 1 is padded at key 0 and key 3: with causal masking its query 0 sees nothing (a zero row)
-const keep = tensor([[1, 1, 1, 1], [0, 1, 1, 0]]);
-const settings: [string, MixerOptions][] = [['causal + padding', { causal: true, keep }], ['bidirectional', {}]];
+const keep = tensor([
+  [1, 1, 1, 1],
+  [0, 1, 1, 0],
+]);
+const settings: [string, MixerOptions][] = [
+  ['causal + padding', { causal: true, keep }],
+  ['bidirectional', {}],
+];
 
 for (const name of names) {
   for (const [label, options] of settings) {
@@ -92,12 +123,22 @@ for (const name of names) {
       const m = make(name).to('float64');
       const x = randn([2, 4, 4], f64).requiresGrad_();
       const y = m.forward(x, options);
-      assert.ok(maxDiff(y.data, reference(m, x, options).data) < 1e-12, 'forward differs from the reference');
-      if (options.keep) assert.equal(Array.from(y.data.subarray(16, 20)), Array.from(m.proj.bias!.data), 'a fully masked row is not zero');
+      assert.ok(
+        maxDiff(y.data, reference(m, x, options).data) < 1e-12,
+        'forward differs from the reference',
+      );
+      if (options.keep)
+        assert.equal(
+          Array.from(y.data.subarray(16, 20)),
+          Array.from(m.proj.bias!.data),
+          'a fully masked row is not zero',
+        );
       const r = randn([2, 4, 4], f64);
       const ours = grads(m, x, () => m.forward(x, options), r);
       const theirs = grads(m, x, () => reference(m, x, options), r);
-      ours.forEach((g, i) => assert.ok(maxDiff(g, theirs[i]) < 1e-10, `gradient ${i} differs from the reference`));
+      ours.forEach((g, i) =>
+        assert.ok(maxDiff(g, theirs[i]) < 1e-10, `gradient ${i} differs from the reference`),
+      );
       m.zeroGrad();
       x.grad = null;
       const check = gradcheck((xx) => m.forward(xx, options), [x, ...m.parameters()]);
@@ -112,12 +153,16 @@ for (const name of names) {
     const before = noGrad(() => m.forward(x, { causal: true }));
     for (let t = 0; t < 4; t++) {
       const changed = tensor(new Float64Array(x.data), { shape: [2, 5, 4] });
-      for (let b = 0; b < 2; b++) for (let c = 0; c < 4; c++) changed.data[(b * 5 + t + 1) * 4 + c] += 1;
+      for (let b = 0; b < 2; b++)
+        for (let c = 0; c < 4; c++) changed.data[(b * 5 + t + 1) * 4 + c] += 1;
       const after = noGrad(() => m.forward(changed, { causal: true }));
       for (let b = 0; b < 2; b++) {
         const rows = (y: Tensor) => Array.from(y.data.subarray(b * 20, b * 20 + (t + 1) * 4));
         assert.equal(rows(after), rows(before), `position ≤ ${t} changed`);
-        assert.not.equal(Array.from(after.data.subarray(b * 20, (b + 1) * 20)), Array.from(before.data.subarray(b * 20, (b + 1) * 20)));
+        assert.not.equal(
+          Array.from(after.data.subarray(b * 20, (b + 1) * 20)),
+          Array.from(before.data.subarray(b * 20, (b + 1) * 20)),
+        );
       }
     }
   });
@@ -125,7 +170,14 @@ for (const name of names) {
   test(`${name}: padded tokens never reach real positions (causal and bidirectional)`, () => {
     manualSeed(3);
     const m = make(name).to('float64');
-    assertPaddingIsolated(m, randn([2, 5, 4], f64), tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 0]]));
+    assertPaddingIsolated(
+      m,
+      randn([2, 5, 4], f64),
+      tensor([
+        [1, 1, 1, 0, 0],
+        [1, 1, 1, 1, 0],
+      ]),
+    );
   });
 
   test(`${name}: KV-cache decoding equals the full causal forward`, () => {
@@ -134,7 +186,13 @@ for (const name of names) {
     const x = randn([2, 6, 4], f64);
     const full = noGrad(() => m.forward(x, { causal: true }));
     const state = m.newState();
-    const pieces = [[0, 2], [2, 1], [3, 3]].map(([start, len]) => noGrad(() => m.forward(x.narrow(1, start, len), { causal: true, state })));
+    const pieces = [
+      [0, 2],
+      [2, 1],
+      [3, 3],
+    ].map(([start, len]) =>
+      noGrad(() => m.forward(x.narrow(1, start, len), { causal: true, state })),
+    );
     assert.ok(maxDiff(cat(pieces, 1).data, full.data) < 1e-12);
     assert.throws(() => m.forward(randn([1, 8, 4], f64)), /key length 8 exceeds blockSize 7/);
     assert.throws(() => m.forward(x, { memory: x }), /cross-attention is not supported/);
@@ -149,11 +207,17 @@ test('synth-fixed: the table is a buffer — saved, converted, never given a gra
   assert.is(m.table.dtype, 'float64');
   const before = Array.from(m.table.data);
   const opt = new Adam(m.namedParameters(), { lr: 0.1 });
-  m.forward(randn([2, 4, 4], f64), { causal: true }).square().sum().backward();
+  m.forward(randn([2, 4, 4], f64), { causal: true })
+    .square()
+    .sum()
+    .backward();
   assert.is(m.table.grad, null);
   opt.step();
   assert.equal(Array.from(m.table.data), before);
-  assert.ok(m.parameters().every((p) => p.grad), 'a trainable parameter got no gradient');
+  assert.ok(
+    m.parameters().every((p) => p.grad),
+    'a trainable parameter got no gradient',
+  );
 });
 
 test('synth-mix: mixture weights start even, sum to 1, and learn', () => {
@@ -163,7 +227,10 @@ test('synth-mix: mixture weights start even, sum to 1, and learn', () => {
   const opt = new Adam(m.namedParameters(), { lr: 0.1 });
   for (let step = 0; step < 3; step++) {
     opt.zeroGrad();
-    m.forward(randn([2, 4, 4]), { causal: true }).square().sum().backward();
+    m.forward(randn([2, 4, 4]), { causal: true })
+      .square()
+      .sum()
+      .backward();
     opt.step();
   }
   const w = m.weights().data;
@@ -179,20 +246,41 @@ for (const name of names) {
   test(`${name}: a one-block LM learns to reverse ${L} symbols (150 Adam steps)`, () => {
     manualSeed(7);
     const task = makeTask('reverse', { minLen: L, maxLen: L, numSymbols: 8, seed: 1 });
-    const c = checkConfig('TinyLM', { vocabSize: task.vocabSize, blockSize: 2 * L + 2, nLayer: 1, nHead: 4, nEmbd: 32, rank: 4, attention: name });
+    const c = checkConfig('TinyLM', {
+      vocabSize: task.vocabSize,
+      blockSize: 2 * L + 2,
+      nLayer: 1,
+      nHead: 4,
+      nEmbd: 32,
+      rank: 4,
+      attention: name,
+    });
     const model = new TinyLM(c.vocabSize, c.blockSize, c.nEmbd, () => makeMixer(c));
-    const { first, last } = trainTinyLM(model, task, new Adam(model.namedParameters(), { lr: 1e-2 }), 150);
+    const { first, last } = trainTinyLM(
+      model,
+      task,
+      new Adam(model.namedParameters(), { lr: 1e-2 }),
+      150,
+    );
     trained[name] = last;
     assert.ok(first > 2, `initial loss ${first}`);
     // answers are 8 symbols and EOS: chance is ≈ ln 8 = 2.08 per token once the format is learned
     const bound = name === 'synth-fixed' ? 1.6 : 0.1;
-    assert.ok(last < bound, `${name}: mean loss of the last 10 steps ${last.toFixed(4)} ≥ ${bound}`);
+    assert.ok(
+      last < bound,
+      `${name}: mean loss of the last 10 steps ${last.toFixed(4)} ≥ ${bound}`,
+    );
   });
 }
 
 test('Fixed Random is clearly worse than trainable Random on the permutation', () => {
   assert.ok(trained['synth-fixed']! > 10 * trained['synth-random']!, JSON.stringify(trained));
-  console.log('  mean loss, last 10 of 150 steps:', Object.entries(trained).map(([n, l]) => `${n} ${l.toFixed(4)}`).join(', '));
+  console.log(
+    '  mean loss, last 10 of 150 steps:',
+    Object.entries(trained)
+      .map(([n, l]) => `${n} ${l.toFixed(4)}`)
+      .join(', '),
+  );
 });
 
 test.run();

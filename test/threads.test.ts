@@ -12,7 +12,12 @@ import * as assert from 'uvu/assert';
 import type { Backend, MatmulArgs, UnaryOp } from '../lib/backend/backend.ts';
 import { cpuBackend } from '../lib/backend/cpu.ts';
 import {
-  MIN_ELEMENTS, MIN_WORK, getNumThreads, setNumThreads, threadStats, threadedBackend,
+  MIN_ELEMENTS,
+  MIN_WORK,
+  getNumThreads,
+  setNumThreads,
+  threadStats,
+  threadedBackend,
 } from '../lib/backend/threads.ts';
 import { manualSeed } from '../lib/random.ts';
 import { matmulLabel, matmulProblem, randomArray } from './helpers/matmul.ts';
@@ -24,14 +29,13 @@ function assertBitwise(got: ArrayLike<number>, want: ArrayLike<number>, what: st
   assert.is(got.constructor, want.constructor, `${what}: dtype`);
   assert.is(got.length, want.length, `${what}: length`);
   for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i])) assert.unreachable(`${what}: [${i}] = ${got[i]}, want ${want[i]}`);
+    if (!Object.is(got[i], want[i]))
+      assert.unreachable(`${what}: [${i}] = ${got[i]}, want ${want[i]}`);
   }
 }
 
 /** Run a kernel call on the threaded backend, check it went to the pool (or not), compare with CPU. */
-function checkKernel(
-  what: string, call: (b: Backend) => ArrayLike<number>, pooled = true,
-): void {
+function checkKernel(what: string, call: (b: Backend) => ArrayLike<number>, pooled = true): void {
   const before = threadStats().dispatches;
   const got = call(threadedBackend);
   const where = pooled ? 'on the pool' : 'on the main thread';
@@ -47,11 +51,16 @@ test('small work stays on the main thread: no workers, no dispatches', () => {
   manualSeed(1);
   // 128·256·127 multiply-adds is just under MIN_WORK = 2^22; 100 rows and 100 columns are too
   // few to cut into two chunks of at least 64; 8³ is tiny.
-  for (const [M, K, N] of [[128, 256, 127], [100, 1024, 100], [8, 8, 8]]) {
+  for (const [M, K, N] of [
+    [128, 256, 127],
+    [100, 1024, 100],
+    [8, 8, 8],
+  ]) {
     const args = matmulProblem([], [], M, K, N, false, false, false);
     checkKernel(matmulLabel(args), (b) => b.matmul(args), false);
   }
-  const x = randomArray(false, [MIN_ELEMENTS - 1]), big = randomArray(false, [2 * MIN_ELEMENTS]);
+  const x = randomArray(false, [MIN_ELEMENTS - 1]),
+    big = randomArray(false, [2 * MIN_ELEMENTS]);
   checkKernel('exp under MIN_ELEMENTS', (b) => b.unary('exp', x), false);
   // 217 · 151 = 2^15 − 1
   checkKernel('softmax under MIN_ELEMENTS', (b) => b.softmax(x, [217, 151], 1, false), false);
@@ -65,7 +74,12 @@ test('small work stays on the main thread: no workers, no dispatches', () => {
   assert.is(threadStats().workers, 1);
 });
 
-const transposes: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
+const transposes: [boolean, boolean][] = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+];
 // Every shape is over MIN_WORK. The longer side of the output (rows = batch × M, or N) is cut
 // into bands of at least 64: together they cut every tile, block and band edge, in both directions.
 const shapes: [number[], number[], number, number, number][] = [
@@ -87,7 +101,8 @@ for (const threads of [2, 3]) {
       setNumThreads(threads);
       manualSeed(2);
       for (const [batchA, batchB, M, K, N] of shapes) {
-        for (const [tA, tB] of transposes) checkParity(matmulProblem(batchA, batchB, M, K, N, tA, tB, float64));
+        for (const [tA, tB] of transposes)
+          checkParity(matmulProblem(batchA, batchB, M, K, N, tA, tB, float64));
       }
     });
   }
@@ -113,7 +128,11 @@ for (const threads of [2, 3]) {
       // (rows, n, inner) cut every way: last dim, a middle dim (inner > 1), a row fully masked.
       const logits = randomArray(float64, [3, 129, 101]).map((v) => 20 * v);
       logits.fill(-Infinity, 0, 101 * 129);
-      const cuts = [[[3, 129, 101], 1], [[3, 129, 101], 2], [[387, 101], 1]] as const;
+      const cuts = [
+        [[3, 129, 101], 1],
+        [[3, 129, 101], 2],
+        [[387, 101], 1],
+      ] as const;
       for (const [shape, dim] of cuts) {
         for (const log of [false, true]) {
           const what = `${dtype} ${log ? 'log' : ''}softmax ${JSON.stringify(shape)} dim ${dim}`;
@@ -173,13 +192,24 @@ const childBody = `
 
 function runChild(env: Record<string, string>, registerInChild: boolean) {
   const args = registerInChild
-    ? ['--input-type=module', '-e', `import { register } from 'tsx/esm/api'; register(); ${childBody}`]
+    ? [
+        '--input-type=module',
+        '-e',
+        `import { register } from 'tsx/esm/api'; register(); ${childBody}`,
+      ]
     : ['--import', 'tsx', '--input-type=module', '-e', childBody];
   const run = spawnSync(process.execPath, args, {
-    cwd: root, encoding: 'utf8', timeout: 30000, env: { ...process.env, ...env },
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 30000,
+    env: { ...process.env, ...env },
   });
   const exitedMs = Date.now();
-  assert.is(run.signal, null, `child was killed (timeout: it did not exit by itself)\n${run.stderr}`);
+  assert.is(
+    run.signal,
+    null,
+    `child was killed (timeout: it did not exit by itself)\n${run.stderr}`,
+  );
   assert.is(run.status, 0, run.stderr);
   const stats = JSON.parse(run.stdout.trim().split('\n').pop()!);
   return { ...stats, exitMs: exitedMs - stats.end, stderr: run.stderr };
@@ -202,9 +232,16 @@ test('ATTNGRAD_THREADS=1: everything on the main thread, no workers', () => {
 });
 
 test('ATTNGRAD_THREADS must be a positive integer', () => {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', childBody], {
-    cwd: root, encoding: 'utf8', timeout: 30000, env: { ...process.env, ATTNGRAD_THREADS: 'two' },
-  });
+  const run = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', childBody],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 30000,
+      env: { ...process.env, ATTNGRAD_THREADS: 'two' },
+    },
+  );
   assert.is(run.status, 1);
   assert.match(run.stderr, /ATTNGRAD_THREADS=two/);
 });

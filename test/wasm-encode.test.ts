@@ -24,12 +24,15 @@ test('signed LEB128', () => {
 
 test('a module of one function over its memory validates and runs', () => {
   // store(address, value): memory[address] = value as a little-endian i32 (i32.store, 0x36)
-  const bytes = moduleBytes({
-    name: 'store',
-    params: [I32, I32],
-    locals: [],
-    body: [op.localGet(0), op.localGet(1), [0x36, 2, 0]],
-  }, 1);
+  const bytes = moduleBytes(
+    {
+      name: 'store',
+      params: [I32, I32],
+      locals: [],
+      body: [op.localGet(0), op.localGet(1), [0x36, 2, 0]],
+    },
+    1,
+  );
   assert.ok(WebAssembly.validate(bytes));
   const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
   (exports.store as (address: number, value: number) => void)(8, -123456);

@@ -30,10 +30,20 @@ import type { TypedArray } from '../dtype.ts';
 import type { Shape } from '../shape.ts';
 
 export type UnaryOp =
-  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'sign' | 'relu' | 'sigmoid' | 'tanh' | 'erf'
+  | 'neg'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'abs'
+  | 'sign'
+  | 'relu'
+  | 'sigmoid'
+  | 'tanh'
+  | 'erf'
   | 'pow'; // pow takes a scalar exponent as `param`
 export type BinaryOp =
-  | 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne';
+  'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne';
 export type ReduceOp = 'sum' | 'max' | 'min';
 
 export interface NormResult {
@@ -91,10 +101,22 @@ export interface Backend {
   name: string;
   unary(op: UnaryOp, x: TypedArray, param?: number): TypedArray;
   /** Elementwise with NumPy broadcasting; comparisons return 1/0 in the dtype of `a`. */
-  binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape): TypedArray;
+  binary(
+    op: BinaryOp,
+    a: TypedArray,
+    aShape: Shape,
+    b: TypedArray,
+    bShape: Shape,
+    outShape: Shape,
+  ): TypedArray;
   where(
-    cond: TypedArray, condShape: Shape, a: TypedArray, aShape: Shape,
-    b: TypedArray, bShape: Shape, outShape: Shape,
+    cond: TypedArray,
+    condShape: Shape,
+    a: TypedArray,
+    aShape: Shape,
+    b: TypedArray,
+    bShape: Shape,
+    outShape: Shape,
   ): TypedArray;
   /** Reduce over `dims` (sorted); the result has those dims of size 1 (keepdim layout). */
   reduce(op: ReduceOp, x: TypedArray, shape: Shape, dims: readonly number[]): TypedArray;
@@ -102,33 +124,82 @@ export interface Backend {
   matmul(args: MatmulArgs): TypedArray;
   softmax(x: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray;
   /** Gradient of softmax (dx = y ⊙ (dy − Σ dy ⊙ y)) or, when `log`, log-softmax (dx = dy − exp(y)·Σ dy), from its output y. */
-  softmaxBackward(y: TypedArray, dy: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray;
+  softmaxBackward(
+    y: TypedArray,
+    dy: TypedArray,
+    shape: Shape,
+    dim: number,
+    log: boolean,
+  ): TypedArray;
   /** Normalise each row of length shape[-1]; rms = true skips the centring (RMSNorm). */
-  norm(x: TypedArray, shape: Shape, gamma: TypedArray | null, beta: TypedArray | null, eps: number, rms: boolean): NormResult;
+  norm(
+    x: TypedArray,
+    shape: Shape,
+    gamma: TypedArray | null,
+    beta: TypedArray | null,
+    eps: number,
+    rms: boolean,
+  ): NormResult;
   normBackward(
-    dy: TypedArray, x: TypedArray, shape: Shape, gamma: TypedArray | null, hasBeta: boolean,
-    stats: NormResult, rms: boolean,
+    dy: TypedArray,
+    x: TypedArray,
+    shape: Shape,
+    gamma: TypedArray | null,
+    hasBeta: boolean,
+    stats: NormResult,
+    rms: boolean,
   ): NormGrads;
   /** Copy a strided view (offset, strides over `shape`, stride 0 = broadcast) into a new contiguous array. */
   stridedCopy(x: TypedArray, shape: Shape, strides: readonly number[], offset: number): TypedArray;
   /** Zeros of `shape` with `src` written into the view (offset, strides): the adjoint of stridedCopy for slices. */
   stridedScatter(
-    src: TypedArray, srcShape: Shape, shape: Shape, strides: readonly number[], offset: number,
+    src: TypedArray,
+    srcShape: Shape,
+    shape: Shape,
+    strides: readonly number[],
+    offset: number,
   ): TypedArray;
-  cat(parts: readonly TypedArray[], shapes: readonly Shape[], dim: number, outShape: Shape): TypedArray;
+  cat(
+    parts: readonly TypedArray[],
+    shapes: readonly Shape[],
+    dim: number,
+    outShape: Shape,
+  ): TypedArray;
   /** torch.gather: out[..i..] = x[..index[..i..]..] along dim; index has out's shape. */
-  gather(x: TypedArray, shape: Shape, dim: number, index: Int32Array, indexShape: Shape): TypedArray;
+  gather(
+    x: TypedArray,
+    shape: Shape,
+    dim: number,
+    index: Int32Array,
+    indexShape: Shape,
+  ): TypedArray;
   /** Adjoint of gather: zeros of `shape`, then out[..index[..i..]..] += src[..i..]. */
-  scatterAdd(src: TypedArray, index: Int32Array, indexShape: Shape, dim: number, shape: Shape): TypedArray;
+  scatterAdd(
+    src: TypedArray,
+    index: Int32Array,
+    indexShape: Shape,
+    dim: number,
+    shape: Shape,
+  ): TypedArray;
   /** index_select: pick whole slices index[j] along dim. */
   indexSelect(x: TypedArray, shape: Shape, dim: number, index: Int32Array): TypedArray;
   /** Adjoint of indexSelect: zeros of `shape`, slice index[j] += src slice j. */
-  indexAdd(src: TypedArray, srcShape: Shape, dim: number, index: Int32Array, shape: Shape): TypedArray;
+  indexAdd(
+    src: TypedArray,
+    srcShape: Shape,
+    dim: number,
+    index: Int32Array,
+    shape: Shape,
+  ): TypedArray;
   /** Inclusive prefix sum along dim (reverse = suffix sum), accumulated in doubles. */
   cumsum(x: TypedArray, shape: Shape, dim: number, reverse: boolean): TypedArray;
   /** Sparse scores s[g,t,j] = q[g,t]·k[g,idx[t,j]], `fill` where idx = −1 (an empty slot). */
   gatherScores(
-    q: TypedArray, k: TypedArray, idx: Int32Array, dims: SparseDims, fill: number,
+    q: TypedArray,
+    k: TypedArray,
+    idx: Int32Array,
+    dims: SparseDims,
+    fill: number,
   ): TypedArray;
   /** o[g,t] = Σ_j p[g,t,j] v[g,idx[t,j]] over the non-empty slots. */
   gatherApply(p: TypedArray, v: TypedArray, idx: Int32Array, dims: SparseDims): TypedArray;
@@ -136,12 +207,21 @@ export interface Backend {
   scatterApply(p: TypedArray, x: TypedArray, idx: Int32Array, dims: SparseDims): TypedArray;
   /** Causal linear attention: φ(q), φ(k) (heads, n, d) and v (heads, n, dv) → (heads, n, dv). */
   causalLinearAttention(
-    q: TypedArray, k: TypedArray, v: TypedArray, dims: LinearAttentionDims, eps: number,
+    q: TypedArray,
+    k: TypedArray,
+    v: TypedArray,
+    dims: LinearAttentionDims,
+    eps: number,
   ): TypedArray;
   /** Gradients of q, k, v from dy and the forward's output y. */
   causalLinearAttentionBackward(
-    dy: TypedArray, q: TypedArray, k: TypedArray, v: TypedArray, y: TypedArray,
-    dims: LinearAttentionDims, eps: number,
+    dy: TypedArray,
+    q: TypedArray,
+    k: TypedArray,
+    v: TypedArray,
+    y: TypedArray,
+    dims: LinearAttentionDims,
+    eps: number,
   ): LinearAttentionGrads;
 }
 
@@ -157,12 +237,16 @@ export function registerBackend(backend: Backend): void {
 
 /** The active backend; kernels are looked up through it on every call. */
 export function backend(): Backend {
-  if (!current) throw new Error('backend: no backend registered (import attngrad from lib/index.ts)');
+  if (!current)
+    throw new Error('backend: no backend registered (import attngrad from lib/index.ts)');
   return current;
 }
 
 export function setBackend(name: string): void {
   const b = registry.get(name);
-  if (!b) throw new Error(`setBackend: unknown backend '${name}' (registered: ${[...registry.keys()].join(', ')})`);
+  if (!b)
+    throw new Error(
+      `setBackend: unknown backend '${name}' (registered: ${[...registry.keys()].join(', ')})`,
+    );
   current = b;
 }

@@ -116,8 +116,12 @@ const inner = ({ aShape, transA }: MatmulArgs) =>
  * cache key; every size is a compile-time constant, see gpu/kernels.ts).
  */
 function launch(
-  runner: KernelRunner, name: string, source: string, output: number,
-  constants: Record<string, number>, args: Float32Array[],
+  runner: KernelRunner,
+  name: string,
+  source: string,
+  output: number,
+  constants: Record<string, number>,
+  args: Float32Array[],
 ): Float32Array {
   const sizes = [output, ...Object.entries(constants).map(([k, v]) => `${k}=${v}`)];
   const key = `${name} ${sizes.join(' ')} ${args.map((a) => a.length).join(' ')}`;
@@ -159,8 +163,13 @@ const softmaxBackwardKernels: [Kernel, Kernel] = [
  * the log flag to the row pass too (the forward's row pass is the same for both, so it is shared).
  */
 function softmaxPasses(
-  runner: KernelRunner, [row, apply]: [Kernel, Kernel], args: Float32Array[],
-  shape: Shape, dim: number, log: boolean, rowLog: boolean,
+  runner: KernelRunner,
+  [row, apply]: [Kernel, Kernel],
+  args: Float32Array[],
+  shape: Shape,
+  dim: number,
+  log: boolean,
+  rowLog: boolean,
 ): Float32Array {
   const [outer, n, inr] = aroundDim(shape, dim);
   const flag = log ? 1 : 0;

@@ -19,7 +19,10 @@ export type Overrides = { [K in KernelName]?: Override<Backend[K]> };
  * override when it accepts the call, else base's kernel (telling `declined`, if given, which).
  */
 export function overrideBackend(
-  name: string, base: Backend, overrides: Overrides, declined?: (kernel: KernelName) => void,
+  name: string,
+  base: Backend,
+  overrides: Overrides,
+  declined?: (kernel: KernelName) => void,
 ): Backend {
   const table: Record<string, unknown> = { ...base, name };
   for (const [kernel, override] of Object.entries(overrides)) {

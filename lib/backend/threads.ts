@@ -93,11 +93,18 @@ function rowPlan<P>(params: P, rows: number, rowLength: number, inputs: TypedArr
  * shared output (a chunk allocates no arrays: garbage in a worker's heap is collected late and
  * bloats the process).
  */
-const byRows = <P extends Rows>(kernel: (params: P, views: TypedArray[], rows: number) => void) =>
-  (params: P, views: TypedArray[]) => (chunk: number) => {
+const byRows =
+  <P extends Rows>(kernel: (params: P, views: TypedArray[], rows: number) => void) =>
+  (params: P, views: TypedArray[]) =>
+  (chunk: number) => {
     const { rows, chunkRows, rowLength } = params;
-    const lo = chunk * chunkRows, hi = Math.min(rows, lo + chunkRows);
-    kernel(params, views.map((v) => v.subarray(lo * rowLength, hi * rowLength)), hi - lo);
+    const lo = chunk * chunkRows,
+      hi = Math.min(rows, lo + chunkRows);
+    kernel(
+      params,
+      views.map((v) => v.subarray(lo * rowLength, hi * rowLength)),
+      hi - lo,
+    );
   };
 
 // Rows are the dims before `dim`: with one row there is nothing to split.
@@ -136,8 +143,10 @@ const matmulSplit: Split<'matmul', MatmulShapes & { chunkRows: number; chunkCols
     const { rows, cols } = matmulSize(shapes);
     const bands = Math.ceil(cols / chunkCols);
     return (chunk) => {
-      const r0 = Math.floor(chunk / bands) * chunkRows, j0 = (chunk % bands) * chunkCols;
-      const r1 = Math.min(rows, r0 + chunkRows), j1 = Math.min(cols, j0 + chunkCols);
+      const r0 = Math.floor(chunk / bands) * chunkRows,
+        j0 = (chunk % bands) * chunkCols;
+      const r1 = Math.min(rows, r0 + chunkRows),
+        j1 = Math.min(cols, j0 + chunkCols);
       matmulBlock({ a, b, ...shapes }, out, r0, r1, j0, j1, fastPanelKernel());
     };
   },
@@ -161,13 +170,15 @@ const splits = {
     accepts: (x, shape, dim) => softmaxAccepts(x, shape, dim),
     plan: (x, shape, dim, log) => softmaxPlan(shape, dim, log, [x]),
     chunk: byRows(({ n, inner, log }, [x, out], rows) =>
-      softmaxInto(x, [rows, n, inner], 1, log, out)),
+      softmaxInto(x, [rows, n, inner], 1, log, out),
+    ),
   } satisfies Split<'softmax', Rows & { n: number; inner: number; log: boolean }>,
   softmaxBackward: {
     accepts: (y, _dy, shape, dim) => softmaxAccepts(y, shape, dim),
     plan: (y, dy, shape, dim, log) => softmaxPlan(shape, dim, log, [y, dy]),
     chunk: byRows(({ n, inner, log }, [y, dy, dx], rows) =>
-      softmaxBackwardInto(y, dy, [rows, n, inner], 1, log, dx)),
+      softmaxBackwardInto(y, dy, [rows, n, inner], 1, log, dx),
+    ),
   } satisfies Split<'softmaxBackward', Rows & { n: number; inner: number; log: boolean }>,
 };
 
@@ -208,5 +219,7 @@ for (const kernel of Object.keys(splits) as SplitKernel[]) {
 
 /** 'cpu' with matmul's SIMD panel kernel on every call, and the splits above as overrides. */
 export const threadedBackend: Backend = overrideBackend(
-  'cpu-threads', { ...cpuBackend, matmul: fastMatmul }, overrides,
+  'cpu-threads',
+  { ...cpuBackend, matmul: fastMatmul },
+  overrides,
 );

@@ -29,13 +29,23 @@ export const relu = unaryPrimitive('relu', (dy, x) => dy.mul(x.gt(0))); // d rel
 export const sigmoid = unaryPrimitive('sigmoid', (dy, _x, y) => dy.mul(y).mul(y.neg().add(1))); // σ(1−σ)
 export const tanh = unaryPrimitive('tanh', (dy, _x, y) => dy.mul(y.square().neg().add(1))); // 1 − tanh²
 // d erf x = 2/√π · e^{−x²}
-export const erf = unaryPrimitive('erf', (dy, x) => dy.mul(x.square().neg().exp().mul(2 / Math.sqrt(Math.PI))));
+export const erf = unaryPrimitive('erf', (dy, x) =>
+  dy.mul(
+    x
+      .square()
+      .neg()
+      .exp()
+      .mul(2 / Math.sqrt(Math.PI)),
+  ),
+);
 // d xᵖ = p·x^{p−1}
 export const pow = unaryPrimitive('pow', (dy, x, _y, p) => dy.mul(x.pow(p - 1).mul(p)));
 
 export function checkSameDtype(op: string, a: Tensor, b: Tensor): void {
   if (a.dtype !== b.dtype) {
-    throw new Error(`${op}: dtype mismatch (${a.dtype} ${fmt(a.shape)} vs ${b.dtype} ${fmt(b.shape)})`);
+    throw new Error(
+      `${op}: dtype mismatch (${a.dtype} ${fmt(a.shape)} vs ${b.dtype} ${fmt(b.shape)})`,
+    );
   }
 }
 

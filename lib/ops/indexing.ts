@@ -9,11 +9,14 @@ import { Tensor } from '../tensor.ts';
 import { primitive, type Op } from './primitive.ts';
 
 export function checkIndex(op: string, index: Tensor, size: number): Int32Array {
-  if (index.dtype !== 'int32') throw new Error(`${op}: index must have dtype int32, got ${index.dtype}`);
+  if (index.dtype !== 'int32')
+    throw new Error(`${op}: index must have dtype int32, got ${index.dtype}`);
   const data = index.data as Int32Array;
   for (let i = 0; i < data.length; i++) {
     if (data[i] < 0 || data[i] >= size) {
-      throw new Error(`${op}: index ${data[i]} is out of range for a dim of size ${size} (at position ${i})`);
+      throw new Error(
+        `${op}: index ${data[i]} is out of range for a dim of size ${size} (at position ${i})`,
+      );
     }
   }
   return data;
@@ -27,14 +30,20 @@ interface IndexAttrs {
 export const gatherP: Op<IndexAttrs> = primitive<IndexAttrs>({
   name: 'gather',
   forward: ([x, index], { dim }) =>
-    new Tensor(backend().gather(x.data, x.shape, dim, index.data as Int32Array, index.shape), index.shape),
+    new Tensor(
+      backend().gather(x.data, x.shape, dim, index.data as Int32Array, index.shape),
+      index.shape,
+    ),
   backward: (dy, [, index], _y, attrs) => [scatterAddP([dy, index], attrs), null],
 });
 
 export const scatterAddP: Op<IndexAttrs> = primitive<IndexAttrs>({
   name: 'scatterAdd',
   forward: ([src, index], { dim, shape }) =>
-    new Tensor(backend().scatterAdd(src.data, index.data as Int32Array, index.shape, dim, shape), shape),
+    new Tensor(
+      backend().scatterAdd(src.data, index.data as Int32Array, index.shape, dim, shape),
+      shape,
+    ),
   backward: (dy, [, index], _y, attrs) => [gatherP([dy, index], attrs), null],
 });
 
@@ -42,7 +51,10 @@ export const scatterAddP: Op<IndexAttrs> = primitive<IndexAttrs>({
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   const d = normDim('gather', dim, x.ndim);
   const fits = index.ndim === x.ndim && index.shape.every((s, i) => i === d || s <= x.shape[i]);
-  if (!fits) throw new Error(`gather: index shape ${fmt(index.shape)} does not fit input ${fmt(x.shape)} outside dim ${dim}`);
+  if (!fits)
+    throw new Error(
+      `gather: index shape ${fmt(index.shape)} does not fit input ${fmt(x.shape)} outside dim ${dim}`,
+    );
   checkIndex('gather', index, x.shape[d]);
   return gatherP([x, index], { dim: d, shape: [...x.shape] });
 }
@@ -54,12 +66,16 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
  */
 export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
   const d = normDim('scatterAdd', dim, x.ndim);
-  const fits = index.ndim === x.ndim && src.ndim === x.ndim &&
+  const fits =
+    index.ndim === x.ndim &&
+    src.ndim === x.ndim &&
     index.shape.every((s, i) => s <= src.shape[i] && (i === d || s <= x.shape[i]));
   if (!fits) {
     const shapes = `input ${fmt(x.shape)}, index ${fmt(index.shape)} and src ${fmt(src.shape)}`;
-    throw new Error(`scatterAdd: ${shapes} do not fit: index must not exceed src, nor input ` +
-      `outside dim ${dim}`);
+    throw new Error(
+      `scatterAdd: ${shapes} do not fit: index must not exceed src, nor input ` +
+        `outside dim ${dim}`,
+    );
   }
   if (src.dtype !== x.dtype) {
     throw new Error(`scatterAdd: dtype mismatch (input ${x.dtype} vs src ${src.dtype})`);
@@ -82,14 +98,18 @@ export const indexSelectP: Op<IndexAttrs> = primitive<IndexAttrs>({
 export const indexAddP: Op<IndexAttrs> = primitive<IndexAttrs>({
   name: 'indexAdd',
   forward: ([src, index], { dim, shape }) =>
-    new Tensor(backend().indexAdd(src.data, src.shape, dim, index.data as Int32Array, shape), shape),
+    new Tensor(
+      backend().indexAdd(src.data, src.shape, dim, index.data as Int32Array, shape),
+      shape,
+    ),
   backward: (dy, [, index], _y, attrs) => [indexSelectP([dy, index], attrs), null],
 });
 
 /** Pick whole slices along dim (index is 1-D): the embedding lookup is weight.indexSelect(0, ids). */
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   const d = normDim('indexSelect', dim, x.ndim);
-  if (index.ndim !== 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmt(index.shape)}`);
+  if (index.ndim !== 1)
+    throw new Error(`indexSelect: index must be 1-D, got shape ${fmt(index.shape)}`);
   checkIndex('indexSelect', index, x.shape[d]);
   return indexSelectP([x, index], { dim: d, shape: [...x.shape] });
 }
@@ -105,8 +125,10 @@ export function indexAdd(x: Tensor, dim: number, index: Tensor, source: Tensor):
   }
   const expected = x.shape.map((s, i) => (i === d ? index.size : s));
   if (!sameShape(source.shape, expected)) {
-    throw new Error(`indexAdd: source ${fmt(source.shape)} must have shape ${fmt(expected)} ` +
-      `(input ${fmt(x.shape)}, dim ${dim}, index of length ${index.size})`);
+    throw new Error(
+      `indexAdd: source ${fmt(source.shape)} must have shape ${fmt(expected)} ` +
+        `(input ${fmt(x.shape)}, dim ${dim}, index of length ${index.size})`,
+    );
   }
   if (source.dtype !== x.dtype) {
     throw new Error(`indexAdd: dtype mismatch (input ${x.dtype} vs source ${source.dtype})`);

@@ -16,8 +16,15 @@ import { primitive } from './primitive.ts';
 function dimsOf(op: string, q: Tensor, k: Tensor, v: Tensor): LinearAttentionDims {
   const shapes = `φ(q) ${fmt(q.shape)}, φ(k) ${fmt(k.shape)}, v ${fmt(v.shape)}`;
   const lead = q.shape.slice(0, -1);
-  const ok = q.ndim >= 2 && fmt(k.shape) === fmt(q.shape) && v.ndim === q.ndim && fmt(v.shape.slice(0, -1)) === fmt(lead);
-  if (!ok) throw new Error(`${op}: expected φ(q), φ(k) (..., n, d) and v (..., n, dv) with the same leading dims, got ${shapes}`);
+  const ok =
+    q.ndim >= 2 &&
+    fmt(k.shape) === fmt(q.shape) &&
+    v.ndim === q.ndim &&
+    fmt(v.shape.slice(0, -1)) === fmt(lead);
+  if (!ok)
+    throw new Error(
+      `${op}: expected φ(q), φ(k) (..., n, d) and v (..., n, dv) with the same leading dims, got ${shapes}`,
+    );
   checkSameDtype(op, q, k);
   checkSameDtype(op, q, v);
   if (!isFloat(q.dtype)) throw new Error(`${op}: expected float tensors, got ${q.dtype}`);
@@ -39,14 +46,21 @@ const causalLinearAttentionP = primitive<CausalAttrs>({
     new Tensor(backend().causalLinearAttention(q.data, k.data, v.data, dims, eps), v.shape),
   backward: (dy, [q, k, v], y, { eps, dims }) => {
     const g = backend().causalLinearAttentionBackward(
-      dy.data, q.data, k.data, v.data, y.data, dims, eps,
+      dy.data,
+      q.data,
+      k.data,
+      v.data,
+      y.data,
+      dims,
+      eps,
     );
     return [new Tensor(g.dq, q.shape), new Tensor(g.dk, k.shape), new Tensor(g.dv, v.shape)];
   },
 });
 
 function checkEps(op: string, eps: number): void {
-  if (!(eps >= 0 && Number.isFinite(eps))) throw new Error(`${op}: eps must be a finite number ≥ 0, got ${eps}`);
+  if (!(eps >= 0 && Number.isFinite(eps)))
+    throw new Error(`${op}: eps must be a finite number ≥ 0, got ${eps}`);
 }
 
 /**
@@ -55,7 +69,10 @@ function checkEps(op: string, eps: number): void {
  */
 export function causalLinearAttention(phiQ: Tensor, phiK: Tensor, v: Tensor, eps = 1e-6): Tensor {
   checkEps('causalLinearAttention', eps);
-  return causalLinearAttentionP([phiQ, phiK, v], { eps, dims: dimsOf('causalLinearAttention', phiQ, phiK, v) });
+  return causalLinearAttentionP([phiQ, phiK, v], {
+    eps,
+    dims: dimsOf('causalLinearAttention', phiQ, phiK, v),
+  });
 }
 
 export interface LinearAttentionOptions {
@@ -64,7 +81,12 @@ export interface LinearAttentionOptions {
 }
 
 /** Linear attention, bidirectional or causal: φ(q), φ(k) (..., n, d), v (..., n, dv) → (..., n, dv). */
-export function linearAttention(phiQ: Tensor, phiK: Tensor, v: Tensor, { causal = false, eps = 1e-6 }: LinearAttentionOptions = {}): Tensor {
+export function linearAttention(
+  phiQ: Tensor,
+  phiK: Tensor,
+  v: Tensor,
+  { causal = false, eps = 1e-6 }: LinearAttentionOptions = {},
+): Tensor {
   if (causal) return causalLinearAttention(phiQ, phiK, v, eps);
   checkEps('linearAttention', eps);
   dimsOf('linearAttention', phiQ, phiK, v);

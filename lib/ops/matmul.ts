@@ -15,13 +15,17 @@ export interface MatmulAttrs {
 
 function outShape(a: Tensor, b: Tensor, { transA, transB }: MatmulAttrs): number[] {
   if (a.ndim < 2 || b.ndim < 2) {
-    throw new Error(`matmul: operands need at least 2 dims, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+    throw new Error(
+      `matmul: operands need at least 2 dims, got ${fmt(a.shape)} and ${fmt(b.shape)}`,
+    );
   }
   const [m, ka] = transA ? a.shape.slice(-2).reverse() : a.shape.slice(-2);
   const [kb, n] = transB ? b.shape.slice(-2).reverse() : b.shape.slice(-2);
   if (ka !== kb) {
     const shown = (t: Tensor, tr: boolean) => fmt(t.shape) + (tr ? 'ᵀ' : '');
-    throw new Error(`matmul: shapes ${shown(a, transA)} and ${shown(b, transB)} are not compatible (${ka} != ${kb})`);
+    throw new Error(
+      `matmul: shapes ${shown(a, transA)} and ${shown(b, transB)} are not compatible (${ka} != ${kb})`,
+    );
   }
   return [...broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2)), m, n];
 }
@@ -34,7 +38,14 @@ export const matmulT: Op<MatmulAttrs> = primitive<MatmulAttrs>({
   forward: ([a, b], attrs) => {
     checkSameDtype('matmul', a, b);
     const shape = outShape(a, b, attrs);
-    const data = backend().matmul({ a: a.data, b: b.data, aShape: a.shape, bShape: b.shape, ...attrs, outShape: shape });
+    const data = backend().matmul({
+      a: a.data,
+      b: b.data,
+      aShape: a.shape,
+      bShape: b.shape,
+      ...attrs,
+      outShape: shape,
+    });
     return new Tensor(data, shape);
   },
   backward: (dy, [a, b], _y, { transA, transB }) => [
@@ -43,12 +54,15 @@ export const matmulT: Op<MatmulAttrs> = primitive<MatmulAttrs>({
   ],
 });
 
-const mm = (a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor => matmulT([a, b], { transA, transB });
+const mm = (a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor =>
+  matmulT([a, b], { transA, transB });
 
 /** torch.matmul: 1-D operands are promoted to a row (left) or a column (right) and the dim removed after. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim === 0 || b.ndim === 0) {
-    throw new Error(`matmul: scalars are not matrices, got shapes ${fmt(a.shape)} and ${fmt(b.shape)}`);
+    throw new Error(
+      `matmul: scalars are not matrices, got shapes ${fmt(a.shape)} and ${fmt(b.shape)}`,
+    );
   }
   if (a.ndim === 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
   if (b.ndim === 1) return matmul(a, b.unsqueeze(-1)).squeeze(-1);

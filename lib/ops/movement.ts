@@ -33,7 +33,15 @@ export const permuteP = primitive<number[]>({
   forward: ([x], dims) => {
     const strides = stridesOf(x.shape);
     const shape = dims.map((d) => x.shape[d]);
-    return new Tensor(backend().stridedCopy(x.data, shape, dims.map((d) => strides[d]), 0), shape);
+    return new Tensor(
+      backend().stridedCopy(
+        x.data,
+        shape,
+        dims.map((d) => strides[d]),
+        0,
+      ),
+      shape,
+    );
   },
   // the inverse permutation puts every dim back where it came from
   backward: (dy, _x, _y, dims) => [dy.permute(dims.map((_, i) => dims.indexOf(i)))],
@@ -63,7 +71,11 @@ export interface SliceAttrs {
 function sliceView({ dim, start, length, step, fullShape }: SliceAttrs) {
   const strides = stridesOf(fullShape);
   const shape = fullShape.map((d, i) => (i === dim ? length : d));
-  return { shape, strides: strides.map((s, i) => (i === dim ? s * step : s)), offset: start * strides[dim] };
+  return {
+    shape,
+    strides: strides.map((s, i) => (i === dim ? s * step : s)),
+    offset: start * strides[dim],
+  };
 }
 
 export const sliceP: Op<SliceAttrs> = primitive<SliceAttrs>({
@@ -80,7 +92,10 @@ export const sliceScatterP: Op<SliceAttrs> = primitive<SliceAttrs>({
   name: 'sliceScatter',
   forward: ([src], attrs) => {
     const v = sliceView(attrs);
-    return new Tensor(backend().stridedScatter(src.data, v.shape, attrs.fullShape, v.strides, v.offset), attrs.fullShape);
+    return new Tensor(
+      backend().stridedScatter(src.data, v.shape, attrs.fullShape, v.strides, v.offset),
+      attrs.fullShape,
+    );
   },
   backward: (dy, _x, _y, attrs) => [sliceP([dy], attrs)],
 });
@@ -103,7 +118,8 @@ export function sliceAttrs(
   }
   const n = shape[d];
   const clamp = (i: number) => Math.min(Math.max(i < 0 ? i + n : i, 0), n);
-  const lo = clamp(start), hi = clamp(end);
+  const lo = clamp(start),
+    hi = clamp(end);
   const length = Math.max(0, Math.ceil((hi - lo) / step));
   return { dim: d, start: lo, length, step, fullShape: [...shape] };
 }
@@ -116,8 +132,18 @@ export function slice(x: Tensor, dim: number, start = 0, end = Infinity, step = 
 export const catP = primitive<number>({
   name: 'cat',
   forward: (xs, dim) => {
-    const shape = xs[0].shape.map((s, i) => (i === dim ? xs.reduce((n, x) => n + x.shape[dim], 0) : s));
-    return new Tensor(backend().cat(xs.map((x) => x.data), xs.map((x) => x.shape), dim, shape), shape);
+    const shape = xs[0].shape.map((s, i) =>
+      i === dim ? xs.reduce((n, x) => n + x.shape[dim], 0) : s,
+    );
+    return new Tensor(
+      backend().cat(
+        xs.map((x) => x.data),
+        xs.map((x) => x.shape),
+        dim,
+        shape,
+      ),
+      shape,
+    );
   },
   // each input gets back its own slice of dy
   backward: (dy, xs, _y, dim) => {
@@ -136,8 +162,12 @@ export function cat(xs: Tensor[], dim = 0): Tensor {
   const d = normDim('cat', dim, first.ndim);
   for (const x of xs) {
     const ok = x.ndim === first.ndim && x.shape.every((s, i) => i === d || s === first.shape[i]);
-    if (!ok) throw new Error(`cat: shapes ${xs.map((t) => fmt(t.shape)).join(', ')} differ outside dim ${dim}`);
-    if (x.dtype !== first.dtype) throw new Error(`cat: dtype mismatch (${first.dtype} vs ${x.dtype})`);
+    if (!ok)
+      throw new Error(
+        `cat: shapes ${xs.map((t) => fmt(t.shape)).join(', ')} differ outside dim ${dim}`,
+      );
+    if (x.dtype !== first.dtype)
+      throw new Error(`cat: dtype mismatch (${first.dtype} vs ${x.dtype})`);
   }
   return catP(xs, d);
 }
@@ -150,6 +180,7 @@ export interface CumsumAttrs {
 // y_t = Σ_{s≤t} x_s, so dx_s = Σ_{t≥s} dy_t: the reverse cumsum
 export const cumsumP: Op<CumsumAttrs> = primitive<CumsumAttrs>({
   name: 'cumsum',
-  forward: ([x], { dim, reverse }) => new Tensor(backend().cumsum(x.data, x.shape, dim, reverse), x.shape),
+  forward: ([x], { dim, reverse }) =>
+    new Tensor(backend().cumsum(x.data, x.shape, dim, reverse), x.shape),
   backward: (dy, _x, _y, { dim, reverse }) => [cumsumP([dy], { dim, reverse: !reverse })],
 });

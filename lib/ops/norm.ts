@@ -20,25 +20,54 @@ const normP = primitive<NormAttrs>({
   forward: ([x, ...affine], attrs) => {
     const gamma = attrs.hasGamma ? affine[0] : null;
     const beta = attrs.hasBeta ? affine[affine.length - 1] : null;
-    attrs.stats = backend().norm(x.data, x.shape, gamma?.data ?? null, beta?.data ?? null, attrs.eps, attrs.rms);
+    attrs.stats = backend().norm(
+      x.data,
+      x.shape,
+      gamma?.data ?? null,
+      beta?.data ?? null,
+      attrs.eps,
+      attrs.rms,
+    );
     return new Tensor(attrs.stats.y, x.shape);
   },
   backward: (dy, [x, ...affine], _y, attrs) => {
     const gamma = attrs.hasGamma ? affine[0] : null;
-    const g = backend().normBackward(dy.data, x.data, x.shape, gamma?.data ?? null, attrs.hasBeta, attrs.stats!, attrs.rms);
+    const g = backend().normBackward(
+      dy.data,
+      x.data,
+      x.shape,
+      gamma?.data ?? null,
+      attrs.hasBeta,
+      attrs.stats!,
+      attrs.rms,
+    );
     const [C] = x.shape.slice(-1);
-    const affineGrads = [g.dgamma, g.dbeta].filter((d) => d !== null).map((d) => new Tensor(d, [C]));
+    const affineGrads = [g.dgamma, g.dbeta]
+      .filter((d) => d !== null)
+      .map((d) => new Tensor(d, [C]));
     return [new Tensor(g.dx, x.shape), ...affineGrads];
   },
 });
 
-function normalize(op: string, x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number, rms: boolean): Tensor {
+function normalize(
+  op: string,
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps: number,
+  rms: boolean,
+): Tensor {
   if (x.ndim === 0) throw new Error(`${op}: input needs at least 1 dim, got a scalar`);
   const C = x.shape[x.ndim - 1];
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (!t) continue;
     if (t.ndim !== 1 || t.shape[0] !== C) {
-      throw new Error(`${op}: ${name} must have shape [${C}] (the last dim of input ${fmt(x.shape)}), got ${fmt(t.shape)}`);
+      throw new Error(
+        `${op}: ${name} must have shape [${C}] (the last dim of input ${fmt(x.shape)}), got ${fmt(t.shape)}`,
+      );
     }
     checkSameDtype(op, x, t);
   }
@@ -48,8 +77,13 @@ function normalize(op: string, x: Tensor, weight: Tensor | null, bias: Tensor | 
 }
 
 /** y = γ ⊙ (x − mean)/√(var + eps) + β over the last dim (biased variance, as in PyTorch). */
-export const layerNorm = (x: Tensor, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5) =>
-  normalize('layerNorm', x, weight, bias, eps, false);
+export const layerNorm = (
+  x: Tensor,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  eps = 1e-5,
+) => normalize('layerNorm', x, weight, bias, eps, false);
 
 /** y = γ ⊙ x/√(mean(x²) + eps) over the last dim. */
-export const rmsNorm = (x: Tensor, weight: Tensor | null = null, eps = 1e-6) => normalize('rmsNorm', x, weight, null, eps, true);
+export const rmsNorm = (x: Tensor, weight: Tensor | null = null, eps = 1e-6) =>
+  normalize('rmsNorm', x, weight, null, eps, true);

@@ -28,7 +28,12 @@ export function primitive<A = undefined>(def: PrimitiveDef<A>): Op<A> {
         name: def.name,
         inputs,
         attrs,
-        vjp: def.backward as (dy: Tensor, inputs: Tensor[], y: Tensor, attrs: unknown) => (Tensor | null)[],
+        vjp: def.backward as (
+          dy: Tensor,
+          inputs: Tensor[],
+          y: Tensor,
+          attrs: unknown,
+        ) => (Tensor | null)[],
         released: false,
       };
     }

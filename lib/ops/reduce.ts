@@ -10,13 +10,21 @@ export interface ReduceAttrs {
   keepdim: boolean;
 }
 
-export function reduceAttrs(op: string, x: Tensor, dim: number | number[] | undefined, keepdim = false): ReduceAttrs {
+export function reduceAttrs(
+  op: string,
+  x: Tensor,
+  dim: number | number[] | undefined,
+  keepdim = false,
+): ReduceAttrs {
   return { dims: normDims(op, dim, x.ndim), keepdim };
 }
 
 const keptShape = (x: Tensor, dims: number[]) => x.shape.map((d, i) => (dims.includes(i) ? 1 : d));
 
-function reducePrimitive(op: ReduceOp, backward: (dy: Tensor, x: Tensor, y: Tensor, dims: number[]) => Tensor) {
+function reducePrimitive(
+  op: ReduceOp,
+  backward: (dy: Tensor, x: Tensor, y: Tensor, dims: number[]) => Tensor,
+) {
   return primitive<ReduceAttrs>({
     name: op,
     forward: ([x], { dims, keepdim }) => {
@@ -25,7 +33,9 @@ function reducePrimitive(op: ReduceOp, backward: (dy: Tensor, x: Tensor, y: Tens
       return new Tensor(data, shape);
     },
     // dy and y are brought back to keepdim layout, then broadcast against x
-    backward: (dy, [x], y, { dims }) => [backward(dy.reshape(keptShape(x, dims)), x, y.reshape(keptShape(x, dims)), dims)],
+    backward: (dy, [x], y, { dims }) => [
+      backward(dy.reshape(keptShape(x, dims)), x, y.reshape(keptShape(x, dims)), dims),
+    ],
   });
 }
 
@@ -39,10 +49,18 @@ const toExtremes = (dy: Tensor, x: Tensor, y: Tensor, dims: number[]) => {
 export const max = reducePrimitive('max', toExtremes);
 export const min = reducePrimitive('min', toExtremes);
 
-export function argReduce(op: 'argmax' | 'argmin', x: Tensor, dim?: number, keepdim = false): Tensor {
+export function argReduce(
+  op: 'argmax' | 'argmin',
+  x: Tensor,
+  dim?: number,
+  keepdim = false,
+): Tensor {
   if (dim === undefined) return argReduce(op, x.reshape([-1]), 0, false);
   const d = normDim(op, dim, x.ndim);
-  if (x.shape[d] === 0) throw new Error(`${op}: cannot reduce an empty dim ${dim} of shape [${x.shape}]`);
-  const shape = keepdim ? x.shape.map((s, i) => (i === d ? 1 : s)) : x.shape.filter((_, i) => i !== d);
+  if (x.shape[d] === 0)
+    throw new Error(`${op}: cannot reduce an empty dim ${dim} of shape [${x.shape}]`);
+  const shape = keepdim
+    ? x.shape.map((s, i) => (i === d ? 1 : s))
+    : x.shape.filter((_, i) => i !== d);
   return new Tensor(backend().argReduce(op, x.data, x.shape, d), shape);
 }

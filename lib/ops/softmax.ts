@@ -12,10 +12,13 @@ const softmaxPrimitive = (name: string, log: boolean) =>
   primitive<number>({
     name,
     forward: ([x], dim) => new Tensor(backend().softmax(x.data, x.shape, dim, log), x.shape),
-    backward: (dy, _inputs, y, dim) => [new Tensor(backend().softmaxBackward(y.data, dy.data, y.shape, dim, log), y.shape)],
+    backward: (dy, _inputs, y, dim) => [
+      new Tensor(backend().softmaxBackward(y.data, dy.data, y.shape, dim, log), y.shape),
+    ],
   });
 const softmaxP = softmaxPrimitive('softmax', false);
 const logSoftmaxP = softmaxPrimitive('logSoftmax', true);
 
 export const softmax = (x: Tensor, dim: number) => softmaxP([x], normDim('softmax', dim, x.ndim));
-export const logSoftmax = (x: Tensor, dim: number) => logSoftmaxP([x], normDim('logSoftmax', dim, x.ndim));
+export const logSoftmax = (x: Tensor, dim: number) =>
+  logSoftmaxP([x], normDim('logSoftmax', dim, x.ndim));

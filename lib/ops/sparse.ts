@@ -35,7 +35,11 @@ const gatherScoresP: Op<{ fill: number }> = primitive<{ fill: number }>({
     const s = backend().gatherScores(q.data, k.data, table(idx), dims, fill);
     return new Tensor(s, [B, nh, T, dims.W]);
   },
-  backward: (ds, [q, k, idx]) => [gatherApplyP([ds, k, idx], undefined), scatterApplyP([ds, q, idx], k.shape[2]), null],
+  backward: (ds, [q, k, idx]) => [
+    gatherApplyP([ds, k, idx], undefined),
+    scatterApplyP([ds, q, idx], k.shape[2]),
+    null,
+  ],
 });
 
 // o_t = Σ_j p_tj v_idx[t,j]:  dp_tj = do_t · v_idx[t,j] = gatherScores(do, v) (0 in empty slots);
@@ -47,7 +51,11 @@ const gatherApplyP: Op<undefined> = primitive({
     const dims = dimsOf(p, v.shape[2], v.shape[3], idx);
     return new Tensor(backend().gatherApply(p.data, v.data, table(idx), dims), [B, nh, T, dims.d]);
   },
-  backward: (dout, [p, v, idx]) => [gatherScoresP([dout, v, idx], { fill: 0 }), scatterApplyP([p, dout, idx], v.shape[2]), null],
+  backward: (dout, [p, v, idx]) => [
+    gatherScoresP([dout, v, idx], { fill: 0 }),
+    scatterApplyP([p, dout, idx], v.shape[2]),
+    null,
+  ],
 });
 
 // y_m = Σ_{idx[t,j]=m} p_tj x_t:  dp_tj = x_t · dy_idx[t,j] = gatherScores(x, dy) (0 in empty slots);
@@ -59,7 +67,11 @@ const scatterApplyP: Op<number> = primitive<number>({
     const dims = dimsOf(p, S, x.shape[3], idx);
     return new Tensor(backend().scatterApply(p.data, x.data, table(idx), dims), [B, nh, S, dims.d]);
   },
-  backward: (dy, [p, x, idx]) => [gatherScoresP([x, dy, idx], { fill: 0 }), gatherApplyP([p, dy, idx], undefined), null],
+  backward: (dy, [p, x, idx]) => [
+    gatherScoresP([x, dy, idx], { fill: 0 }),
+    gatherApplyP([p, dy, idx], undefined),
+    null,
+  ],
 });
 
 // ---- checked entry points: shapes, dtypes and every table entry, so kernels never read out of bounds ----
@@ -67,15 +79,30 @@ const scatterApplyP: Op<number> = primitive<number>({
 function check(op: string, rows: Tensor, other: Tensor, idx: Tensor, S: number, d: number): void {
   checkSameDtype(op, rows, other);
   const [B, nh, T] = rows.shape;
-  if (rows.ndim !== 4 || other.ndim !== 4 || other.shape[0] !== B || other.shape[1] !== nh || other.shape[3] !== d) {
-    throw new Error(`${op}: operands must be (B, nh, ·, d) with the same B, nh, d; got ${fmt(rows.shape)} and ${fmt(other.shape)}`);
+  if (
+    rows.ndim !== 4 ||
+    other.ndim !== 4 ||
+    other.shape[0] !== B ||
+    other.shape[1] !== nh ||
+    other.shape[3] !== d
+  ) {
+    throw new Error(
+      `${op}: operands must be (B, nh, ·, d) with the same B, nh, d; got ${fmt(rows.shape)} and ${fmt(other.shape)}`,
+    );
   }
-  if (idx.dtype !== 'int32' || !(idx.ndim === 2 || (idx.ndim === 3 && idx.shape[0] === B)) || idx.shape[idx.ndim - 2] !== T) {
-    throw new Error(`${op}: idx must be int32 (${T}, W) or (${B}, ${T}, W), got ${idx.dtype} ${fmt(idx.shape)}`);
+  if (
+    idx.dtype !== 'int32' ||
+    !(idx.ndim === 2 || (idx.ndim === 3 && idx.shape[0] === B)) ||
+    idx.shape[idx.ndim - 2] !== T
+  ) {
+    throw new Error(
+      `${op}: idx must be int32 (${T}, W) or (${B}, ${T}, W), got ${idx.dtype} ${fmt(idx.shape)}`,
+    );
   }
   const data = table(idx);
   for (let i = 0; i < data.length; i++) {
-    if (data[i] < -1 || data[i] >= S) throw new Error(`${op}: idx entry ${data[i]} at ${i} is outside [−1, ${S})`);
+    if (data[i] < -1 || data[i] >= S)
+      throw new Error(`${op}: idx entry ${data[i]} at ${i} is outside [−1, ${S})`);
   }
 }
 
@@ -87,15 +114,18 @@ export function gatherScores(q: Tensor, k: Tensor, idx: Tensor, fill = 0): Tenso
 
 /** (B,nh,T,W) weights, (B,nh,S,d) values → (B,nh,T,d) Σ_j p_tj v_idx[t,j]. */
 export function gatherApply(p: Tensor, v: Tensor, idx: Tensor): Tensor {
-  if (p.shape[3] !== idx.shape[idx.ndim - 1]) throw new Error(`gatherApply: weights ${fmt(p.shape)} do not match idx ${fmt(idx.shape)}`);
+  if (p.shape[3] !== idx.shape[idx.ndim - 1])
+    throw new Error(`gatherApply: weights ${fmt(p.shape)} do not match idx ${fmt(idx.shape)}`);
   check('gatherApply', p, v, idx, v.shape[2], v.shape[3]);
   return gatherApplyP([p, v, idx], undefined);
 }
 
 /** (B,nh,T,W) weights, (B,nh,T,d) rows → (B,nh,S,d): row t added into every key slot it read. */
 export function scatterApply(p: Tensor, x: Tensor, idx: Tensor, S: number): Tensor {
-  if (p.shape[3] !== idx.shape[idx.ndim - 1]) throw new Error(`scatterApply: weights ${fmt(p.shape)} do not match idx ${fmt(idx.shape)}`);
-  if (x.shape[2] !== p.shape[2]) throw new Error(`scatterApply: rows ${fmt(x.shape)} and weights ${fmt(p.shape)} differ in T`);
+  if (p.shape[3] !== idx.shape[idx.ndim - 1])
+    throw new Error(`scatterApply: weights ${fmt(p.shape)} do not match idx ${fmt(idx.shape)}`);
+  if (x.shape[2] !== p.shape[2])
+    throw new Error(`scatterApply: rows ${fmt(x.shape)} and weights ${fmt(p.shape)} differ in T`);
   check('scatterApply', p, x, idx, S, x.shape[3]);
   return scatterApplyP([p, x, idx], S);
 }

@@ -20,7 +20,11 @@ export function gradcheck(
   const ops = [...graphOps(y0)]; // before backward releases the graph
   manualSeed(12345);
   const r = rand([...y0.shape], { dtype: 'float64' }).add(0.5); // weights in [0.5, 1.5)
-  const loss = (): number => f(...inputs).mul(r).sum().item();
+  const loss = (): number =>
+    f(...inputs)
+      .mul(r)
+      .sum()
+      .item();
   y0.mul(r).sum().backward();
   let worst = '';
   let ok = true;

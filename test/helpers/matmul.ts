@@ -14,17 +14,25 @@ export function randomArray(float64: boolean, shape: Shape): Float32Array | Floa
 
 /** Operands for (batchA..., M, K) · (batchB..., K, N), either one stored transposed, and the broadcast output shape. */
 export function matmulProblem(
-  batchA: number[], batchB: number[], M: number, K: number, N: number,
-  transA: boolean, transB: boolean, float64: boolean,
+  batchA: number[],
+  batchB: number[],
+  M: number,
+  K: number,
+  N: number,
+  transA: boolean,
+  transB: boolean,
+  float64: boolean,
 ): MatmulArgs {
   const aShape = [...batchA, ...(transA ? [K, M] : [M, K])];
   const bShape = [...batchB, ...(transB ? [N, K] : [K, N])];
   const n = Math.max(batchA.length, batchB.length);
   const outBatch = [...Array(n).keys()].map((i) => {
-    const da = batchA[batchA.length - n + i] ?? 1, db = batchB[batchB.length - n + i] ?? 1;
+    const da = batchA[batchA.length - n + i] ?? 1,
+      db = batchB[batchB.length - n + i] ?? 1;
     return da === 1 ? db : da;
   });
-  const a = randomArray(float64, aShape), b = randomArray(float64, bShape);
+  const a = randomArray(float64, aShape),
+    b = randomArray(float64, bShape);
   return { a, b, aShape, bShape, transA, transB, outShape: [...outBatch, M, N] };
 }
 

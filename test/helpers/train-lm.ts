@@ -7,7 +7,12 @@ import { lmBatch, type LMBatch, type Task } from '../../data/index.ts';
 import type { TokenMixer } from '../../models/mixer.ts';
 
 /** `steps` updates on batches of 16 examples drawn from `task`; the loss of every step. */
-export function trainSteps(task: Task, optimizer: Optimizer, steps: number, lossOf: (batch: LMBatch) => Tensor): number[] {
+export function trainSteps(
+  task: Task,
+  optimizer: Optimizer,
+  steps: number,
+  lossOf: (batch: LMBatch) => Tensor,
+): number[] {
   const losses: number[] = [];
   for (let step = 0; step < steps; step++) {
     const batch = lmBatch(Array.from({ length: 16 }, () => task.sample()));
@@ -46,7 +51,14 @@ export class TinyLM extends Module {
 }
 
 /** Train a TinyLM; the first loss and the mean loss of the last 10 steps. */
-export function trainTinyLM(model: TinyLM, task: Task, optimizer: Optimizer, steps: number): { first: number; last: number } {
-  const losses = trainSteps(task, optimizer, steps, ({ tokens, targets, keep }) => model.loss(tokens, targets, keep));
+export function trainTinyLM(
+  model: TinyLM,
+  task: Task,
+  optimizer: Optimizer,
+  steps: number,
+): { first: number; last: number } {
+  const losses = trainSteps(task, optimizer, steps, ({ tokens, targets, keep }) =>
+    model.loss(tokens, targets, keep),
+  );
   return { first: losses[0], last: losses.slice(-10).reduce((a, b) => a + b) / 10 };
 }

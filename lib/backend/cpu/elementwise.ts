@@ -13,7 +13,8 @@ function erf(x: number): number {
   const ax = Math.abs(x);
   if (ax < 2.5) {
     // Maclaurin series: erf x = 2/√π Σ (−1)^n x^(2n+1) / (n! (2n+1))
-    let term = x, sum = x;
+    let term = x,
+      sum = x;
     for (let n = 1; n < 60; n++) {
       term *= (-x * x) / n;
       const add = term / (2 * n + 1);
@@ -23,7 +24,9 @@ function erf(x: number): number {
     return (2 / Math.sqrt(Math.PI)) * sum;
   }
   // erfc by Lentz's continued fraction: erfc x = e^{−x²}/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...))))
-  let f = ax, c = ax, d = 0;
+  let f = ax,
+    c = ax,
+    d = 0;
   for (let n = 1; n < 200; n++) {
     const an = n / 2;
     d = ax + an * d;
@@ -42,25 +45,48 @@ function erf(x: number): number {
 // relu over 512K floats.
 type UnaryLoop = (x: TypedArray, o: TypedArray, p: number) => void;
 const unaryLoops: Record<UnaryOp, UnaryLoop> = {
-  neg: (x, o) => { for (let i = 0; i < o.length; i++) o[i] = -x[i]; },
-  exp: (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.exp(x[i]); },
-  log: (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.log(x[i]); },
-  sqrt: (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.sqrt(x[i]); },
-  rsqrt: (x, o) => { for (let i = 0; i < o.length; i++) o[i] = 1 / Math.sqrt(x[i]); },
-  abs: (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.abs(x[i]); },
-  sign: (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.sign(x[i]); },
+  neg: (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = -x[i];
+  },
+  exp: (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = Math.exp(x[i]);
+  },
+  log: (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = Math.log(x[i]);
+  },
+  sqrt: (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = Math.sqrt(x[i]);
+  },
+  rsqrt: (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = 1 / Math.sqrt(x[i]);
+  },
+  abs: (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = Math.abs(x[i]);
+  },
+  sign: (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = Math.sign(x[i]);
+  },
   // x·[x > 0] without a branch (signs of activations are random: a branch mispredicts half the
   // time, 7× slower); the rare NaN of −∞·0 is mended to 0, a NaN input stays NaN.
   relu: (x, o) => {
     for (let i = 0; i < o.length; i++) {
-      const v = x[i], r = v * +(v > 0);
+      const v = x[i],
+        r = v * +(v > 0);
       o[i] = r === r ? r : v === v ? 0 : v;
     }
   },
-  sigmoid: (x, o) => { for (let i = 0; i < o.length; i++) o[i] = sigmoid(x[i]); },
-  tanh: (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.tanh(x[i]); },
-  erf: (x, o) => { for (let i = 0; i < o.length; i++) o[i] = erf(x[i]); },
-  pow: (x, o, p) => { for (let i = 0; i < o.length; i++) o[i] = Math.pow(x[i], p); },
+  sigmoid: (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = sigmoid(x[i]);
+  },
+  tanh: (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = Math.tanh(x[i]);
+  },
+  erf: (x, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = erf(x[i]);
+  },
+  pow: (x, o, p) => {
+    for (let i = 0; i < o.length; i++) o[i] = Math.pow(x[i], p);
+  },
 };
 
 // σ(x) computed so that exp never overflows
@@ -77,8 +103,18 @@ export function unaryInto(op: UnaryOp, x: TypedArray, param: number, out: TypedA
 }
 
 const binaryOps = {
-  add: ops.add, sub: ops.sub, mul: ops.mul, div: ops.div, maximum: ops.max, minimum: ops.min,
-  gt: ops.gt, ge: ops.geq, lt: ops.lt, le: ops.leq, eq: ops.eq, ne: ops.neq,
+  add: ops.add,
+  sub: ops.sub,
+  mul: ops.mul,
+  div: ops.div,
+  maximum: ops.max,
+  minimum: ops.min,
+  gt: ops.gt,
+  ge: ops.geq,
+  lt: ops.lt,
+  le: ops.leq,
+  eq: ops.eq,
+  ne: ops.neq,
 } satisfies Record<BinaryOp, unknown>;
 
 // Hand loops for the common layouts, 2–4× faster than ndarray-ops' general strided loop (measured
@@ -87,21 +123,53 @@ const binaryOps = {
 // step is 1 when it varies along the row and 0 when it repeats one number (see rowLayout).
 // Comparisons give +(a > b), not a ? 1 : 0: no branch to mispredict on random signs (0.35 vs 2.9 ms).
 type RowLoop = (
-  a: TypedArray, ai: number, sa: number, b: TypedArray, bi: number, sb: number, o: TypedArray, oi: number, n: number,
+  a: TypedArray,
+  ai: number,
+  sa: number,
+  b: TypedArray,
+  bi: number,
+  sb: number,
+  o: TypedArray,
+  oi: number,
+  n: number,
 ) => void;
 const rowLoops: Record<BinaryOp, RowLoop> = {
-  add: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] + b[bi + i * sb]; },
-  sub: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] - b[bi + i * sb]; },
-  mul: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] * b[bi + i * sb]; },
-  div: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] / b[bi + i * sb]; },
-  maximum: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = Math.max(a[ai + i * sa], b[bi + i * sb]); },
-  minimum: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = Math.min(a[ai + i * sa], b[bi + i * sb]); },
-  gt: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] > b[bi + i * sb]); },
-  ge: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] >= b[bi + i * sb]); },
-  lt: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] < b[bi + i * sb]); },
-  le: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] <= b[bi + i * sb]); },
-  eq: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] === b[bi + i * sb]); },
-  ne: (a, ai, sa, b, bi, sb, o, oi, n) => { for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] !== b[bi + i * sb]); },
+  add: (a, ai, sa, b, bi, sb, o, oi, n) => {
+    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] + b[bi + i * sb];
+  },
+  sub: (a, ai, sa, b, bi, sb, o, oi, n) => {
+    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] - b[bi + i * sb];
+  },
+  mul: (a, ai, sa, b, bi, sb, o, oi, n) => {
+    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] * b[bi + i * sb];
+  },
+  div: (a, ai, sa, b, bi, sb, o, oi, n) => {
+    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] / b[bi + i * sb];
+  },
+  maximum: (a, ai, sa, b, bi, sb, o, oi, n) => {
+    for (let i = 0; i < n; i++) o[oi + i] = Math.max(a[ai + i * sa], b[bi + i * sb]);
+  },
+  minimum: (a, ai, sa, b, bi, sb, o, oi, n) => {
+    for (let i = 0; i < n; i++) o[oi + i] = Math.min(a[ai + i * sa], b[bi + i * sb]);
+  },
+  gt: (a, ai, sa, b, bi, sb, o, oi, n) => {
+    for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] > b[bi + i * sb]);
+  },
+  ge: (a, ai, sa, b, bi, sb, o, oi, n) => {
+    for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] >= b[bi + i * sb]);
+  },
+  lt: (a, ai, sa, b, bi, sb, o, oi, n) => {
+    for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] < b[bi + i * sb]);
+  },
+  le: (a, ai, sa, b, bi, sb, o, oi, n) => {
+    for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] <= b[bi + i * sb]);
+  },
+  eq: (a, ai, sa, b, bi, sb, o, oi, n) => {
+    for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] === b[bi + i * sb]);
+  },
+  ne: (a, ai, sa, b, bi, sb, o, oi, n) => {
+    for (let i = 0; i < n; i++) o[oi + i] = +(a[ai + i * sa] !== b[bi + i * sb]);
+  },
 };
 
 /**
@@ -112,7 +180,8 @@ const rowLoops: Record<BinaryOp, RowLoop> = {
  */
 function rowLayout(shape: Shape, outShape: Shape, k: number): [number, number] | null {
   const dims = [...new Array<number>(outShape.length - shape.length).fill(1), ...shape];
-  const has = (lo: number, hi: number) => dims.slice(lo, hi).every((d, i) => d === outShape[lo + i]);
+  const has = (lo: number, hi: number) =>
+    dims.slice(lo, hi).every((d, i) => d === outShape[lo + i]);
   const ones = (lo: number, hi: number) => dims.slice(lo, hi).every((d) => d === 1);
   const r = outShape.length;
   const step = has(k, r) ? 1 : ones(k, r) ? 0 : -1;
@@ -121,17 +190,25 @@ function rowLayout(shape: Shape, outShape: Shape, k: number): [number, number] |
 }
 
 export function binary(
-  op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape,
+  op: BinaryOp,
+  a: TypedArray,
+  aShape: Shape,
+  b: TypedArray,
+  bShape: Shape,
+  outShape: Shape,
 ): TypedArray {
   const out = allocate(dtypeOf(a), sizeOf(outShape));
   if (out.length === 0) return out;
   // The longest rows both operands can be read along (k = 0: equal shapes or a scalar, one row;
   // a 0-d output is one row of one element).
   for (let k = 0; k < Math.max(1, outShape.length); k++) {
-    const la = rowLayout(aShape, outShape, k), lb = rowLayout(bShape, outShape, k);
+    const la = rowLayout(aShape, outShape, k),
+      lb = rowLayout(bShape, outShape, k);
     if (!la || !lb) continue;
-    const n = sizeOf(outShape.slice(k)), loop = rowLoops[op];
-    for (let row = 0, oi = 0; oi < out.length; row++, oi += n) loop(a, row * la[1], la[0], b, row * lb[1], lb[0], out, oi, n);
+    const n = sizeOf(outShape.slice(k)),
+      loop = rowLoops[op];
+    for (let row = 0, oi = 0; oi < out.length; row++, oi += n)
+      loop(a, row * la[1], la[0], b, row * lb[1], lb[0], out, oi, n);
     return out;
   }
   const s = atLeast1d(outShape);
@@ -143,8 +220,13 @@ export function binary(
 const atLeast1d = (shape: Shape): Shape => (shape.length === 0 ? [1] : shape);
 
 export function where(
-  cond: TypedArray, condShape: Shape, a: TypedArray, aShape: Shape,
-  b: TypedArray, bShape: Shape, outShape: Shape,
+  cond: TypedArray,
+  condShape: Shape,
+  a: TypedArray,
+  aShape: Shape,
+  b: TypedArray,
+  bShape: Shape,
+  outShape: Shape,
 ): TypedArray {
   const out = allocate(dtypeOf(a), sizeOf(outShape));
   if (out.length === 0) return out;

@@ -16,13 +16,16 @@ function gatherOffsets(idxShape: Shape, shape: Shape, dim: number, index: Int32A
     const o = Math.floor(i / (ni * innerI));
     const r = i % innerI;
     // unravel o and r over the index's own dims, re-ravel over x's dims (they may be larger)
-    offsets[i] = (reravel(o, outerDims, shape.slice(0, dim)) * n + index[i]) * inner + reravel(r, innerDims, shape.slice(dim + 1));
+    offsets[i] =
+      (reravel(o, outerDims, shape.slice(0, dim)) * n + index[i]) * inner +
+      reravel(r, innerDims, shape.slice(dim + 1));
   }
   return offsets;
 }
 
 function reravel(flat: number, from: Shape, to: Shape): number {
-  let out = 0, mult = 1;
+  let out = 0,
+    mult = 1;
   for (let d = from.length - 1; d >= 0; d--) {
     out += (flat % from[d]) * mult;
     flat = Math.floor(flat / from[d]);
@@ -31,21 +34,38 @@ function reravel(flat: number, from: Shape, to: Shape): number {
   return out;
 }
 
-export function gather(x: TypedArray, shape: Shape, dim: number, index: Int32Array, indexShape: Shape): TypedArray {
+export function gather(
+  x: TypedArray,
+  shape: Shape,
+  dim: number,
+  index: Int32Array,
+  indexShape: Shape,
+): TypedArray {
   const offsets = gatherOffsets(indexShape, shape, dim, index);
   const out = allocate(dtypeOf(x), index.length);
   for (let i = 0; i < out.length; i++) out[i] = x[offsets[i]];
   return out;
 }
 
-export function scatterAdd(src: TypedArray, index: Int32Array, indexShape: Shape, dim: number, shape: Shape): TypedArray {
+export function scatterAdd(
+  src: TypedArray,
+  index: Int32Array,
+  indexShape: Shape,
+  dim: number,
+  shape: Shape,
+): TypedArray {
   const offsets = gatherOffsets(indexShape, shape, dim, index);
   const out = allocate(dtypeOf(src), sizeOf(shape));
   for (let i = 0; i < src.length; i++) out[offsets[i]] += src[i];
   return out;
 }
 
-export function indexSelect(x: TypedArray, shape: Shape, dim: number, index: Int32Array): TypedArray {
+export function indexSelect(
+  x: TypedArray,
+  shape: Shape,
+  dim: number,
+  index: Int32Array,
+): TypedArray {
   const [outer, n, inner] = aroundDim(shape, dim);
   const k = index.length;
   const out = allocate(dtypeOf(x), outer * k * inner);
@@ -58,7 +78,13 @@ export function indexSelect(x: TypedArray, shape: Shape, dim: number, index: Int
   return out;
 }
 
-export function indexAdd(src: TypedArray, srcShape: Shape, dim: number, index: Int32Array, shape: Shape): TypedArray {
+export function indexAdd(
+  src: TypedArray,
+  srcShape: Shape,
+  dim: number,
+  index: Int32Array,
+  shape: Shape,
+): TypedArray {
   const [outer, n, inner] = aroundDim(shape, dim);
   const k = srcShape[dim];
   const out = allocate(dtypeOf(src), sizeOf(shape));

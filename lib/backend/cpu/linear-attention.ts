@@ -19,7 +19,13 @@ export type { LinearAttentionDims, LinearAttentionGrads };
 
 // state (d × w, w = dv + 1) += k_i [v_i, 1]ᵀ
 function addOuter(
-  state: Float64Array, k: TypedArray, ki: number, v: TypedArray, vi: number, d: number, dv: number,
+  state: Float64Array,
+  k: TypedArray,
+  ki: number,
+  v: TypedArray,
+  vi: number,
+  d: number,
+  dv: number,
 ): void {
   const w = dv + 1;
   for (let a = 0; a < d; a++) {
@@ -33,7 +39,11 @@ function addOuter(
 
 /** y (heads, n, dv) in v's dtype; q, k (heads, n, d), v (heads, n, dv), all contiguous. */
 export function causalLinearAttention(
-  q: TypedArray, k: TypedArray, v: TypedArray, dims: LinearAttentionDims, eps: number,
+  q: TypedArray,
+  k: TypedArray,
+  v: TypedArray,
+  dims: LinearAttentionDims,
+  eps: number,
 ): TypedArray {
   const { heads, n, d, dv } = dims;
   const w = dv + 1;
@@ -43,7 +53,8 @@ export function causalLinearAttention(
   // Row r = h·n + i of every head in turn; each head starts from an empty state.
   for (let r = 0; r < heads * n; r++) {
     if (r % n === 0) state.fill(0);
-    const qi = r * d, vi = r * dv;
+    const qi = r * d,
+      vi = r * dv;
     addOuter(state, k, qi, v, vi, d, dv);
     num.fill(0);
     for (let a = 0; a < d; a++) {
@@ -58,12 +69,18 @@ export function causalLinearAttention(
 
 /** Gradients of q, k, v given dy and the forward's output y (both (heads, n, dv)). */
 export function causalLinearAttentionBackward(
-  dy: TypedArray, q: TypedArray, k: TypedArray, v: TypedArray, y: TypedArray,
-  dims: LinearAttentionDims, eps: number,
+  dy: TypedArray,
+  q: TypedArray,
+  k: TypedArray,
+  v: TypedArray,
+  y: TypedArray,
+  dims: LinearAttentionDims,
+  eps: number,
 ): LinearAttentionGrads {
   const { heads, n, d, dv } = dims;
   const w = dv + 1;
-  const dq = allocate(dtypeOf(q), q.length), dk = allocate(dtypeOf(k), k.length);
+  const dq = allocate(dtypeOf(q), q.length),
+    dk = allocate(dtypeOf(k), k.length);
   const dvOut = allocate(dtypeOf(v), v.length);
   const state = new Float64Array(d * w); // S'_i in the forward sweep, G'_j in the reverse sweep
   const den = new Float64Array(n); // D_i, kept between the sweeps
@@ -81,7 +98,8 @@ export function causalLinearAttentionBackward(
   for (let h = 0; h < heads; h++) {
     state.fill(0);
     for (let i = 0; i < n; i++) {
-      const qi = (h * n + i) * d, vi = (h * n + i) * dv;
+      const qi = (h * n + i) * d,
+        vi = (h * n + i) * dv;
       addOuter(state, k, qi, v, vi, d, dv);
       let D = eps;
       for (let a = 0; a < d; a++) D += q[qi + a] * state[a * w + dv];
@@ -95,15 +113,18 @@ export function causalLinearAttentionBackward(
     }
     state.fill(0);
     for (let i = n - 1; i >= 0; i--) {
-      const qi = (h * n + i) * d, vi = (h * n + i) * dv;
+      const qi = (h * n + i) * d,
+        vi = (h * n + i) * dv;
       gradN(vi, den[i]);
       for (let a = 0; a < d; a++) {
-        const qa = q[qi + a], row = a * w;
+        const qa = q[qi + a],
+          row = a * w;
         for (let c = 0; c < w; c++) state[row + c] += qa * dn[c];
       }
       acc.fill(0);
       for (let a = 0; a < d; a++) {
-        const row = a * w, ka = k[qi + a];
+        const row = a * w,
+          ka = k[qi + a];
         let s = state[row + dv]; // the ones column of [v_j, 1]
         for (let c = 0; c < dv; c++) {
           s += state[row + c] * v[vi + c];

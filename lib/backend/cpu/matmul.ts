@@ -64,8 +64,14 @@ export const SCRATCH_LENGTHS = { c: MB * NC, packA: MC * KC, packB: NC * KC } as
 export interface PanelKernel {
   scratch(slot: keyof typeof SCRATCH_LENGTHS, length: number): Float64Array;
   multiply(
-    packA: Float64Array, packB: Float64Array, mc: number, nc: number, kc: number,
-    c: Float64Array, ci: number, ldc: number,
+    packA: Float64Array,
+    packB: Float64Array,
+    mc: number,
+    nc: number,
+    kc: number,
+    c: Float64Array,
+    ci: number,
+    ldc: number,
   ): void;
 }
 
@@ -74,7 +80,8 @@ export const tsPanelKernel: PanelKernel = {
   scratch: (slot, length) => scratch(`matmul ${slot}`, length),
   multiply(packA, packB, mc, nc, kc, c, ci, ldc) {
     for (let jr = 0; jr < nc; jr += R) {
-      for (let ir = 0; ir < mc; ir += R) microKernel(packA, ir * kc, packB, jr * kc, kc, c, ci + ir * ldc + jr, ldc);
+      for (let ir = 0; ir < mc; ir += R)
+        microKernel(packA, ir * kc, packB, jr * kc, kc, c, ci + ir * ldc + jr, ldc);
     }
   },
 };
@@ -99,10 +106,16 @@ export const outRows = (outShape: Shape): number => sizeOf(outShape.slice(0, -1)
  */
 export function matmulBlock(
   { a, b, aShape, bShape, transA, transB, outShape }: MatmulArgs,
-  out: TypedArray, r0: number, r1: number, j0: number, j1: number, kernel: PanelKernel = tsPanelKernel,
+  out: TypedArray,
+  r0: number,
+  r1: number,
+  j0: number,
+  j1: number,
+  kernel: PanelKernel = tsPanelKernel,
 ): void {
   const r = outShape.length;
-  const M = outShape[r - 2], N = outShape[r - 1];
+  const M = outShape[r - 2],
+    N = outShape[r - 1];
   const K = transA ? aShape[aShape.length - 2] : aShape[aShape.length - 1];
   if (r1 <= r0 || j1 <= j0) return;
 
@@ -115,17 +128,20 @@ export function matmulBlock(
   const bOffsets = batchOffsets(bShape, outBatch, K * N);
 
   // Scratch buffers, reused for every batch entry: C (padded to multiples of 4) and the packs.
-  const width = j1 - j0, ldc = Math.min(NC, roundUp(width));
+  const width = j1 - j0,
+    ldc = Math.min(NC, roundUp(width));
   const c = kernel.scratch('c', roundUp(Math.min(M, r1 - r0, MB)) * ldc);
   const packA = kernel.scratch('packA', Math.min(MC, roundUp(M)) * Math.min(KC, K));
   const packB = kernel.scratch('packB', ldc * Math.min(KC, K));
 
   // The rows are cut at batch boundaries and into bands of at most MB: rows i0..i0+m of batch
   // entry `batch`, one band at a time.
-  for (let row = r0; row < r1; ) {
-    const batch = Math.floor(row / M), i0 = row - batch * M;
+  for (let row = r0; row < r1;) {
+    const batch = Math.floor(row / M),
+      i0 = row - batch * M;
     const m = Math.min(M - i0, r1 - row, MB);
-    const ao = aOffsets[batch] + i0 * rowA, bo = bOffsets[batch] + j0 * colB;
+    const ao = aOffsets[batch] + i0 * rowA,
+      bo = bOffsets[batch] + j0 * colB;
     for (let jc = 0; jc < width; jc += NC) {
       const nc = Math.min(NC, width - jc);
       c.fill(0, 0, roundUp(m) * ldc);
@@ -141,7 +157,8 @@ export function matmulBlock(
       }
       // Copy the m × nc corner of the padded C out, rounding once to the output dtype.
       for (let i = 0; i < m; i++) {
-        const from = i * ldc, to = (row + i) * N + j0 + jc;
+        const from = i * ldc,
+          to = (row + i) * N + j0 + jc;
         for (let j = 0; j < nc; j++) out[to + j] = c[from + j];
       }
     }
@@ -155,8 +172,13 @@ export function matmulBlock(
  * in the last panel keep whatever they held: they only reach C's padding.
  */
 function pack(
-  src: TypedArray, offset: number, rowStride: number, colStride: number,
-  rows: number, depth: number, dst: Float64Array,
+  src: TypedArray,
+  offset: number,
+  rowStride: number,
+  colStride: number,
+  rows: number,
+  depth: number,
+  dst: Float64Array,
 ): void {
   for (let i0 = 0; i0 < rows; i0 += R) {
     const height = Math.min(R, rows - i0);
@@ -164,7 +186,9 @@ function pack(
     if (height === R) {
       // A full panel, unrolled: the common case (with the plain copy-out loop above, this took
       // the work outside the panel kernel of a 1024×128 · (128×128)ᵀ product from 0.70 to 0.28 ms)
-      const r1 = rowStride, r2 = 2 * rowStride, r3 = 3 * rowStride;
+      const r1 = rowStride,
+        r2 = 2 * rowStride,
+        r3 = 3 * rowStride;
       for (let k = 0, s = offset + i0 * rowStride; k < depth; k++, d += R, s += colStride) {
         dst[d] = src[s];
         dst[d + 1] = src[s + r1];
@@ -186,29 +210,77 @@ function pack(
  * and does 16 multiply-adds.
  */
 function microKernel(
-  pa: Float64Array, ia: number, pb: Float64Array, ib: number, depth: number,
-  c: Float64Array, ci: number, ldc: number,
+  pa: Float64Array,
+  ia: number,
+  pb: Float64Array,
+  ib: number,
+  depth: number,
+  c: Float64Array,
+  ci: number,
+  ldc: number,
 ): void {
-  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-  let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+  let c00 = 0,
+    c01 = 0,
+    c02 = 0,
+    c03 = 0;
+  let c10 = 0,
+    c11 = 0,
+    c12 = 0,
+    c13 = 0;
+  let c20 = 0,
+    c21 = 0,
+    c22 = 0,
+    c23 = 0;
+  let c30 = 0,
+    c31 = 0,
+    c32 = 0,
+    c33 = 0;
   // Fresh cursors x, y rather than stepping the parameters ia, ib: ~6% faster in V8 here.
   for (let k = 0, x = ia, y = ib; k < depth; k++, x += R, y += R) {
-    const a0 = pa[x], a1 = pa[x + 1], a2 = pa[x + 2], a3 = pa[x + 3];
-    const b0 = pb[y], b1 = pb[y + 1], b2 = pb[y + 2], b3 = pb[y + 3];
-    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+    const a0 = pa[x],
+      a1 = pa[x + 1],
+      a2 = pa[x + 2],
+      a3 = pa[x + 3];
+    const b0 = pb[y],
+      b1 = pb[y + 1],
+      b2 = pb[y + 2],
+      b3 = pb[y + 3];
+    c00 += a0 * b0;
+    c01 += a0 * b1;
+    c02 += a0 * b2;
+    c03 += a0 * b3;
+    c10 += a1 * b0;
+    c11 += a1 * b1;
+    c12 += a1 * b2;
+    c13 += a1 * b3;
+    c20 += a2 * b0;
+    c21 += a2 * b1;
+    c22 += a2 * b2;
+    c23 += a2 * b3;
+    c30 += a3 * b0;
+    c31 += a3 * b1;
+    c32 += a3 * b2;
+    c33 += a3 * b3;
   }
-  c[ci] += c00; c[ci + 1] += c01; c[ci + 2] += c02; c[ci + 3] += c03;
+  c[ci] += c00;
+  c[ci + 1] += c01;
+  c[ci + 2] += c02;
+  c[ci + 3] += c03;
   ci += ldc;
-  c[ci] += c10; c[ci + 1] += c11; c[ci + 2] += c12; c[ci + 3] += c13;
+  c[ci] += c10;
+  c[ci + 1] += c11;
+  c[ci + 2] += c12;
+  c[ci + 3] += c13;
   ci += ldc;
-  c[ci] += c20; c[ci + 1] += c21; c[ci + 2] += c22; c[ci + 3] += c23;
+  c[ci] += c20;
+  c[ci + 1] += c21;
+  c[ci + 2] += c22;
+  c[ci + 3] += c23;
   ci += ldc;
-  c[ci] += c30; c[ci + 1] += c31; c[ci + 2] += c32; c[ci + 3] += c33;
+  c[ci] += c30;
+  c[ci + 1] += c31;
+  c[ci + 2] += c32;
+  c[ci + 3] += c33;
 }
 
 /**
@@ -221,7 +293,9 @@ export function batchOffsets(shape: Shape, outBatch: Shape, matrixSize: number):
   const batch = shape.slice(0, -2);
   const offsets: number[] = [];
   for (let flat = 0; flat < sizeOf(outBatch); flat++) {
-    let rest = flat, offset = 0, stride = matrixSize;
+    let rest = flat,
+      offset = 0,
+      stride = matrixSize;
     for (let d = outBatch.length - 1, e = batch.length - 1; d >= 0 && e >= 0; d--, e--) {
       const index = rest % outBatch[d];
       rest = Math.floor(rest / outBatch[d]);

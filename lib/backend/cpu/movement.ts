@@ -10,7 +10,12 @@ import { view } from './views.ts';
 const atLeast1d = (shape: Shape, strides: readonly number[]) =>
   shape.length === 0 ? { shape: [1], strides: [1] } : { shape, strides };
 
-export function stridedCopy(x: TypedArray, shape: Shape, strides: readonly number[], offset: number): TypedArray {
+export function stridedCopy(
+  x: TypedArray,
+  shape: Shape,
+  strides: readonly number[],
+  offset: number,
+): TypedArray {
   const out = allocate(dtypeOf(x), sizeOf(shape));
   if (out.length === 0) return out;
   const s = atLeast1d(shape, strides);
@@ -19,7 +24,11 @@ export function stridedCopy(x: TypedArray, shape: Shape, strides: readonly numbe
 }
 
 export function stridedScatter(
-  src: TypedArray, srcShape: Shape, shape: Shape, strides: readonly number[], offset: number,
+  src: TypedArray,
+  srcShape: Shape,
+  shape: Shape,
+  strides: readonly number[],
+  offset: number,
 ): TypedArray {
   const out = allocate(dtypeOf(src), sizeOf(shape));
   if (src.length === 0) return out;
@@ -28,14 +37,23 @@ export function stridedScatter(
   return out;
 }
 
-export function cat(parts: readonly TypedArray[], shapes: readonly Shape[], dim: number, outShape: Shape): TypedArray {
+export function cat(
+  parts: readonly TypedArray[],
+  shapes: readonly Shape[],
+  dim: number,
+  outShape: Shape,
+): TypedArray {
   const out = allocate(dtypeOf(parts[0]), sizeOf(outShape));
   const [outer, total, inner] = aroundDim(outShape, dim);
   let at = 0;
   parts.forEach((part, p) => {
     const n = shapes[p][dim];
     // each part is an (outer, n·inner) block written at column `at` of the (outer, total·inner) output
-    if (part.length > 0) ops.assign(view(out, [outer, n * inner], [total * inner, 1], at * inner), view(part, [outer, n * inner]));
+    if (part.length > 0)
+      ops.assign(
+        view(out, [outer, n * inner], [total * inner, 1], at * inner),
+        view(part, [outer, n * inner]),
+      );
     at += n;
   });
   return out;

@@ -18,7 +18,12 @@ function rowsOf(x: TypedArray, shape: Shape): [number, number] {
 }
 
 export function norm(
-  x: TypedArray, shape: Shape, gamma: TypedArray | null, beta: TypedArray | null, eps: number, rms: boolean,
+  x: TypedArray,
+  shape: Shape,
+  gamma: TypedArray | null,
+  beta: TypedArray | null,
+  eps: number,
+  rms: boolean,
 ): NormResult {
   const [rows, n] = rowsOf(x, shape);
   const y = allocate(dtypeOf(x), x.length);
@@ -45,8 +50,13 @@ export function norm(
 }
 
 export function normBackward(
-  dy: TypedArray, x: TypedArray, shape: Shape, gamma: TypedArray | null, hasBeta: boolean,
-  stats: NormResult, rms: boolean,
+  dy: TypedArray,
+  x: TypedArray,
+  shape: Shape,
+  gamma: TypedArray | null,
+  hasBeta: boolean,
+  stats: NormResult,
+  rms: boolean,
 ): NormGrads {
   const [rows, n] = rowsOf(x, shape);
   const dx = allocate(dtypeOf(x), x.length);
@@ -54,8 +64,10 @@ export function normBackward(
   const dbeta = hasBeta ? new Float64Array(n) : null;
   for (let r = 0; r < rows; r++) {
     const base = r * n;
-    const mu = stats.mean[r], rs = stats.rstd[r];
-    let meanG = 0, meanGX = 0;
+    const mu = stats.mean[r],
+      rs = stats.rstd[r];
+    let meanG = 0,
+      meanGX = 0;
     for (let i = 0; i < n; i++) {
       const xhat = (x[base + i] - mu) * rs;
       const g = gamma ? gamma[i] * dy[base + i] : dy[base + i];

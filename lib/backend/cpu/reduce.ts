@@ -16,24 +16,40 @@ function reducedLast(x: TypedArray, shape: Shape, dims: readonly number[]): [Typ
   const strides = stridesOf(shape);
   const permuted = order.map((d) => shape[d]);
   const out = allocate(dtypeOf(x), x.length);
-  ops.assign(view(out, permuted), view(x, permuted, order.map((d) => strides[d])));
+  ops.assign(
+    view(out, permuted),
+    view(
+      x,
+      permuted,
+      order.map((d) => strides[d]),
+    ),
+  );
   return [out, permuted];
 }
 
-export function reduce(op: ReduceOp, x: TypedArray, shape: Shape, dims: readonly number[]): TypedArray {
+export function reduce(
+  op: ReduceOp,
+  x: TypedArray,
+  shape: Shape,
+  dims: readonly number[],
+): TypedArray {
   const run = dims.every((d, i) => d === dims[0] + i);
   const [src, srcShape] = run ? [x, shape] : reducedLast(x, shape, dims);
   const first = run ? (dims[0] ?? shape.length) : shape.length - dims.length; // no dims: a copy
-  const outer = sizeOf(srcShape.slice(0, first)), inner = sizeOf(srcShape.slice(first + dims.length));
+  const outer = sizeOf(srcShape.slice(0, first)),
+    inner = sizeOf(srcShape.slice(first + dims.length));
   const n = sizeOf(dims.map((d) => shape[d]));
   // max/min of an empty set is ∓Infinity, as in NumPy's identity for maximum.reduce
-  const acc = new Float64Array(outer * inner).fill(op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity);
+  const acc = new Float64Array(outer * inner).fill(
+    op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity,
+  );
   for (let o = 0; o < outer; o++) {
     const a = o * inner;
     for (let i = 0; i < n; i++) {
       const base = (o * n + i) * inner;
       if (op === 'sum') for (let j = 0; j < inner; j++) acc[a + j] += src[base + j];
-      else if (op === 'max') for (let j = 0; j < inner; j++) acc[a + j] = maxOf(acc[a + j], src[base + j]);
+      else if (op === 'max')
+        for (let j = 0; j < inner; j++) acc[a + j] = maxOf(acc[a + j], src[base + j]);
       else for (let j = 0; j < inner; j++) acc[a + j] = minOf(acc[a + j], src[base + j]);
     }
   }
@@ -47,7 +63,12 @@ const maxOf = (m: number, v: number) => (v > m || Number.isNaN(v) ? v : m);
 const minOf = (m: number, v: number) => (v < m || Number.isNaN(v) ? v : m);
 
 /** Index of the first max (min) along `dim`. */
-export function argReduce(op: 'argmax' | 'argmin', x: TypedArray, shape: Shape, dim: number): Int32Array {
+export function argReduce(
+  op: 'argmax' | 'argmin',
+  x: TypedArray,
+  shape: Shape,
+  dim: number,
+): Int32Array {
   const [outer, n, inner] = aroundDim(shape, dim);
   const out = new Int32Array(outer * inner);
   for (let o = 0; o < outer; o++) {
@@ -56,7 +77,7 @@ export function argReduce(op: 'argmax' | 'argmin', x: TypedArray, shape: Shape, 
       let bestV = x[o * n * inner + j];
       for (let i = 1; i < n; i++) {
         const v = x[(o * n + i) * inner + j];
-        if (op === 'argmax' ? v > bestV : v < bestV) (best = i), (bestV = v);
+        if (op === 'argmax' ? v > bestV : v < bestV) ((best = i), (bestV = v));
       }
       out[o * inner + j] = best;
     }

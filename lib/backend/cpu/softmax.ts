@@ -17,7 +17,13 @@ export function softmax(x: TypedArray, shape: Shape, dim: number, log: boolean):
 }
 
 /** softmax written into `out` (x's length): the threaded backend's chunks write their rows in place. */
-export function softmaxInto(x: TypedArray, shape: Shape, dim: number, log: boolean, out: TypedArray): TypedArray {
+export function softmaxInto(
+  x: TypedArray,
+  shape: Shape,
+  dim: number,
+  log: boolean,
+  out: TypedArray,
+): TypedArray {
   const [outer, n, inner] = aroundDim(shape, dim);
   const e = scratch('softmax row', n); // exp(x − max) in doubles: one exp per element, one rounding per output
   for (let o = 0; o < outer; o++) {
@@ -43,13 +49,24 @@ export function softmaxInto(x: TypedArray, shape: Shape, dim: number, log: boole
   return out;
 }
 
-export function softmaxBackward(y: TypedArray, dy: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray {
+export function softmaxBackward(
+  y: TypedArray,
+  dy: TypedArray,
+  shape: Shape,
+  dim: number,
+  log: boolean,
+): TypedArray {
   return softmaxBackwardInto(y, dy, shape, dim, log, allocate(dtypeOf(y), y.length));
 }
 
 /** softmaxBackward written into `dx` (y's length), as softmaxInto. */
 export function softmaxBackwardInto(
-  y: TypedArray, dy: TypedArray, shape: Shape, dim: number, log: boolean, dx: TypedArray,
+  y: TypedArray,
+  dy: TypedArray,
+  shape: Shape,
+  dim: number,
+  log: boolean,
+  dx: TypedArray,
 ): TypedArray {
   const [outer, n, inner] = aroundDim(shape, dim);
   for (let o = 0; o < outer; o++) {

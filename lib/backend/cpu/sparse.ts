@@ -29,14 +29,18 @@ const tableOffset = ({ heads, T, W, perBatch }: SparseDims, g: number) =>
  * their keys in keys[0 .. count) and their weights p[g,t,j] in weights[0 .. count).
  */
 function forEachRow(
-  p: TypedArray, idx: Int32Array, dims: SparseDims,
+  p: TypedArray,
+  idx: Int32Array,
+  dims: SparseDims,
   visit: (g: number, t: number, count: number, keys: Int32Array, weights: Float64Array) => void,
 ): void {
   const { G, T, W } = dims;
-  const keys = new Int32Array(W), weights = new Float64Array(W);
+  const keys = new Int32Array(W),
+    weights = new Float64Array(W);
   for (let g = 0; g < G; g++) {
     for (let t = 0; t < T; t++) {
-      const tab = tableOffset(dims, g) + t * W, row = (g * T + t) * W;
+      const tab = tableOffset(dims, g) + t * W,
+        row = (g * T + t) * W;
       let count = 0;
       for (let j = 0; j < W; j++) {
         if (idx[tab + j] < 0) continue;
@@ -50,13 +54,22 @@ function forEachRow(
 
 /** dst[to .. to + d) += w · src[from .. from + d), in doubles. */
 function addScaled(
-  dst: Float64Array, to: number, w: number, src: TypedArray, from: number, d: number,
+  dst: Float64Array,
+  to: number,
+  w: number,
+  src: TypedArray,
+  from: number,
+  d: number,
 ): void {
   for (let c = 0; c < d; c++) dst[to + c] += w * src[from + c];
 }
 
 export function gatherScores(
-  q: TypedArray, k: TypedArray, idx: Int32Array, dims: SparseDims, fill: number,
+  q: TypedArray,
+  k: TypedArray,
+  idx: Int32Array,
+  dims: SparseDims,
+  fill: number,
 ): TypedArray {
   const { G, T, S, W, d } = dims;
   const out = allocate(dtypeOf(q), G * T * W);

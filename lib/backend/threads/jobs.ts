@@ -25,7 +25,9 @@ interface ViewConstructor {
   BYTES_PER_ELEMENT: number;
 }
 const constructors: Record<DType, ViewConstructor> = {
-  float32: Float32Array, float64: Float64Array, int32: Int32Array,
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
 };
 
 /** The job's inputs then its output as views of the arena, end to end in the job's dtype. */

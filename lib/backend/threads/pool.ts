@@ -23,7 +23,12 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Job, Post } from './jobs.ts';
 
-export const GEN = 0, OPEN = 1, NEXT = 2, DONE = 3, ACTIVE = 4, FAILED = 5;
+export const GEN = 0,
+  OPEN = 1,
+  NEXT = 2,
+  DONE = 3,
+  ACTIVE = 4,
+  FAILED = 5;
 
 let threads: number | null = null; // null: not yet read from ATTNGRAD_THREADS
 let ctrl: Int32Array | null = null;
@@ -37,9 +42,10 @@ let workerChunks = 0;
 export function getNumThreads(): number {
   if (threads === null) {
     const env = process.env.ATTNGRAD_THREADS;
-    threads = env === undefined || env === ''
-      ? availableParallelism()
-      : checkThreads(Number(env), `ATTNGRAD_THREADS=${env}`);
+    threads =
+      env === undefined || env === ''
+        ? availableParallelism()
+        : checkThreads(Number(env), `ATTNGRAD_THREADS=${env}`);
   }
   return threads;
 }
@@ -99,9 +105,9 @@ export function runJob(job: Job, jobArena: SharedArrayBuffer, run: (chunk: numbe
     mine++;
     run(chunk);
   });
-  for (let d; (d = Atomics.load(ctrl, DONE)) < job.chunks; ) Atomics.wait(ctrl, DONE, d);
+  for (let d; (d = Atomics.load(ctrl, DONE)) < job.chunks;) Atomics.wait(ctrl, DONE, d);
   Atomics.store(ctrl, OPEN, 0);
-  for (let n; (n = Atomics.load(ctrl, ACTIVE)) > 0; ) Atomics.wait(ctrl, ACTIVE, n);
+  for (let n; (n = Atomics.load(ctrl, ACTIVE)) > 0;) Atomics.wait(ctrl, ACTIVE, n);
   dispatches++;
   workerChunks += job.chunks - mine;
   if (error !== undefined) throw error;
@@ -115,10 +121,12 @@ export function runJob(job: Job, jobArena: SharedArrayBuffer, run: (chunk: numbe
  * forever); returns the first error. Shared by the main thread and the workers.
  */
 export function takeChunks(
-  ctrl: Int32Array, chunks: number, run: (chunk: number) => void,
+  ctrl: Int32Array,
+  chunks: number,
+  run: (chunk: number) => void,
 ): unknown {
   let error: unknown;
-  for (let c; (c = Atomics.add(ctrl, NEXT, 1)) < chunks; ) {
+  for (let c; (c = Atomics.add(ctrl, NEXT, 1)) < chunks;) {
     try {
       run(c);
     } catch (e) {

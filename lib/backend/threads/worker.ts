@@ -15,7 +15,7 @@ for (;;) {
   Atomics.wait(ctrl, GEN, seen);
   seen = Atomics.load(ctrl, GEN);
   // The job was posted before GEN moved; keep the newest message (one may be for the next job).
-  for (let m; (m = receiveMessageOnPort(parentPort!)); ) post = m.message as Post;
+  for (let m; (m = receiveMessageOnPort(parentPort!));) post = m.message as Post;
   if (post?.gen !== seen) continue;
   // Join, then check the job is still open: the main thread waits for ACTIVE to reach 0 before it
   // reuses the counters, so a worker that wakes late can never take a chunk of the next job.

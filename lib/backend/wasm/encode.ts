@@ -29,14 +29,19 @@ export function sleb(n: number): Bytes {
 
 const vector = (items: Bytes[]): Bytes => [...uleb(items.length), ...items.flat()];
 const section = (id: number, body: Bytes): Bytes => [id, ...uleb(body.length), ...body];
-const name = (text: string): Bytes => vector([...new TextEncoder().encode(text)].map((byte) => [byte]));
+const name = (text: string): Bytes =>
+  vector([...new TextEncoder().encode(text)].map((byte) => [byte]));
 
 export const I32 = 0x7f;
 export const V128 = 0x7b;
 
 // A memory access names its alignment (log2 of bytes) and a constant offset added to the address.
 const memarg = (alignLog2: number, offset: number): Bytes => [...uleb(alignLog2), ...uleb(offset)];
-const simd = (opcode: number, ...immediates: Bytes): Bytes => [0xfd, ...uleb(opcode), ...immediates];
+const simd = (opcode: number, ...immediates: Bytes): Bytes => [
+  0xfd,
+  ...uleb(opcode),
+  ...immediates,
+];
 
 /** The instructions used, by their text-format names. */
 export const op = {
@@ -71,13 +76,23 @@ export interface FunctionSpec {
 
 /** A module exporting `fn` and a memory of `pages` × 64 KiB (its size is fixed: it never grows). */
 export function moduleBytes(fn: FunctionSpec, pages: number): Uint8Array<ArrayBuffer> {
-  const code = [...vector(fn.locals.map(([count, type]) => [...uleb(count), type])), ...fn.body.flat(), ...op.end];
+  const code = [
+    ...vector(fn.locals.map(([count, type]) => [...uleb(count), type])),
+    ...fn.body.flat(),
+    ...op.end,
+  ];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
     ...section(1, vector([[0x60, ...vector(fn.params.map((t) => [t])), 0]])), // type 0: params → ()
     ...section(3, vector([[0]])), // function 0 has type 0
     ...section(5, vector([[0x01, ...uleb(pages), ...uleb(pages)]])), // memory 0: min = max = pages
-    ...section(7, vector([[...name(fn.name), 0x00, 0], [...name('memory'), 0x02, 0]])), // exports
+    ...section(
+      7,
+      vector([
+        [...name(fn.name), 0x00, 0],
+        [...name('memory'), 0x02, 0],
+      ]),
+    ), // exports
     ...section(10, vector([[...uleb(code.length), ...code]])), // function 0's body
   ]);
 }

@@ -30,56 +30,132 @@ const F64 = 8; // bytes in a double
 const [PA, PB, MC, NC, KC, C, LDC] = [0, 1, 2, 3, 4, 5, 6];
 const [JR, IR, K, X, Y, TILE] = [7, 8, 9, 10, 11, 12];
 const ACC = 13; // acc[i][h] is local ACC + 2i + h
-const A = ACC + 8, B0 = A + 1, B1 = A + 2;
+const A = ACC + 8,
+  B0 = A + 1,
+  B1 = A + 2;
 const acc = (i: number, h: number) => ACC + 2 * i + h;
 
 /** for (local = 0; local < limit; local += step) { body }: a block around a loop. */
 function forLoop(local: number, limit: number, step: number, body: Bytes[]): Bytes[] {
   return [
-    op.i32Const(0), op.localSet(local), op.block, op.loop,
-    op.localGet(local), op.localGet(limit), op.i32LtU, op.i32Eqz, op.brIf(1), // exit when local ≥ limit
+    op.i32Const(0),
+    op.localSet(local),
+    op.block,
+    op.loop,
+    op.localGet(local),
+    op.localGet(limit),
+    op.i32LtU,
+    op.i32Eqz,
+    op.brIf(1), // exit when local ≥ limit
     ...body,
-    op.localGet(local), op.i32Const(step), op.i32Add, op.localSet(local), op.br(0),
-    op.end, op.end,
+    op.localGet(local),
+    op.i32Const(step),
+    op.i32Add,
+    op.localSet(local),
+    op.br(0),
+    op.end,
+    op.end,
   ];
 }
 
 /** local = base + index · kc · 8: where panel `index` (counted in rows or columns) starts. */
 const panelStart = (local: number, base: number, index: number): Bytes[] => [
-  op.localGet(base), op.localGet(index), op.localGet(KC), op.i32Mul, op.i32Const(F64), op.i32Mul, op.i32Add,
+  op.localGet(base),
+  op.localGet(index),
+  op.localGet(KC),
+  op.i32Mul,
+  op.i32Const(F64),
+  op.i32Mul,
+  op.i32Add,
   op.localSet(local),
 ];
 
 /** One step along k: acc[i][h] += splat(a[i]) · b_h, then x and y move to the next k. */
 function step(): Bytes[] {
-  const code: Bytes[] = [op.localGet(Y), op.v128Load(0), op.localSet(B0), op.localGet(Y), op.v128Load(16), op.localSet(B1)];
+  const code: Bytes[] = [
+    op.localGet(Y),
+    op.v128Load(0),
+    op.localSet(B0),
+    op.localGet(Y),
+    op.v128Load(16),
+    op.localSet(B1),
+  ];
   for (let i = 0; i < R; i++) {
     code.push(op.localGet(X), op.v128Load64Splat(i * F64), op.localSet(A));
-    for (const [h, b] of [[0, B0], [1, B1]]) {
-      code.push(op.localGet(acc(i, h)), op.localGet(A), op.localGet(b), op.f64x2Mul, op.f64x2Add, op.localSet(acc(i, h)));
+    for (const [h, b] of [
+      [0, B0],
+      [1, B1],
+    ]) {
+      code.push(
+        op.localGet(acc(i, h)),
+        op.localGet(A),
+        op.localGet(b),
+        op.f64x2Mul,
+        op.f64x2Add,
+        op.localSet(acc(i, h)),
+      );
     }
   }
-  const advance = (local: number) => [op.localGet(local), op.i32Const(R * F64), op.i32Add, op.localSet(local)];
+  const advance = (local: number) => [
+    op.localGet(local),
+    op.i32Const(R * F64),
+    op.i32Add,
+    op.localSet(local),
+  ];
   return [...code, ...advance(X), ...advance(Y)];
 }
 
 /** One 4×4 tile: zero the accumulators, run kc steps (kc ≥ 1), add them into C's tile. */
 function tile(): Bytes[] {
   const code: Bytes[] = [];
-  for (let i = 0; i < R; i++) for (let h = 0; h < 2; h++) code.push(op.v128Zero, op.localSet(acc(i, h)));
+  for (let i = 0; i < R; i++)
+    for (let h = 0; h < 2; h++) code.push(op.v128Zero, op.localSet(acc(i, h)));
   code.push(...panelStart(X, PA, IR), ...panelStart(Y, PB, JR));
   // do { step } while (--k != 0)
-  code.push(op.localGet(KC), op.localSet(K), op.loop, ...step(),
-    op.localGet(K), op.i32Const(1), op.i32Sub, op.localTee(K), op.brIf(0), op.end);
+  code.push(
+    op.localGet(KC),
+    op.localSet(K),
+    op.loop,
+    ...step(),
+    op.localGet(K),
+    op.i32Const(1),
+    op.i32Sub,
+    op.localTee(K),
+    op.brIf(0),
+    op.end,
+  );
   // tile = c + ir·ldc·8 + jr·8, then row by row: C[i][..] += acc[i][..]
-  code.push(op.localGet(C), op.localGet(IR), op.localGet(LDC), op.i32Mul, op.localGet(JR), op.i32Add,
-    op.i32Const(F64), op.i32Mul, op.i32Add, op.localSet(TILE));
+  code.push(
+    op.localGet(C),
+    op.localGet(IR),
+    op.localGet(LDC),
+    op.i32Mul,
+    op.localGet(JR),
+    op.i32Add,
+    op.i32Const(F64),
+    op.i32Mul,
+    op.i32Add,
+    op.localSet(TILE),
+  );
   for (let i = 0; i < R; i++) {
     for (let h = 0; h < 2; h++) {
-      code.push(op.localGet(TILE), op.localGet(TILE), op.v128Load(16 * h), op.localGet(acc(i, h)),
-        op.f64x2Add, op.v128Store(16 * h));
+      code.push(
+        op.localGet(TILE),
+        op.localGet(TILE),
+        op.v128Load(16 * h),
+        op.localGet(acc(i, h)),
+        op.f64x2Add,
+        op.v128Store(16 * h),
+      );
     }
-    code.push(op.localGet(TILE), op.localGet(LDC), op.i32Const(F64), op.i32Mul, op.i32Add, op.localSet(TILE));
+    code.push(
+      op.localGet(TILE),
+      op.localGet(LDC),
+      op.i32Const(F64),
+      op.i32Mul,
+      op.i32Add,
+      op.localSet(TILE),
+    );
   }
   return code;
 }
@@ -88,15 +164,29 @@ function tile(): Bytes[] {
 function kernelBytes(): Uint8Array<ArrayBuffer> {
   const doubles = SCRATCH_LENGTHS.c + SCRATCH_LENGTHS.packA + SCRATCH_LENGTHS.packB;
   const pages = Math.ceil((doubles * F64) / 65536);
-  return moduleBytes({
-    name: 'multiply',
-    params: [I32, I32, I32, I32, I32, I32, I32],
-    locals: [[TILE - JR + 1, I32], [B1 - ACC + 1, V128]],
-    body: forLoop(JR, NC, R, forLoop(IR, MC, R, tile())),
-  }, pages);
+  return moduleBytes(
+    {
+      name: 'multiply',
+      params: [I32, I32, I32, I32, I32, I32, I32],
+      locals: [
+        [TILE - JR + 1, I32],
+        [B1 - ACC + 1, V128],
+      ],
+      body: forLoop(JR, NC, R, forLoop(IR, MC, R, tile())),
+    },
+    pages,
+  );
 }
 
-type Multiply = (pa: number, pb: number, mc: number, nc: number, kc: number, c: number, ldc: number) => void;
+type Multiply = (
+  pa: number,
+  pb: number,
+  mc: number,
+  nc: number,
+  kc: number,
+  c: number,
+  ldc: number,
+) => void;
 
 let kernel: PanelKernel | null | undefined; // one per thread: a worker builds its own
 
@@ -106,7 +196,8 @@ export function wasmPanelKernel(): PanelKernel | null {
   const bytes = kernelBytes();
   if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (kernel = null);
   const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
-  const multiply = exports.multiply as Multiply, memory = exports.memory as WebAssembly.Memory;
+  const multiply = exports.multiply as Multiply,
+    memory = exports.memory as WebAssembly.Memory;
   // The memory, cut into C then the two packs, each as long as matmulBlock ever asks.
   const views: Record<string, Float64Array> = {};
   let offset = 0;
@@ -117,7 +208,9 @@ export function wasmPanelKernel(): PanelKernel | null {
   return (kernel = {
     scratch: (slot, length) => {
       if (length > views[slot].length) {
-        throw new Error(`matmul: scratch '${slot}' of ${length} doubles, but the WebAssembly memory holds ${views[slot].length}`);
+        throw new Error(
+          `matmul: scratch '${slot}' of ${length} doubles, but the WebAssembly memory holds ${views[slot].length}`,
+        );
       }
       return views[slot].subarray(0, length);
     },
