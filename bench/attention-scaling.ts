@@ -1,8 +1,9 @@
-// How attention's cost grows with sequence length: time and peak memory of one forward+backward of a
-// causal token mixer (B 1, C 64, 4 heads) for n = 256 … 4096 — softmax attention (models/attention.ts,
-// O(n²) time and memory), and, when their files exist, local attention (models/sparse-attention.ts,
-// window w: O(n·w)) and linear attention (models/linear-attention.ts, O(n·hs²)). Variants are built
-// through models/mixers.ts from a config, imported dynamically: a missing one is skipped with a note.
+// How attention's cost grows with sequence length: time and peak memory of one forward+backward of
+// a causal token mixer (B 1, C 64, 4 heads) for n = 256 … 4096 — softmax attention
+// (models/attention.ts, O(n²) time and memory), and, when their files exist, local attention
+// (models/sparse-attention.ts, window w: O(n·w)) and linear attention (models/linear-attention.ts,
+// O(n·hs²)). Variants are built through models/mixers.ts from a config, imported dynamically: a
+// missing one is skipped with a note.
 //
 // Memory: the peak of process.memoryUsage().arrayBuffers (every tensor lives in an ArrayBuffer)
 // over the run, minus its value after a full GC just before. It is sampled inside the run by

@@ -1,11 +1,12 @@
 // `npm run bench`: attngrad (1 thread, all threads, GPU.js modes when present) against tfjs-core on
-// @tensorflow/tfjs-backend-cpu and @tensorflow/tfjs-backend-wasm, in one process, on the same seeded
-// inputs: square matmuls, the matmul shapes of one training step, softmax / LayerNorm / attention
-// forward+backward, and the reference train step (with its loss after 10 steps). Every result is
-// checked against tfjs-cpu before it is timed; a mismatch (or train-step losses that disagree by
-// more than 1e-3) exits non-zero without writing results.
+// @tensorflow/tfjs-backend-cpu and @tensorflow/tfjs-backend-wasm, in one process, on the same
+// seeded inputs: square matmuls, the matmul shapes of one training step, softmax / LayerNorm /
+// attention forward+backward, and the reference train step (with its loss after 10 steps). Every
+// result is checked against tfjs-cpu before it is timed; a mismatch (or train-step losses that
+// disagree by more than 1e-3) exits non-zero without writing results.
 // Prints a markdown table (times as ratios to each tfjs backend), writes bench/results/latest.json
-// (an array of { case, impl, msMedian, gflops?, lossAfter10?, ... }), latest-env.json and latest.svg.
+// (an array of { case, impl, msMedian, gflops?, lossAfter10?, ... }), latest-env.json and
+// latest.svg.
 // Flags: --only REGEX (cases to run), --no-train (skip the train step).
 // Read next: harness.ts (timing), cases.ts, train-step.ts, chart.ts.
 
@@ -161,7 +162,9 @@ function table(ids: string[]): string {
   return lines.join('\n');
 }
 
-/** Σ (times per step × median) over the step's matmul shapes, per impl: the matmul share of a step. */
+/**
+ * Σ (times per step × median) over the step's matmul shapes, per impl: the matmul share of a step.
+ */
 function matmulShare(): string[] {
   const counts = new Map(cases.filter((c) => c.stepCount).map((c) => [c.name, c.stepCount!]));
   const byImpl = new Map<string, number>();

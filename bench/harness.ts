@@ -2,8 +2,8 @@
 // engines exist (threads, GPU.js), timing with warm-up and medians, seeded inputs, atomic writes.
 // Read next: cases.ts (what is timed), train-step.ts, benchmark.ts (the driver).
 //
-// Timing. Every measured function is warmed up first (JIT, caches, lazily built kernels), then timed
-// in one of two ways, picked from the warm-up time of one call:
+// Timing. Every measured function is warmed up first (JIT, caches, lazily built kernels), then
+// timed in one of two ways, picked from the warm-up time of one call:
 // - under FAST_MS per call: the `benchmark` package (Benchmark.js). It batches many calls into each
 //   sample until the sample outlasts its minTime, so a 50 µs op is not at the mercy of the timer,
 //   and its samples' median is what we report.
@@ -30,8 +30,8 @@ export const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results
 export const tf = require('@tensorflow/tfjs-core') as typeof TF;
 require('@tensorflow/tfjs-backend-cpu');
 require('@tensorflow/tfjs-core/dist/register_all_gradients'); // tf.grads needs the gradient table
-// Production mode, as a user timing tfjs would run it; it also silences the "install tfjs-node" banner.
-// (IS_TEST, used by the tests, would add a per-kernel leak check to every timed call.)
+// Production mode, as a user timing tfjs would run it; it also silences the "install tfjs-node"
+// banner. (IS_TEST, used by the tests, would add a per-kernel leak check to every timed call.)
 tf.enableProdMode();
 
 export type TfBackendName = 'cpu' | 'wasm';
@@ -83,9 +83,10 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
 /**
  * attngrad's engines: 'attngrad' is the threaded backend ('cpu-threads') on all threads,
  * 'attngrad-1t' the same backend on one (as tfjs-wasm runs in Node). initGpuBackend adds
- * 'attngrad-gpu-<mode>' for the mode it picks by itself (a real adapter; none on a CPU-only machine) and for each mode forced with
- * BENCH_GPU_MODES=webgpu,headlessgl,webasm,cpu (software modes are slow: a 1024³ matmul takes
- * seconds, see docs/gpujs.md, so they are opt-in to keep `npm run bench` under 10 minutes).
+ * 'attngrad-gpu-<mode>' for the mode it picks by itself (a real adapter; none on a CPU-only
+ * machine) and for each mode forced with BENCH_GPU_MODES=webgpu,headlessgl,webasm,cpu (software
+ * modes are slow: a 1024³ matmul takes seconds, see docs/gpujs.md, so they are opt-in to keep `npm
+ * run bench` under 10 minutes).
  */
 export async function attngradImpls(notes: string[]): Promise<Impl[]> {
   const all = availableParallelism();
@@ -245,14 +246,19 @@ export function time(run: () => void, { budgetMs = 2500, minSamples = 5 } = {}):
 }
 
 // ---- command-line flags of the bench scripts ----
-/** The word after `name` (say '--steps') on the command line, or undefined when the flag is absent. */
+/**
+ * The word after `name` (say '--steps') on the command line, or undefined when the flag is absent.
+ */
 export function flagValue(name: string): string | undefined {
   const args = process.argv.slice(2),
     i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-/** A positive-integer flag, `fallback` when absent; anything else throws, naming the script and flag. */
+/**
+ * A positive-integer flag, `fallback` when absent; anything else throws, naming the script and
+ * flag.
+ */
 export function countFlag(script: string, name: string, fallback: number): number {
   const text = flagValue(name),
     value = text === undefined ? fallback : Number(text);
@@ -281,7 +287,10 @@ export function relError(got: ArrayLike<number>, want: ArrayLike<number>): numbe
   return Number.isFinite(err) ? err / scale : Infinity;
 }
 
-/** Create the folder, then write atomically (../nn/atomic-write.ts), so a reader never sees half a file. */
+/**
+ * Create the folder, then write atomically (../nn/atomic-write.ts), so a reader never sees half a
+ * file.
+ */
 export function writeAtomic(file: string, text: string): void {
   mkdirSync(dirname(file), { recursive: true });
   writeFileAtomic(file, text);

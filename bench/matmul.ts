@@ -1,5 +1,5 @@
-// Micro-benchmark: attngrad's packed CPU matmul kernel with its TypeScript micro-kernel and with its
-// WebAssembly SIMD one, on one thread, and split across every core (the 'cpu-threads' backend),
+// Micro-benchmark: attngrad's packed CPU matmul kernel with its TypeScript micro-kernel and with
+// its WebAssembly SIMD one, on one thread, and split across every core (the 'cpu-threads' backend),
 // against tfjs-core's CPU backend, on float32 square matmuls with the
 // same seeded inputs. Warm-up, then timed rounds that run each implementation in turn (so load
 // from other processes hits them alike) and the median per implementation. Prints a markdown

@@ -2,10 +2,12 @@
 // 2,000) and samples the resident set size (RSS: what the OS counts for the process — JS heap,
 // typed-array storage, worker threads) every --every steps. RSS must stay flat: every sample after
 // the warm-up (JIT, scratch buffers, Adam's moments, the pool's arena all settle in the first
-// --warmup steps) within ±10% of the baseline, the median over the first tenth after the warm-up. A leak — a graph kept alive
-// by a stray reference, a cache that never evicts — shows as a line that keeps climbing.
-// Prints a table, writes bench/results/memory.json and memory.svg, exits 1 when RSS drifts.
-// Usage: npm run bench:memory -- [--steps 2000] [--every 50] [--warmup 100] [--backend cpu-threads|cpu]
+// --warmup steps) within ±10% of the baseline, the median over the first tenth after the warm-up. A
+// leak — a graph kept alive by a stray reference, a cache that never evicts — shows as a line that
+// keeps climbing. Prints a table, writes bench/results/memory.json and memory.svg, exits 1 when RSS
+// drifts.
+// Usage: npm run bench:memory -- [--steps 2000] [--every 50] [--warmup 100] [--backend
+// cpu-threads|cpu]
 
 import { join } from 'node:path';
 import { memoryUsage } from 'node:process';

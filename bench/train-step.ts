@@ -7,11 +7,13 @@
 //
 // The tfjs twin is written with tfjs-core ops: tf.variable per parameter (copied from attngrad's
 // namedParameters() by name; every name must be used exactly once), moments-based LayerNorm,
-// matMul with transposeB for the (out, in) weights, softmax, logSoftmax cross-entropy, tf.train.adam.
-// The token embedding is a one-hot matmul in both tfjs backends: tfjs-backend-wasm has no gradient
-// kernel for gather (UnsortedSegmentSum), and one formulation for both keeps the rows comparable.
+// matMul with transposeB for the (out, in) weights, softmax, logSoftmax cross-entropy,
+// tf.train.adam. The token embedding is a one-hot matmul in both tfjs backends: tfjs-backend-wasm
+// has no gradient kernel for gather (UnsortedSegmentSum), and one formulation for both keeps the
+// rows comparable.
 //
-// Standalone: node --import tsx bench/train-step.ts [--impl attngrad|attngrad-1t|tfjs-cpu|tfjs-wasm]
+// Standalone: node --import tsx bench/train-step.ts [--impl
+// attngrad|attngrad-1t|tfjs-cpu|tfjs-wasm]
 //   [--steps N] [--profile]    (--profile: re-runs an attngrad impl, default attngrad-1t, under
 //   --cpu-prof and prints the top functions inside trainAttngrad). `--impl attngrad-cpu` runs the
 //   reference 'cpu' backend, only when named: its loss after 10 steps must equal the others' bits.
@@ -67,7 +69,8 @@ export const STEPS = 10;
 export const WARMUP_STEPS = 2; // not in the median: first-call compilation and allocation
 export const LOSS_TOLERANCE = 1e-3;
 
-// forward: per layer 4 C×C projections, 2 FFN matmuls, Q·Kᵀ and P·V; then the head. Backward ≈ 2× forward.
+// forward: per layer 4 C×C projections, 2 FFN matmuls, Q·Kᵀ and P·V; then the head. Backward ≈ 2×
+// forward.
 const N = B * T;
 const forwardFlop =
   L * (4 * 2 * N * C * C + 2 * 2 * N * C * F + 2 * 2 * B * NH * T * T * HS) + 2 * N * C * V;
@@ -123,7 +126,10 @@ function finish(losses: number[], stepMs: number[], lossAfter10: number): TrainR
 }
 
 // ---- attngrad ----
-/** `steps` steps over `batches` (cycled); `onStep(i, loss)` after each, e.g. to sample memory (bench/memory.ts). */
+/**
+ * `steps` steps over `batches` (cycled); `onStep(i, loss)` after each, e.g. to sample memory
+ * (bench/memory.ts).
+ */
 export function trainAttngrad(
   init: Weights,
   batches: Batch[],
@@ -328,7 +334,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     await main();
     process.exit(0); // worker-thread backends may keep the event loop alive
   } catch (e) {
-    // one readable error: tfjs-wasm's emscripten glue rethrows uncaught errors with its whole source
+    // one readable error: tfjs-wasm's emscripten glue rethrows uncaught errors with its whole
+    // source
     console.error(`train-step failed: ${(e as Error).stack ?? e}`);
     process.exit(1);
   }

@@ -1,5 +1,5 @@
-// A small flag parser driven by a table of flag specs: types, defaults, choices and help text in one
-// place. Bad input raises UsageError, which the CLI prints as one line and exits with code 2.
+// A small flag parser driven by a table of flag specs: types, defaults, choices and help text in
+// one place. Bad input raises UsageError, which the CLI prints as one line and exits with code 2.
 
 export class UsageError extends Error {}
 

@@ -32,7 +32,10 @@ const loadFlags = {
   help: { type: 'bool', default: false, help: 'show this help' },
 } satisfies Record<string, FlagSpec>;
 
-/** --backend: the TS kernels on every core or one; gpu: gpu.js kernels when a real adapter (or a forced mode) is there, said in one line. */
+/**
+ * --backend: the TS kernels on every core or one; gpu: gpu.js kernels when a real adapter (or a
+ * forced mode) is there, said in one line.
+ */
 async function useBackend(name: unknown): Promise<void> {
   if (name !== 'gpu') return setBackend(String(name));
   const gpu = await initGpuBackend();

@@ -112,7 +112,9 @@ export function train(config: RunConfig, options: TrainOptions): TrainResult {
   };
 }
 
-/** metrics.jsonl (one JSON object a line) and loss.svg (training loss and validation loss by step). */
+/**
+ * metrics.jsonl (one JSON object a line) and loss.svg (training loss and validation loss by step).
+ */
 function writeReports(runDir: string, metrics: Metric[]): void {
   writeFileAtomic(
     join(runDir, 'metrics.jsonl'),

@@ -68,7 +68,8 @@ export function variance(x: Tensor, dim: Dims, keepdim: boolean, correction: num
 // logsumexp = m + log Σ exp(x − m), with m = max(x) held constant (the result does not depend on m)
 export function logsumexp(x: Tensor, dim: Dims, keepdim: boolean): Tensor {
   const m = x.max(dim, true).detach();
-  const safeM = m.maskedFill(m.abs().eq(Infinity), 0); // all −∞ rows: keep m finite, the result is −∞
+  // all −∞ rows: keep m finite, the result is −∞
+  const safeM = m.maskedFill(m.abs().eq(Infinity), 0);
   const out = x.sub(safeM).exp().sum(dim, true).log().add(safeM);
   return keepdim
     ? out
@@ -76,7 +77,8 @@ export function logsumexp(x: Tensor, dim: Dims, keepdim: boolean): Tensor {
 }
 
 // ---- activations ----
-// gelu(x) = x·Φ(x) = ½x(1 + erf(x/√2)); 'tanh' is the approximation ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
+// gelu(x) = x·Φ(x) = ½x(1 + erf(x/√2)); 'tanh' is the approximation ½x(1 + tanh(√(2/π)(x +
+// 0.044715x³)))
 export function gelu(x: Tensor, approximate: 'none' | 'tanh'): Tensor {
   if (approximate === 'tanh') {
     return x.mul(0.5).mul(
@@ -90,7 +92,8 @@ export function gelu(x: Tensor, approximate: 'none' | 'tanh'): Tensor {
   return x.mul(0.5).mul(x.div(Math.SQRT2).erf().add(1));
 }
 export const silu = (x: Tensor) => x.mul(x.sigmoid()); // x·σ(x)
-// elu = x for x > 0, α(eˣ − 1) otherwise; exp sees min(x, 0) so it never overflows (no ∞·0 in backward)
+// elu = x for x > 0, α(eˣ − 1) otherwise; exp sees min(x, 0) so it never overflows (no ∞·0 in
+// backward)
 export const elu = (x: Tensor, alpha: number) =>
   where(x.gt(0), x, x.minimum(0).exp().sub(1).mul(alpha));
 
@@ -251,7 +254,8 @@ export function stack(xs: Tensor[], dim = 0): Tensor {
 export const cumsum = (x: Tensor, dim: number) =>
   cumsumP([x], { dim: normDim('cumsum', dim, x.ndim), reverse: false });
 
-// tril keeps row i, column j when j − i ≤ diagonal (triu: when j − i ≥ diagonal), over the last two dims
+// tril keeps row i, column j when j − i ≤ diagonal (triu: when j − i ≥ diagonal), over the last two
+// dims
 function triangle(op: string, x: Tensor, diagonal: number, keepLower: boolean): Tensor {
   if (x.ndim < 2) throw new Error(`${op}: input needs at least 2 dims, got ${fmt(x.shape)}`);
   const [n, m] = x.shape.slice(-2);
@@ -264,7 +268,9 @@ export const tril = (x: Tensor, diagonal: number) => triangle('tril', x, diagona
 export const triu = (x: Tensor, diagonal: number) => triangle('triu', x, diagonal, false);
 
 // ---- layers ----
-/** torch.nn.functional.linear: y = x·Wᵀ + b for W of shape (out, in); leading dims of x are batch. */
+/**
+ * torch.nn.functional.linear: y = x·Wᵀ + b for W of shape (out, in); leading dims of x are batch.
+ */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   const [out, inFeatures] = weight.shape;
   if (weight.ndim !== 2 || x.ndim === 0 || x.shape[x.ndim - 1] !== inFeatures) {
@@ -290,7 +296,10 @@ export function oneHot(indices: Tensor, numClasses: number): Tensor {
   return new Tensor(out, [...indices.shape, numClasses]);
 }
 
-/** Inverted dropout: zero each element with probability p and scale the rest by 1/(1 − p); identity in eval. */
+/**
+ * Inverted dropout: zero each element with probability p and scale the rest by 1/(1 − p); identity
+ * in eval.
+ */
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
   if (!training || p === 0) return x;
@@ -305,8 +314,8 @@ export interface CrossEntropyOptions {
 }
 
 /**
- * Cross-entropy of logits (..., C) against int32 class ids (...): −log softmax(z)_y, averaged over the
- * targets that are not ignoreIndex. Label smoothing ε mixes in the uniform distribution:
+ * Cross-entropy of logits (..., C) against int32 class ids (...): −log softmax(z)_y, averaged over
+ * the targets that are not ignoreIndex. Label smoothing ε mixes in the uniform distribution:
  * loss = (1 − ε)·(−log p_y) + ε·mean_c(−log p_c). A batch whose targets are all ignored gives 0.
  */
 export function crossEntropy(

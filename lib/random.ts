@@ -1,5 +1,6 @@
 // The one seeded generator behind every random draw in attngrad (xoshiro128**, 32-bit state words).
-// Same seed => same numbers, on every machine. getRngState/setRngState let checkpoints resume a stream.
+// Same seed => same numbers, on every machine. getRngState/setRngState let checkpoints resume a
+// stream.
 
 let state = new Uint32Array(4);
 let spareNormal: number | null = null;

@@ -1,4 +1,5 @@
-// Shape arithmetic: sizes, strides, broadcasting and dim normalisation, with errors that name the op.
+// Shape arithmetic: sizes, strides, broadcasting and dim normalisation, with errors that name the
+// op.
 
 export type Shape = readonly number[];
 

@@ -22,7 +22,9 @@ export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
   requiresGrad = false;
-  /** Accumulated gradient, on leaves only (tensors that require grad and were not made by an op). */
+  /**
+   * Accumulated gradient, on leaves only (tensors that require grad and were not made by an op).
+   */
   grad: Tensor | null = null;
   /** The primitive that made this tensor, null for leaves and for tensors made without grad. */
   gradFn: GradFn | null = null;
@@ -312,7 +314,10 @@ export class Tensor {
     return F.triu(this, diagonal);
   }
 
-  /** A number becomes a 0-d tensor of this tensor's dtype, so `x.mul(2)` stays float64 in gradchecks. */
+  /**
+   * A number becomes a 0-d tensor of this tensor's dtype, so `x.mul(2)` stays float64 in
+   * gradchecks.
+   */
   private lift(other: TensorLike): Tensor {
     if (other instanceof Tensor) return other;
     if (typeof other !== 'number')

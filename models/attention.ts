@@ -4,7 +4,8 @@
 //   Attention(Q, K, V) = softmax(Q Kᵀ / √hs + mask) V,   one such map per head, heads concatenated.
 //
 // Positions that act inside attention (RoPE, ALiBi, KERPLE, T5), the log-n scale and windows reach
-// it through one seam, a list of score modifiers (score-modifiers.ts); with none, this is the paper's.
+// it through one seam, a list of score modifiers (score-modifiers.ts); with none, this is the
+// paper's.
 //
 // Glossary: B batch, T query length, S key length, C channels (nEmbd), nh heads, hs = C / nh.
 // Read next: score-modifiers.ts, block.ts.
@@ -46,7 +47,8 @@ export class MultiHeadAttention extends HeadProjections implements TokenMixer {
   forward(x: Tensor, options: MixerOptions = {}): Tensor {
     const { memory, causal = false, keep = null, inferenceWindow = false } = options;
     const state = stateOf('MultiHeadAttention', 'keys-values', options.state);
-    let [q, k, v] = memory ? this.crossKeysValues(x, memory, state) : this.project(x); // (B, nh, ·, hs)
+    // (B, nh, ·, hs)
+    let [q, k, v] = memory ? this.crossKeysValues(x, memory, state) : this.project(x);
     if (!memory) {
       const past = state?.k ? state.k.shape[2] : 0; // the new tokens sit after the cached ones
       for (const m of this.modifiers) if (m.rotate) [q, k] = m.rotate(q, k, past);

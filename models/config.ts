@@ -40,7 +40,8 @@ export interface TransformerConfig {
   ffnHidden?: number; // default 4·nEmbd
   dropout?: number;
   norm?: 'pre' | 'post'; // post = the paper's LN(x + F(x))
-  position?: PositionName; // none/sinusoidal/learned are added to the embeddings; the rest act inside attention
+  // none/sinusoidal/learned are added to the embeddings; the rest act inside attention
+  position?: PositionName;
   activation?: 'relu' | 'gelu';
   attention?: AttentionName; // the token mixer of every block
   scale?: 'sqrt' | 'logn'; // 1/√d, or the entropy-invariant log(n)/log(trainLen) · 1/√d

@@ -1,8 +1,8 @@
-// FLASH, the mixed-chunk attention of "Transformer Quality in Linear Time" (Hua, Dai, Liu, Le, 2022,
-// arXiv 2202.10447, §3.2; Su's reading in kexue.fm 8934): the GAU of gau.ts made linear in T.
+// FLASH, the mixed-chunk attention of "Transformer Quality in Linear Time" (Hua, Dai, Liu, Le,
+// 2022, arXiv 2202.10447, §3.2; Su's reading in kexue.fm 8934): the GAU of gau.ts made linear in T.
 // Split the sequence into G chunks of c tokens (the last one padded). Inside each chunk, GAU's
-// quadratic attention (relu²/n, or softmax with log-n); across chunks, linear attention with two more
-// scale/offset copies of the same Z, Q_lin and K_lin:
+// quadratic attention (relu²/n, or softmax with log-n); across chunks, linear attention with two
+// more scale/offset copies of the same Z, Q_lin and K_lin:
 //
 //   V̂_g = quad(Q_g, K_g, V_g) + Q_lin,g · (Σ_h K_lin,hᵀ V_h) / n_lin        O = (U ⊙ V̂) Wo
 //
@@ -22,8 +22,8 @@ import type { MixerOptions } from './mixer.ts';
 export type FlashConfig = GAUConfig & Pick<Required<TransformerConfig>, 'chunk'>;
 
 /**
- * Σ_{h<g} t_h along dim 1. Shifting by one chunk and then summing is exact: subtracting a chunk's own
- * term from an inclusive cumsum would leave rounding that depends on the future.
+ * Σ_{h<g} t_h along dim 1. Shifting by one chunk and then summing is exact: subtracting a chunk's
+ * own term from an inclusive cumsum would leave rounding that depends on the future.
  */
 function exclusiveCumsum(t: Tensor): Tensor {
   const G = t.shape[1];

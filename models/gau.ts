@@ -1,7 +1,8 @@
 // GAU, the Gated Attention Unit of "Transformer Quality in Linear Time" (Hua, Dai, Liu, Le, 2022,
-// arXiv 2202.10447), as read by Su Jianlin in "GAU needs no warmup" (kexue.fm 8990) and GAU-α (9052).
-// One GAU layer replaces a whole Transformer block (attention + FFN): a gated linear unit whose value
-// path is mixed over time by a single-head attention built from one narrow shared projection Z.
+// arXiv 2202.10447), as read by Su Jianlin in "GAU needs no warmup" (kexue.fm 8990) and GAU-α
+// (9052). One GAU layer replaces a whole Transformer block (attention + FFN): a gated linear unit
+// whose value path is mixed over time by a single-head attention built from one narrow shared
+// projection Z.
 //
 //   U = φ(X Wu), V = φ(X Wv)  (T, e);   Z = φ(X Wz)  (T, s);   φ = SiLU (swish), on all three
 //   Q = Z ⊙ γq + βq,  K = Z ⊙ γk + βk                  per-dimension scale and offset of one Z
@@ -68,10 +69,10 @@ export interface AttendOptions {
 }
 
 /**
- * GAU's single-head attention over the last two dims: q, k (..., L, s), v (..., L, e) → (..., L, e).
- * Masks are multiplicative for relu² (a hidden key's weight is zeroed: there is no exponential to
- * turn an additive −∞ into 0, and n must count the visible keys anyway) and −∞ for softmax. A row
- * with no visible key gives 0: n is clamped to ≥ 1 and the fused softmax zeroes all −∞ rows.
+ * GAU's single-head attention over the last two dims: q, k (..., L, s), v (..., L, e) → (..., L,
+ * e). Masks are multiplicative for relu² (a hidden key's weight is zeroed: there is no exponential
+ * to turn an additive −∞ into 0, and n must count the visible keys anyway) and −∞ for softmax. A
+ * row with no visible key gives 0: n is clamped to ≥ 1 and the fused softmax zeroes all −∞ rows.
  */
 export function gauAttention(q: Tensor, k: Tensor, v: Tensor, options: AttendOptions = {}): Tensor {
   const [L, s] = q.shape.slice(-2);
@@ -83,7 +84,8 @@ export function gauAttention(q: Tensor, k: Tensor, v: Tensor, options: AttendOpt
     const a = scores.relu().square(); // (..., L, L)
     return (visible ? a.mul(visible) : a).div(n).matmul(v); // (..., L, e)
   }
-  const logBase = Math.log(Math.max(2, options.logBase ?? L)); // a length of 1 would divide by log 1 = 0
+  // a length of 1 would divide by log 1 = 0
+  const logBase = Math.log(Math.max(2, options.logBase ?? L));
   const kappa = typeof n === 'number' ? Math.log(n) / logBase : n.log().div(logBase); // (..., L, 1)
   const logits = scores.mul(kappa); // (..., L, L)
   const masked = visible ? logits.maskedFill(visible.eq(0), -Infinity) : logits;
@@ -118,7 +120,8 @@ export class GatedAttentionUnit extends Module implements TokenMixer {
 
   /** x (B, T, C) → U, V (B, T, e) and Z (B, T, s), each through φ = SiLU. */
   protected project(x: Tensor): Tensor[] {
-    return this.hidden.forward(x).silu().split([this.e, this.e, this.s], -1); // (B, T, e), (B, T, e), (B, T, s)
+    // (B, T, e), (B, T, e), (B, T, s)
+    return this.hidden.forward(x).silu().split([this.e, this.e, this.s], -1);
   }
 
   forward(x: Tensor, { causal = false, keep = null }: MixerOptions = {}): Tensor {

@@ -1,4 +1,5 @@
-// attngrad/models: the Transformer, masks, positions, sampling, and the data (toy tasks, char text).
+// attngrad/models: the Transformer, masks, positions, sampling, and the data (toy tasks, char
+// text).
 export { MultiHeadAttention } from './attention.ts';
 export type {
   KVCache,

@@ -14,7 +14,8 @@
 // Generation: the RNN form. The state carries the running sums instead of keys and values,
 // KV = Σ_j φ(k_j) v_jᵀ (B, nh, hs, hs) and z = Σ_j φ(k_j) (B, nh, hs, 1) (a 'running-sums'
 // state, mixer.ts), so a generated token costs O(hs²) per head whatever the length so far.
-// Position schemes that act inside attention (rope, alibi, ...) are not applied here; use absolute ones.
+// Position schemes that act inside attention (rope, alibi, ...) are not applied here; use absolute
+// ones.
 //
 // Glossary: B batch, T time (the new tokens), C channels (nEmbd), nh heads, hs = C / nh head size.
 // Read next: attention.ts (the softmax mixer this replaces), ../lib/ops/linear-attention.ts.
@@ -62,7 +63,8 @@ export class LinearAttention extends HeadProjections implements TokenMixer {
     let [q, k, v] = this.project(x); // (B, nh, T, hs) each
     [q, k] = [this.phi(q), this.phi(k)];
     if (keep) {
-      // keep covers every key (B, S) as for softmax attention; the new tokens are its last T columns
+      // keep covers every key (B, S) as for softmax attention; the new tokens are its last T
+      // columns
       const real = keep
         .narrow(1, keep.shape[1] - T, T)
         .to(x.dtype)
@@ -75,7 +77,10 @@ export class LinearAttention extends HeadProjections implements TokenMixer {
     return this.output(y); // (B, T, C)
   }
 
-  /** Attend with the sums KV0, z0 of earlier tokens (if any) included; leave the new sums in the state. */
+  /**
+   * Attend with the sums KV0, z0 of earlier tokens (if any) included; leave the new sums in the
+   * state.
+   */
   private carry(q: Tensor, k: Tensor, v: Tensor, causal: boolean, sums: RunningSumState): Tensor {
     const [kv0, z0] = [sums.kv, sums.z];
     let kv = k.transpose(-2, -1).matmul(v); // (B, nh, hs, hs): Σ_j φ(k_j) v_jᵀ over the new tokens
@@ -83,7 +88,8 @@ export class LinearAttention extends HeadProjections implements TokenMixer {
     if (kv0 && z0) [kv, z] = [kv.add(kv0), z.add(z0)];
     [sums.kv, sums.z] = [kv, z];
     if (!causal) return q.matmul(kv).div(q.matmul(z).add(this.eps)); // (B, nh, T, hs)
-    const own = causalLinearAttention(q, k, v, this.eps); // (B, nh, T, hs): N_i / (D_i + eps) over the new tokens
+    // (B, nh, T, hs): N_i / (D_i + eps) over the new tokens
+    const own = causalLinearAttention(q, k, v, this.eps);
     if (!kv0 || !z0) return own;
     // o_i = (φ(q_i)ᵀKV0 + N_i) / (φ(q_i)ᵀz0 + D_i + eps): undo own's normaliser, add the old sums
     const d = q.mul(k.cumsum(2)).sum(-1, true); // (B, nh, T, 1): D_i = φ(q_i)ᵀ Σ_{j≤i} φ(k_j)

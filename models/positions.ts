@@ -5,7 +5,9 @@ import { noGrad, tensor, type Tensor } from '../lib/index.ts';
 import { Embedding } from '../nn/index.ts';
 import { Module } from '../nn/module.ts';
 
-/** PE(p, 2i) = sin(p / 10000^{2i/C}), PE(p, 2i+1) = cos(p / 10000^{2i/C}); a buffer, not trained. */
+/**
+ * PE(p, 2i) = sin(p / 10000^{2i/C}), PE(p, 2i+1) = cos(p / 10000^{2i/C}); a buffer, not trained.
+ */
 export class SinusoidalPositions extends Module {
   table: Tensor; // (blockSize, C)
   constructor(blockSize: number, C: number) {

@@ -1,5 +1,5 @@
-// Positions that act inside attention, and the length-extrapolation tools around them: RoPE (rotates
-// q and k), biases added to the logits before softmax (ALiBi, KERPLE-log, T5 buckets), the
+// Positions that act inside attention, and the length-extrapolation tools around them: RoPE
+// (rotates q and k), biases added to the logits before softmax (ALiBi, KERPLE-log, T5 buckets), the
 // entropy-invariant log-n scale, and the Λ-shaped window mask (local window + first-k sinks).
 //
 //   RoPE    RoFormer (Su et al., 2021, arXiv 2104.09864): (R_i q)ᵀ(R_j k) = qᵀ R_{j−i} k
@@ -9,7 +9,8 @@
 //   log n   Su, kexue.fm posts 8823 and 9948; window + sinks: posts 9431 and 9948 (the "super baseline")
 //
 // Glossary: nh heads, T queries, S keys, hs head size. With a KV cache holding S − T earlier keys,
-// query t sits at absolute position i = S − T + t and key s at j = s; every function here uses that.
+// query t sits at absolute position i = S − T + t and key s at j = s; every function here uses
+// that.
 // Read next: score-modifiers.ts, which hands these to attention.
 
 import { cat, full, tensor, type DType, type Tensor } from '../lib/index.ts';
@@ -23,12 +24,13 @@ function distances(T: number, S: number): Float64Array {
 }
 
 /**
- * RoPE: rotate x (B, nh, T, hs) at positions offset … offset + T − 1 (offset = keys already cached).
- * Pair layout, one of the two in common use: half-split, x_i pairs with x_{i+hs/2} (GPT-NeoX,
- * lucidrains), rotated by p·θ_i with θ_i = 10000^(−2i/hs). The interleaved layout (bert4keras) gives
- * the same attention when q and k share it; half-split needs only two narrows. cos/sin tables are
- * made per call in x's dtype, so any length works (no blockSize limit, for extrapolation tests).
- * The rotation is orthogonal, so backward (through these ops) applies the inverse rotation.
+ * RoPE: rotate x (B, nh, T, hs) at positions offset … offset + T − 1 (offset = keys already
+ * cached). Pair layout, one of the two in common use: half-split, x_i pairs with x_{i+hs/2}
+ * (GPT-NeoX, lucidrains), rotated by p·θ_i with θ_i = 10000^(−2i/hs). The interleaved layout
+ * (bert4keras) gives the same attention when q and k share it; half-split needs only two narrows.
+ * cos/sin tables are made per call in x's dtype, so any length works (no blockSize limit, for
+ * extrapolation tests). The rotation is orthogonal, so backward (through these ops) applies the
+ * inverse rotation.
  */
 export function rope(x: Tensor, offset: number): Tensor {
   const [, , T, hs] = x.shape;
@@ -51,8 +53,8 @@ export function rope(x: Tensor, offset: number): Tensor {
 
 /**
  * ALiBi slopes, the rule of the paper's code: for H a power of two, the geometric sequence
- * m_h = 2^(−8h/H), h = 1…H; otherwise the 2^k slopes of the largest power of two 2^k < H, then every
- * other slope of 2^(k+1) heads (2^(−4/2^k)·…), the first H − 2^k of them.
+ * m_h = 2^(−8h/H), h = 1…H; otherwise the 2^k slopes of the largest power of two 2^k < H, then
+ * every other slope of 2^(k+1) heads (2^(−4/2^k)·…), the first H − 2^k of them.
  */
 export function alibiSlopes(H: number): number[] {
   const geometric = (n: number) => Array.from({ length: n }, (_, h) => 2 ** ((-8 * (h + 1)) / n));
@@ -92,7 +94,8 @@ export class AlibiBias extends Module implements RelativeBias {
  * KERPLE-log: −r₁·log(1 + r₂·|i − j|) with r₁, r₂ > 0 learned per head (the log kernel; the paper
  * also has a power kernel −r₁|i − j|^r₂, which needs r₂ ≤ 2 kept too). Positivity by r = exp(ρ):
  * smooth, never stuck at a bound (the paper's code clamps, which zeroes the gradient there).
- * ρ = 0 (r₁ = r₂ = 1) at init; the paper draws r at random, the heads' own q/k separate them anyway.
+ * ρ = 0 (r₁ = r₂ = 1) at init; the paper draws r at random, the heads' own q/k separate them
+ * anyway.
  */
 export class KerpleLogBias extends Module implements RelativeBias {
   logR1: Tensor; // (nh), ρ₁
@@ -113,9 +116,10 @@ export class KerpleLogBias extends Module implements RelativeBias {
 
 /**
  * T5's bucket of the relative position rel = j − i (key minus query), as in its reference code.
- * Bidirectional: half the buckets for keys before the query, half for keys after. Causal: keys after
- * the query (masked anyway) share bucket 0. Within a half, distances below half of its buckets get
- * one bucket each; larger ones share log-spaced buckets up to maxDistance, and beyond it the last.
+ * Bidirectional: half the buckets for keys before the query, half for keys after. Causal: keys
+ * after the query (masked anyway) share bucket 0. Within a half, distances below half of its
+ * buckets get one bucket each; larger ones share log-spaced buckets up to maxDistance, and beyond
+ * it the last.
  */
 export function t5Bucket(
   rel: number,
@@ -198,10 +202,10 @@ export function windowMask(
  * Entropy-invariant scale factor per query, multiplying 1/√hs: λ = max(1, log n / log trainLen),
  * n = the keys that query sees, counted from the additive mask (causal: i + 1; windowed: at most
  * window + 1 plus the sinks; padding excluded). Of the forms in use we take Su's post 9948:
- * the max(1, ·) clamp makes n = 0 or 1 harmless and keeps the usual scale up to the training length,
- * so training at trainLen is unchanged and attention sharpens only on longer contexts. (Post 8823's
- * unclamped log_N n would flatten early causal rows; bert4keras clamps n at 16 instead.)
- * Returns (…, T, 1) in `dtype`: (T, 1) for a (T, S) mask, (B, 1, T, 1) with padding.
+ * the max(1, ·) clamp makes n = 0 or 1 harmless and keeps the usual scale up to the training
+ * length, so training at trainLen is unchanged and attention sharpens only on longer contexts.
+ * (Post 8823's unclamped log_N n would flatten early causal rows; bert4keras clamps n at 16
+ * instead.) Returns (…, T, 1) in `dtype`: (T, 1) for a (T, S) mask, (B, 1, T, 1) with padding.
  */
 export function lognScale(mask: Tensor | null, S: number, trainLen: number, dtype: DType): Tensor {
   const n = mask ? mask.eq(0).sum(-1, true) : full([1, 1], S); // (…, T, 1) visible keys

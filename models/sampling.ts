@@ -27,7 +27,8 @@ export function sampleNext(
       continue;
     }
     const kept = order.slice(0, Math.min(topK ?? V, V));
-    const weights = kept.map((i) => Math.exp((row[i] - row[kept[0]]) / temperature)); // max-subtracted
+    // max-subtracted
+    const weights = kept.map((i) => Math.exp((row[i] - row[kept[0]]) / temperature));
     let u = random() * weights.reduce((a, w) => a + w, 0);
     out[b] = kept[kept.length - 1];
     for (let j = 0; j < kept.length; j++)

@@ -82,7 +82,8 @@ export class WindowBand extends ScoreModifier {
 
 /** The config fields attention reads; a Required<TransformerConfig> fits as it is. */
 export interface AttentionSettings {
-  position?: PositionName; // rope, alibi, kerple, t5 act here; none, sinusoidal, learned in the embedding
+  // rope, alibi, kerple, t5 act here; none, sinusoidal, learned in the embedding
+  position?: PositionName;
   scale?: 'sqrt' | 'logn';
   trainLen?: number; // the length the log-n scale is calibrated at
   window?: number; // windowed attention: keys within this distance of the query

@@ -15,13 +15,14 @@
 // an implementation that concatenates the parts' key lists scores a key that is in both (the
 // diagonal, at least) twice, which doubles its weight in the softmax.
 //
-// A pattern is an index table (T, W): row t lists the keys of the query at p = S − T + t (a generation state
-// holds the first S − T keys), padded keys (keep = 0) and the tail of short rows are −1. Rows are
-// built in O(W) each from candidates that contain the row, filtered by the definition, so W is
-// the widest row: local 2w+1 (causal w+1), atrous ⌈S/k⌉, sparse ≈ 2w + S/k, strided ≈ 2l + S/l,
-// fixed ≈ l + m·S/l. Time and memory are O(T·W) (lib/ops/sparse.ts), never O(T·S);
-// maskedDenseAttention is the O(T·S) reference built from the same definitions. SparseAttention
-// keeps the tables of its last few shapes (training repeats one) and empties padded keys per call.
+// A pattern is an index table (T, W): row t lists the keys of the query at p = S − T + t (a
+// generation state holds the first S − T keys), padded keys (keep = 0) and the tail of short rows
+// are −1. Rows are built in O(W) each from candidates that contain the row, filtered by the
+// definition, so W is the widest row: local 2w+1 (causal w+1), atrous ⌈S/k⌉, sparse ≈ 2w + S/k,
+// strided ≈ 2l + S/l, fixed ≈ l + m·S/l. Time and memory are O(T·W) (lib/ops/sparse.ts), never
+// O(T·S); maskedDenseAttention is the O(T·S) reference built from the same definitions.
+// SparseAttention keeps the tables of its last few shapes (training repeats one) and empties padded
+// keys per call.
 //
 // Glossary: B batch, T query length, S key length, C channels (nEmbd), nh heads, hs = C / nh,
 // W slots per query, w window, k rate, l stride (block), m summary cells per block.
@@ -111,7 +112,8 @@ function forCandidates(
       return lattice();
     case 'fixed':
       run(p - (p % k), p - (p % k) + k); // own block
-      for (let b = 0; b < S; b += k) run(b + k - summaryCells(k), b + k); // every block's summary cells
+      // every block's summary cells
+      for (let b = 0; b < S; b += k) run(b + k - summaryCells(k), b + k);
   }
 }
 
@@ -125,7 +127,8 @@ export function patternIndex(
   checkPattern(pattern);
   const keys: number[] = []; // the rows one after another; row t ends at ends[t]
   const ends: number[] = [];
-  const seen = new Int32Array(S).fill(-1); // seen[j] = t: key j is in row t already (candidate lists overlap)
+  // seen[j] = t: key j is in row t already (candidate lists overlap)
+  const seen = new Int32Array(S).fill(-1);
   let W = 1;
   for (let t = 0; t < T; t++) {
     const p = S - T + t;
@@ -144,7 +147,10 @@ export function patternIndex(
   return keep ? emptyPadded(idx, S, keep) : idx;
 }
 
-/** A (T, W) table over S keys as (B, T, W), with the keys `keep` marks as padding emptied (−1) per batch row. */
+/**
+ * A (T, W) table over S keys as (B, T, W), with the keys `keep` marks as padding emptied (−1) per
+ * batch row.
+ */
 function emptyPadded(idx: Tensor, S: number, keep: Tensor): Tensor {
   const nb = batchesOf(keep, S);
   const size = idx.size; // T·W
@@ -158,7 +164,9 @@ function emptyPadded(idx: Tensor, S: number, keep: Tensor): Tensor {
   return tensor(data, { shape: [nb, ...idx.shape] });
 }
 
-/** The same pattern as an additive (B or 1, 1, T, S) mask of 0 / −∞, tested pair by pair: O(T·S). */
+/**
+ * The same pattern as an additive (B or 1, 1, T, S) mask of 0 / −∞, tested pair by pair: O(T·S).
+ */
 export function patternMask(
   pattern: SparsePattern,
   T: number,
@@ -233,7 +241,10 @@ export class SparseAttention extends HeadProjections implements TokenMixer {
     return keyValueState();
   }
 
-  /** The (T, W) table for this shape: reused when recent, else built (the least recently used is dropped). */
+  /**
+   * The (T, W) table for this shape: reused when recent, else built (the least recently used is
+   * dropped).
+   */
   private table(T: number, S: number, causal: boolean): Tensor {
     const key = `${T},${S},${causal}`;
     const idx = this.tables.get(key) ?? patternIndex(this.pattern, T, S, { causal });
@@ -253,7 +264,8 @@ export class SparseAttention extends HeadProjections implements TokenMixer {
     }
     const [q, kNew, vNew] = this.project(x); // (B, nh, T, hs) each
     // the state keeps every key: atrous, strided and fixed reach back to position 0
-    const [k, v] = appendKeysValues(stateOf(who, 'keys-values', state), kNew, vNew); // (B, nh, S, hs)
+    // (B, nh, S, hs)
+    const [k, v] = appendKeysValues(stateOf(who, 'keys-values', state), kNew, vNew);
     const S = k.shape[2];
     const table = this.table(T, S, causal); // (T, W)
     const idx = keep ? emptyPadded(table, S, keep) : table; // (T, W) or (B, T, W)

@@ -55,7 +55,9 @@ export abstract class Synthesizer extends Module implements TokenMixer {
     this.attnDropout = new Dropout(config.dropout ?? 0);
   }
 
-  /** Synthesized logits for the T new queries (positions S−T … S−1) over S keys: (B or 1, nh, T, S). */
+  /**
+   * Synthesized logits for the T new queries (positions S−T … S−1) over S keys: (B or 1, nh, T, S).
+   */
   protected abstract logits(x: Tensor, S: number, state: KeyValueState | null): Tensor;
 
   newState(): KeyValueState {
@@ -92,7 +94,8 @@ export class DenseSynthesizer extends Synthesizer {
   constructor(config: SynthesizerConfig) {
     super(config);
     this.hidden = new Linear(config.nEmbd, config.nEmbd); // W₁, shared by the heads
-    this.out = new Linear(config.nEmbd, config.nHead * config.blockSize); // W₂, one ℓ-wide block per head
+    // W₂, one ℓ-wide block per head
+    this.out = new Linear(config.nEmbd, config.nHead * config.blockSize);
   }
   protected logits(x: Tensor, S: number): Tensor {
     const [B, T] = x.shape;
@@ -109,7 +112,8 @@ export class RandomSynthesizer extends Synthesizer {
     super(config);
     // N(0, 1) and no 1/√hs: a larger spread makes softmax(R) peaked from the start, and a peaked
     // softmax passes little gradient, so R trains slowly
-    this.table = table([config.nHead, config.blockSize, config.blockSize], 1, trainable); // (nh, ℓ, ℓ)
+    // (nh, ℓ, ℓ)
+    this.table = table([config.nHead, config.blockSize, config.blockSize], 1, trainable);
   }
   protected logits(x: Tensor, S: number): Tensor {
     const [, T] = x.shape;
@@ -162,20 +166,23 @@ export class FactorizedDenseSynthesizer extends Synthesizer {
   protected logits(x: Tensor, S: number): Tensor {
     const [B, T] = x.shape;
     const h = this.hidden.forward(x).relu(); // (B, T, C)
-    const fa = this.outA.forward(h).reshape([B, T, this.nHead, this.a]).transpose(1, 2); // (B, nh, T, a)
-    const fb = this.outB.forward(h).reshape([B, T, this.nHead, this.b]).transpose(1, 2); // (B, nh, T, b)
-    const grid = fb.unsqueeze(4).mul(fa.unsqueeze(3)); // (B, nh, T, b, 1) ⊙ (B, nh, T, 1, a) → (B, nh, T, b, a)
+    // (B, nh, T, a)
+    const fa = this.outA.forward(h).reshape([B, T, this.nHead, this.a]).transpose(1, 2);
+    // (B, nh, T, b)
+    const fb = this.outB.forward(h).reshape([B, T, this.nHead, this.b]).transpose(1, 2);
+    // (B, nh, T, b, 1) ⊙ (B, nh, T, 1, a) → (B, nh, T, b, a)
+    const grid = fb.unsqueeze(4).mul(fa.unsqueeze(3));
     return grid.reshape([B, this.nHead, T, this.b * this.a]).narrow(3, 0, S); // (B, nh, T, S)
   }
 }
 
 /**
- * Random + Vanilla. Of the paper's mixtures (R+V, D+V, R+D) this is the one the paper reports best on
- * MT and LM (WMT EnDe 28.47 vs 27.67 vanilla) and the one the associative-recall experiment needs:
- * R supplies position-only mixing, QKᵀ the content matching that R and D lack. α = softmax(θ) over
- * the two logit sources, one pair per layer as in Mesh-TF's "random_plus_alpha"; θ = 0 at init (an
- * even mix), so Σα = 1 and the logit scale cannot blow up. θ is 1-D so that shells which
- * Xavier-initialise every matrix leave it at zero.
+ * Random + Vanilla. Of the paper's mixtures (R+V, D+V, R+D) this is the one the paper reports best
+ * on MT and LM (WMT EnDe 28.47 vs 27.67 vanilla) and the one the associative-recall experiment
+ * needs: R supplies position-only mixing, QKᵀ the content matching that R and D lack. α =
+ * softmax(θ) over the two logit sources, one pair per layer as in Mesh-TF's "random_plus_alpha"; θ
+ * = 0 at init (an even mix), so Σα = 1 and the logit scale cannot blow up. θ is 1-D so that shells
+ * which Xavier-initialise every matrix leave it at zero.
  */
 export class MixtureSynthesizer extends Synthesizer {
   query: Linear;

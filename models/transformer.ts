@@ -18,7 +18,9 @@ import { checkConfig, type TransformerConfig } from './config.ts';
 
 export { FeedForward, EncoderLayer, DecoderLayer } from './block.ts';
 
-/** Token embedding (×√C with sinusoidal positions, as in the paper) plus positions, then dropout. */
+/**
+ * Token embedding (×√C with sinusoidal positions, as in the paper) plus positions, then dropout.
+ */
 class Embedder extends Module {
   tokens: Embedding;
   positions: SinusoidalPositions | LearnedPositions | null;
@@ -45,9 +47,10 @@ class Embedder extends Module {
 }
 
 /**
- * Xavier-uniform for the weights of every Linear and Embedding (as the reference PyTorch Transformer
- * does for its matrices); other tables (a Synthesizer's random matrices) keep their own init. The
- * output head starts small (N(0, 0.02²), bias 0) so the loss at init is ≈ ln V, a uniform guess.
+ * Xavier-uniform for the weights of every Linear and Embedding (as the reference PyTorch
+ * Transformer does for its matrices); other tables (a Synthesizer's random matrices) keep their own
+ * init. The output head starts small (N(0, 0.02²), bias 0) so the loss at init is ≈ ln V, a uniform
+ * guess.
  */
 function initWeights(model: Module, head: Linear): void {
   for (const [, sub] of model.namedModules()) {
@@ -86,7 +89,9 @@ export class Seq2SeqTransformer extends Module {
     initWeights(this, this.head);
   }
 
-  /** src (B, S) → memory (B, S, C); srcKeep (B, S) is the padding mask (1 real token, 0 padding). */
+  /**
+   * src (B, S) → memory (B, S, C); srcKeep (B, S) is the padding mask (1 real token, 0 padding).
+   */
   encode(src: Tensor, srcKeep?: Tensor): { memory: Tensor; memoryKeep: Tensor | null } {
     const memoryKeep = srcKeep ?? null; // (B, S)
     let x = this.embed.forward(src); // (B, S, C)
@@ -109,7 +114,10 @@ export class Seq2SeqTransformer extends Module {
     return this.head.forward(this.decoderNorm ? this.decoderNorm.forward(x) : x); // (B, T, V)
   }
 
-  /** Teacher forcing: logits for every target position, and the loss if tgtOut is given (−100 = ignore). */
+  /**
+   * Teacher forcing: logits for every target position, and the loss if tgtOut is given (−100 =
+   * ignore).
+   */
   forward(src: Tensor, tgtIn: Tensor, options: Padding & { tgtOut?: Tensor } = {}): ModelOutput {
     const { memory, memoryKeep } = this.encode(src, options.srcKeep ?? options.srcPad);
     const logits = this.decode(tgtIn, memory, memoryKeep, {
@@ -119,8 +127,8 @@ export class Seq2SeqTransformer extends Module {
   }
 
   /**
-   * Decode token by token; stops a row at `eos`. Returns the tokens after `bos`. Each step feeds the
-   * new token when every block keeps a generation state, else the whole prefix again.
+   * Decode token by token; stops a row at `eos`. Returns the tokens after `bos`. Each step feeds
+   * the new token when every block keeps a generation state, else the whole prefix again.
    */
   generate(src: Tensor, options: Padding & GenerateOptions & SampleOptions): number[][] {
     return noGrad(() => {

@@ -5,7 +5,10 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-/** Write `data` (a string as UTF-8, or bytes in one or more chunks) to `file`; on failure the temp file is removed. */
+/**
+ * Write `data` (a string as UTF-8, or bytes in one or more chunks) to `file`; on failure the temp
+ * file is removed.
+ */
 export function writeFileAtomic(
   file: string,
   data: string | Uint8Array | readonly Uint8Array[],

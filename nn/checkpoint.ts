@@ -13,7 +13,8 @@
 //
 // A checkpoint is such a file with the model's stateDict() under its own names, the optimizer's
 // buffers under `optimizer.<buffer>`, and the rest (config, step, RNG state, optimizer step and
-// hyperparameters, extra) JSON-encoded in the metadata, whose values the format requires to be strings.
+// hyperparameters, extra) JSON-encoded in the metadata, whose values the format requires to be
+// strings.
 
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
@@ -290,7 +291,9 @@ export interface CheckpointContents {
   extra?: object;
 }
 
-/** Save model weights, optimizer state, step, config, the global RNG state and `extra`, atomically. */
+/**
+ * Save model weights, optimizer state, step, config, the global RNG state and `extra`, atomically.
+ */
 export function saveCheckpoint(
   file: string,
   { model, optimizer, step, config, extra = {} }: CheckpointContents,

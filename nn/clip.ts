@@ -1,13 +1,14 @@
 // clipGradNorm: rescale all gradients together so their joint norm is at most maxNorm, as
-// torch.nn.utils.clip_grad_norm_. Call it between backward() and optimizer.step(). Read next: schedule.ts.
+// torch.nn.utils.clip_grad_norm_. Call it between backward() and optimizer.step(). Read next:
+// schedule.ts.
 
 import type { Tensor } from '../lib/index.ts';
 
 /**
- * total = (Σ |g|ᵖ over every gradient element)^(1/p), or max |g| for p = Infinity, summed in doubles.
- * When total > maxNorm every gradient is scaled in place by maxNorm / (total + 1e−6). Returns the
- * total before clipping (worth logging: spikes show instability; a non-finite total means a bad step).
- * Parameters whose grad is null are skipped.
+ * total = (Σ |g|ᵖ over every gradient element)^(1/p), or max |g| for p = Infinity, summed in
+ * doubles. When total > maxNorm every gradient is scaled in place by maxNorm / (total + 1e−6).
+ * Returns the total before clipping (worth logging: spikes show instability; a non-finite total
+ * means a bad step). Parameters whose grad is null are skipped.
  */
 export function clipGradNorm(params: Tensor[], maxNorm: number, normType = 2): number {
   if (!(maxNorm >= 0)) throw new Error(`clipGradNorm: maxNorm must be ≥ 0, got ${maxNorm}`);

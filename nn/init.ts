@@ -1,5 +1,6 @@
 // Weight initialisers, in place on a tensor's buffer, drawing from the project's seeded generator.
-// fan_in / fan_out follow PyTorch: for a weight of shape (out, in, ...), fan_in = in·receptive field.
+// fan_in / fan_out follow PyTorch: for a weight of shape (out, in, ...), fan_in = in·receptive
+// field.
 
 import { noGrad, rand, randn, type Tensor } from '../lib/index.ts';
 

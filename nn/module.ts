@@ -1,6 +1,7 @@
 // Module: the base of every layer and model. Parameters are found by walking the object's fields:
 // a Tensor that requires grad is a parameter, any other Tensor is a buffer (saved, not trained),
-// and Modules and arrays of them are walked recursively with dotted names (`blocks.0.attn.qkv.weight`).
+// and Modules and arrays of them are walked recursively with dotted names
+// (`blocks.0.attn.qkv.weight`).
 // Read next: layers.ts.
 
 import { noGrad, Tensor as TensorClass, type DType, type Tensor } from '../lib/index.ts';
@@ -21,7 +22,9 @@ export class Module {
     return out;
   }
 
-  /** Every tensor of the module tree with its dotted name; `trainable` picks parameters or buffers. */
+  /**
+   * Every tensor of the module tree with its dotted name; `trainable` picks parameters or buffers.
+   */
   namedTensors(prefix = '', trainable?: boolean): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [name, child] of this.children()) {
@@ -103,7 +106,8 @@ export class Module {
   /** Convert every tensor field of the tree to `dtype` in place (float64 for gradient checks). */
   to(dtype: DType): this {
     for (const [, m] of this.namedModules()) {
-      // only float tensors of another dtype change (int32 ids stay ids); build optimizers after to()
+      // only float tensors of another dtype change (int32 ids stay ids); build optimizers after
+      // to()
       const convert = (v: unknown): unknown =>
         v instanceof TensorClass && v.dtype !== dtype && v.dtype !== 'int32'
           ? v.to(dtype).detach().requiresGrad_(v.requiresGrad)

@@ -4,9 +4,9 @@
 // Read next: clip.ts, schedule.ts.
 //
 // State lives in Float64Array buffers whatever the parameter's dtype. JS arithmetic is in doubles
-// anyway, so keeping the moments in doubles saves a rounding per step and keeps g² from underflowing
-// (g = 1e−23 squares below float32's smallest number); the cost is 8 bytes per moment, and results
-// differ from torch's float32 state by float32 rounding (~1e−7 relative).
+// anyway, so keeping the moments in doubles saves a rounding per step and keeps g² from
+// underflowing (g = 1e−23 squares below float32's smallest number); the cost is 8 bytes per moment,
+// and results differ from torch's float32 state by float32 rounding (~1e−7 relative).
 // Buffers are keyed `<kind>.<paramName>` (`exp_avg.blocks.0.attn.weight`), so a checkpoint can save
 // them as tensors and the rest of stateDict() as JSON. `step.<paramName>` (length 1) is the
 // parameter's own update count, as in torch: a parameter skipped (grad null) is not counted.
@@ -99,7 +99,10 @@ export abstract class Optimizer<H extends Hyper = Hyper> {
     return { step: this.stepCount, hyper: structuredClone(this.hyper), buffers };
   }
 
-  /** Checks every name, length and hyperparameter first, so a bad state leaves the optimizer as it was. */
+  /**
+   * Checks every name, length and hyperparameter first, so a bad state leaves the optimizer as it
+   * was.
+   */
   loadStateDict(state: OptimizerState): void {
     const who = `${this.constructor.name}.loadStateDict`;
     check(
@@ -222,7 +225,8 @@ export class Adam extends Optimizer<AdamHyper> {
 
   // t ← t + 1;  g ← g + wd·p (Adam);  p ← p·(1 − lr·wd) (AdamW, decayed parameters only)
   // m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²
-  // p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)      (torch's bias correction, eps outside)
+  // p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)      (torch's bias correction, eps
+  // outside)
   protected update(name: string, p: TypedArray, g: TypedArray): void {
     const {
       lr,
@@ -247,11 +251,16 @@ export class Adam extends Optimizer<AdamHyper> {
 }
 
 export interface AdamWOptions extends AdamOptions {
-  /** Which parameters to decay; by default those with ndim ≥ 2 (weights, not biases or norm gains). */
+  /**
+   * Which parameters to decay; by default those with ndim ≥ 2 (weights, not biases or norm gains).
+   */
   decayFilter?: (name: string, p: Tensor) => boolean;
 }
 
-/** Adam with decoupled weight decay p ← p − lr·wd·p (Loshchilov & Hutter, 2019), wd = 0.01 by default. */
+/**
+ * Adam with decoupled weight decay p ← p − lr·wd·p (Loshchilov & Hutter, 2019), wd = 0.01 by
+ * default.
+ */
 export class AdamW extends Adam {
   constructor(
     params: Params,

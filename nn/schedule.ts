@@ -83,7 +83,10 @@ export interface ScheduleOptions {
   factor?: number;
 }
 
-/** A schedule by name: constant {lr}, warmup {lr, warmupSteps}, cosine {lr, totalSteps, warmupSteps = 0, minLr = 0}, noam {dModel, warmupSteps, factor = 1}. */
+/**
+ * A schedule by name: constant {lr}, warmup {lr, warmupSteps}, cosine {lr, totalSteps, warmupSteps
+ * = 0, minLr = 0}, noam {dModel, warmupSteps, factor = 1}.
+ */
 export function makeSchedule(
   name: ScheduleName | (string & {}),
   opts: ScheduleOptions = {},

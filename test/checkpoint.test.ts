@@ -340,7 +340,8 @@ test('safetensors: a write that fails midway leaves the old file whole and no te
   const model = new Linear(16, 16);
   saveCheckpoint(file, { model, step: 1, config: { v: 1 } });
   const before = readFileSync(file);
-  // The disk fills up after the header: the first write succeeds, the next one half-writes, then fails.
+  // The disk fills up after the header: the first write succeeds, the next one half-writes, then
+  // fails.
   const { writeSync } = fs;
   let calls = 0;
   fs.writeSync = ((fd: number, bytes: Uint8Array, offset: number, length: number) => {

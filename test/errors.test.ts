@@ -1,4 +1,5 @@
-// Bad input gives a clear Error naming the op and the shapes or values, never a NaN or a wrong read.
+// Bad input gives a clear Error naming the op and the shapes or values, never a NaN or a wrong
+// read.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

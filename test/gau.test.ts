@@ -1,7 +1,7 @@
 // GAU and FLASH (models/gau.ts, models/flash.ts): forward and gradients in float64 against the same
-// attention written here with full T×T weight matrices and block masks, causality and padding checked
-// bit for bit, the relu²/n normaliser on a causal row, the magnitude at init (Su's no-warmup
-// argument), and small post-norm + Xavier stacks learning a toy task with no warmup.
+// attention written here with full T×T weight matrices and block masks, causality and padding
+// checked bit for bit, the relu²/n normaliser on a causal row, the magnitude at init (Su's
+// no-warmup argument), and small post-norm + Xavier stacks learning a toy task with no warmup.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,8 +1,9 @@
-// The GPU.js backend against the CPU reference, in every gpu.js mode this machine has: webasm and cpu
-// always, webgpu through Dawn on whatever adapter exists (llvmpipe here), headless-gl when the gl
-// package is built and a display exists. Parity of each kernel while shapes change between calls,
-// the per-shape cache (counters), the size threshold, and three AdamW steps of a TransformerLM.
-// gpu.js is optional: without it the file checks the one-line refusal and skips the rest.
+// The GPU.js backend against the CPU reference, in every gpu.js mode this machine has: webasm and
+// cpu always, webgpu through Dawn on whatever adapter exists (llvmpipe here), headless-gl when the
+// gl package is built and a display exists. Parity of each kernel while shapes change between
+// calls, the per-shape cache (counters), the size threshold, and three AdamW steps of a
+// TransformerLM. gpu.js is optional: without it the file checks the one-line refusal and skips the
+// rest.
 
 import { test } from 'uvu';
 import type { Backend } from '../lib/index.ts';

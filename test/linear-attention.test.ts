@@ -1,8 +1,9 @@
 // Linear attention (lib/ops/linear-attention.ts, models/linear-attention.ts) against a quadratic
-// reference written here: A = φ(Q)φ(K)ᵀ masked multiplicatively (causal, padding), o = A V / (A·1 + eps),
-// in float64, forward and gradients; finite-difference gradchecks of the causal primitive; causal
-// never reads the future, padding never leaks, a KV cache (the RNN form) equals the full forward,
-// float32 long sequences stay accurate, causal memory grows linearly in n, and a one-block LM learns.
+// reference written here: A = φ(Q)φ(K)ᵀ masked multiplicatively (causal, padding), o = A V / (A·1 +
+// eps), in float64, forward and gradients; finite-difference gradchecks of the causal primitive;
+// causal never reads the future, padding never leaks, a KV cache (the RNN form) equals the full
+// forward, float32 long sequences stay accurate, causal memory grows linearly in n, and a one-block
+// LM learns.
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -29,7 +30,10 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
     ? Infinity
     : Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
-/** The quadratic form: (..., n, n) weights φ(q)ᵀφ(k) times a 1/0 mask, each row divided by its sum + eps. */
+/**
+ * The quadratic form: (..., n, n) weights φ(q)ᵀφ(k) times a 1/0 mask, each row divided by its sum +
+ * eps.
+ */
 function quadratic(phiQ: Tensor, phiK: Tensor, v: Tensor, mask: Tensor | null, eps = EPS): Tensor {
   const s = phiQ.matmul(phiK.transpose(-2, -1)); // (..., n, n)
   const a = mask ? s.mul(mask) : s;
@@ -285,13 +289,16 @@ test('float32 at n = 4096: prefix sums in doubles keep the causal output within 
   assert.ok(relative < 2e-7, `max relative diff ${relative}`);
 });
 
-// gc() from V8 without a command-line flag, and array buffers freed by the collector itself (not by a
-// background sweeper that could return memory in the middle of a measurement)
+// gc() from V8 without a command-line flag, and array buffers freed by the collector itself (not by
+// a background sweeper that could return memory in the middle of a measurement)
 setFlagsFromString('--expose-gc');
 setFlagsFromString('--no-concurrent-array-buffer-sweeping');
 const gc = runInNewContext('gc') as () => void;
 
-/** ArrayBuffer bytes a causal forward + backward allocates (all still live), B = 1, h = 1, d = dv = 16, float32. */
+/**
+ * ArrayBuffer bytes a causal forward + backward allocates (all still live), B = 1, h = 1, d = dv =
+ * 16, float32.
+ */
 function causalBytes(n: number): number {
   manualSeed(8);
   const [q, k] = [

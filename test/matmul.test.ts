@@ -49,7 +49,9 @@ function reference({ a, b, aShape, bShape, transA, transB, outShape }: MatmulArg
   return out;
 }
 
-/** Equal element by element as numbers (Object.is), so a NaN equals a NaN whatever its bit pattern. */
+/**
+ * Equal element by element as numbers (Object.is), so a NaN equals a NaN whatever its bit pattern.
+ */
 function assertSameNumbers(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
   assert.is(got.length, want.length, `${label}: length`);
   for (let i = 0; i < got.length; i++) {

@@ -71,7 +71,8 @@ test('SGD: momentum, Nesterov, dampening and weight decay match hand-computed st
   close(nesterov[1], [0.912, -2.366], 1e-12, 'nesterov step 2');
   // dampening 0.5: b₁ = g₁ (no dampening on the first step), b₂ = 0.9·0.5 + 0.5·(−0.25) = 0.325
   close([run({ momentum: 0.9, dampening: 0.5 })[1][0]], [0.95 - 0.0325], 1e-12, 'dampening');
-  // weight decay 0.1, no momentum: d₁ = 0.5 + 0.1 = 0.6 → 0.94; d₂ = −0.25 + 0.094 = −0.156 → 0.9556
+  // weight decay 0.1, no momentum: d₁ = 0.5 + 0.1 = 0.6 → 0.94; d₂ = −0.25 + 0.094 = −0.156 →
+  // 0.9556
   close(
     [run({ weightDecay: 0.1 })[0][0], run({ weightDecay: 0.1 })[1][0]],
     [0.94, 0.9556],
@@ -80,7 +81,10 @@ test('SGD: momentum, Nesterov, dampening and weight decay match hand-computed st
   );
 });
 
-/** Adam by the paper's formulas, one scalar: 'l2' adds wd·p to g (Adam), 'decoupled' shrinks p (AdamW). */
+/**
+ * Adam by the paper's formulas, one scalar: 'l2' adds wd·p to g (Adam), 'decoupled' shrinks p
+ * (AdamW).
+ */
 function adamRef(
   p: number,
   grads: number[],
@@ -152,7 +156,8 @@ test('AdamW: first two steps on a 2×2 weight and a bias match hand computation;
     );
     close(layer.bias!.data, want([0.1, -0.2], gb, 'none', t), 1e-12, `bias step ${t + 1}`);
   }
-  // step 1 by hand: w = 1·(1 − 0.1·0.1) − 0.1·sign(0.1) = 0.89; b = 0.1 − 0.1·sign(0.5) = 0 (no decay)
+  // step 1 by hand: w = 1·(1 − 0.1·0.1) − 0.1·sign(0.1) = 0.89; b = 0.1 − 0.1·sign(0.5) = 0 (no
+  // decay)
   const again = new Linear(2, 2).to('float64');
   again.weight.data.set([1, -2, 0.5, 3]);
   again.bias!.data.set([0.1, -0.2]);

@@ -1,8 +1,9 @@
 // The independent oracle: every op that tfjs-core also has, forward and gradient, against the
-// tfjs CPU backend in float32. Each case runs f on the same seeded inputs in both libraries, compares
-// y, then compares the gradients of the randomly weighted loss sum(f(x) ⊙ r) with respect to every
-// float input (attngrad: backward() and .grad; tfjs: tf.grads). Inputs avoid kinks: positive where
-// log/sqrt/pow need it, away from 0 for abs/relu/div, continuous normals so max/min have no ties.
+// tfjs CPU backend in float32. Each case runs f on the same seeded inputs in both libraries,
+// compares y, then compares the gradients of the randomly weighted loss sum(f(x) ⊙ r) with respect
+// to every float input (attngrad: backward() and .grad; tfjs: tf.grads). Inputs avoid kinks:
+// positive where log/sqrt/pow need it, away from 0 for abs/relu/div, continuous normals so max/min
+// have no ties.
 // Read next: gradcheck.test.ts (float64 central differences of the same ops).
 
 import { test } from 'uvu';
@@ -86,7 +87,8 @@ const binary = (
   );
 
 // Working around tfjs 4.22 (its limits, not attngrad's):
-// Maximum/Minimum gradients do not undo broadcasting, so broadcast first (BroadcastTo has a gradient)
+// Maximum/Minimum gradients do not undo broadcasting, so broadcast first (BroadcastTo has a
+// gradient)
 const bcast = (x: T, y: T): [T, T] => {
   const shape = tf.broadcast_util.assertAndGetBroadcastShape(x.shape, y.shape);
   return [tf.broadcastTo(x, shape), tf.broadcastTo(y, shape)];
@@ -97,8 +99,8 @@ const detach = (x: T) => tf.tensor(x.dataSync(), x.shape);
 // move the axis last and back
 const alongAxis = (f: (x: T) => T, perm: number[]) => (x: T) =>
   tf.transpose(f(tf.transpose(x, perm)), perm);
-// torch.gather on a 2-D x as tf.gather on the flat x (the batchDims gradient calls x.split, a chained
-// op tfjs-core does not register): flat index = row·C + i (dim 1) or i·C + column (dim 0)
+// torch.gather on a 2-D x as tf.gather on the flat x (the batchDims gradient calls x.split, a
+// chained op tfjs-core does not register): flat index = row·C + i (dim 1) or i·C + column (dim 0)
 const tfGather2d = (dim: number) => (x: T, i: T) => {
   const [R, C] = i.shape as number[],
     width = tf.scalar(x.shape[1] as number, 'int32');
@@ -121,7 +123,8 @@ const tfLayerNorm = (x: T, w: T, b: T, eps = 1e-5) => {
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), w), b);
 };
-// −Σ_rows Σ_c q_c log p_c / #valid rows, with q = (1 − ε)·onehot + ε/C; ignored rows (id −100) have q = 0
+// −Σ_rows Σ_c q_c log p_c / #valid rows, with q = (1 − ε)·onehot + ε/C; ignored rows (id −100) have
+// q = 0
 const tfCrossEntropy = (z: T, y: T, eps = 0) => {
   const C = z.shape[z.rank - 1] as number;
   const valid = tf.cast(tf.notEqual(y, -100), 'float32');

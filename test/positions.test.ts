@@ -103,7 +103,8 @@ test('T5 buckets equal hand-computed values (32 buckets, max distance 128)', () 
   ];
   for (const [n, bucket] of causal) assert.is(t5Bucket(-n, false), bucket, `causal distance ${n}`);
   assert.is(t5Bucket(3, false), 0, 'causal: a later key shares bucket 0');
-  // bidirectional: 16 buckets per side, later keys offset by 16; n < 8 exact; else 8 + ⌊ln(n/8) / ln 16 · 8⌋
+  // bidirectional: 16 buckets per side, later keys offset by 16; n < 8 exact; else 8 + ⌊ln(n/8) /
+  // ln 16 · 8⌋
   const both: [number, number][] = [
     [-3, 3],
     [-8, 8],
@@ -305,8 +306,9 @@ test('HWFA: window layers with RoPE, then one full log-n layer without positions
 // A TransformerLM per position scheme on copy (4 of 5 symbols; same model, Adam lr 0.01, batch 16).
 // Loss on the answer + EOS: ≈ ln V = 2.2 at init; 1.29 ignoring the input; 0.48 knowing which
 // symbols remain but not their order. Schemes that give the order directly solve it in 200 steps
-// (< 0.1). ALiBi and KERPLE only decay with distance, so the offset 4 must be found through content:
-// 400 steps, then below the order-blind 0.48. NoPE, with no position signal at all: below 0.8.
+// (< 0.1). ALiBi and KERPLE only decay with distance, so the offset 4 must be found through
+// content: 400 steps, then below the order-blind 0.48. NoPE, with no position signal at all: below
+// 0.8.
 const lmCases: [string, Partial<TransformerConfig>, number, number][] = [
   ['sinusoidal', { position: 'sinusoidal' }, 200, 0.1],
   ['learned', { position: 'learned' }, 200, 0.1],

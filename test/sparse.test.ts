@@ -49,7 +49,8 @@ const rowsOf = (idx: Tensor) =>
     Array.from(idx.data.subarray(t * idx.shape[1], (t + 1) * idx.shape[1])).filter((j) => j >= 0),
   );
 
-// ---- index tables, n = 8, written out by hand from the definitions in models/sparse-attention.ts ----
+// ---- index tables, n = 8, written out by hand from the definitions in models/sparse-attention.ts
+// ----
 
 const handTables: [SparsePattern, number[][], number[][]][] = [
   // [pattern, bidirectional rows, causal rows]
@@ -165,7 +166,8 @@ test('index tables: queries after a KV cache, and padded keys emptied per batch 
   assert.equal(Array.from(idx.data.subarray(12)), [-1, 1, -1, -1, 1, 2, 1, 2, -1, 2, -1, -1]);
 });
 
-// ---- primitives: finite differences in float64; empty slots, repeated keys, T ≠ S, per-batch tables ----
+// ---- primitives: finite differences in float64; empty slots, repeated keys, T ≠ S, per-batch
+// tables ----
 
 const idx = ids([0, 4, -1, 1, 1, 2, -1, -1, -1, 3, -1, 0, 4, 2, 1, 0, 0, 0], [2, 3, 3]); // (B=2, T=3, W=3), S=5
 const primitiveCases: [string, () => Tensor[], (...xs: Tensor[]) => Tensor][] = [
@@ -399,7 +401,8 @@ test('makeMixer: one sparse mixer per attention name, reading window and rate fr
   }
 });
 
-// ---- memory: a backend that wraps every kernel (the sparse ones included) and sums the bytes it returns ----
+// ---- memory: a backend that wraps every kernel (the sparse ones included) and sums the bytes it
+// returns ----
 
 const counter = { bytes: 0, calls: new Map<string, number>() };
 const countBytes = (out: unknown): number =>
@@ -430,7 +433,10 @@ const entries = Object.entries(kernels).map(([name, f]) => [
 ]);
 registerBackend(Object.fromEntries(entries) as Backend);
 
-/** Bytes returned by the kernels during one forward + backward of `attend` (tables and masks built outside kernels not included). */
+/**
+ * Bytes returned by the kernels during one forward + backward of `attend` (tables and masks built
+ * outside kernels not included).
+ */
 function measure(n: number, attend: (q: Tensor, k: Tensor, v: Tensor) => Tensor): number {
   manualSeed(1);
   const [q, k, v] = [0, 1, 2].map(() => randn([1, 2, n, 16]).requiresGrad_()); // (B=1, nh=2, n, hs=16), float32

@@ -75,7 +75,10 @@ function fullLogits(m: Synthesizer, x: Tensor): Tensor {
   throw new Error('no reference');
 }
 
-/** softmax over all ℓ columns, with columns ≥ T, the future and padded keys at −∞; values padded to ℓ. */
+/**
+ * softmax over all ℓ columns, with columns ≥ T, the future and padded keys at −∞; values padded to
+ * ℓ.
+ */
 function reference(m: Synthesizer, x: Tensor, { causal = false, keep }: MixerOptions = {}): Tensor {
   const [B, T, C] = x.shape;
   const [nh, l, hs] = [m.nHead, m.blockSize, m.nEmbd / m.nHead];
@@ -106,7 +109,8 @@ function grads(m: Module, x: Tensor, f: () => Tensor, r: Tensor): number[][] {
   return [x, ...m.parameters()].map((p) => Array.from(p.grad?.data ?? []));
 }
 
-// batch row 1 is padded at key 0 and key 3: with causal masking its query 0 sees nothing (a zero row)
+// batch row 1 is padded at key 0 and key 3: with causal masking its query 0 sees nothing (a zero
+// row)
 const keep = tensor([
   [1, 1, 1, 1],
   [0, 1, 1, 0],
@@ -238,8 +242,8 @@ test('synth-mix: mixture weights start even, sum to 1, and learn', () => {
   assert.ok(Math.abs(w[0] - 0.5) > 1e-3, 'the mixture weights did not move');
 });
 
-// Reversal at a fixed length L is a fixed permutation: answer position L + j copies input L − 1 − j,
-// so a learned table (or a position-fed Dense MLP) can solve it; a frozen random table cannot.
+// Reversal at a fixed length L is a fixed permutation: answer position L + j copies input L − 1 −
+// j, so a learned table (or a position-fed Dense MLP) can solve it; a frozen random table cannot.
 const L = 6;
 const trained: Partial<Record<SynthesizerName, number>> = {};
 for (const name of names) {

@@ -34,7 +34,9 @@ function assertBitwise(got: ArrayLike<number>, want: ArrayLike<number>, what: st
   }
 }
 
-/** Run a kernel call on the threaded backend, check it went to the pool (or not), compare with CPU. */
+/**
+ * Run a kernel call on the threaded backend, check it went to the pool (or not), compare with CPU.
+ */
 function checkKernel(what: string, call: (b: Backend) => ArrayLike<number>, pooled = true): void {
   const before = threadStats().dispatches;
   const got = call(threadedBackend);

@@ -123,7 +123,10 @@ export interface Backend {
   argReduce(op: 'argmax' | 'argmin', x: TypedArray, shape: Shape, dim: number): Int32Array;
   matmul(args: MatmulArgs): TypedArray;
   softmax(x: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray;
-  /** Gradient of softmax (dx = y ⊙ (dy − Σ dy ⊙ y)) or, when `log`, log-softmax (dx = dy − exp(y)·Σ dy), from its output y. */
+  /**
+   * Gradient of softmax (dx = y ⊙ (dy − Σ dy ⊙ y)) or, when `log`, log-softmax (dx = dy − exp(y)·Σ
+   * dy), from its output y.
+   */
   softmaxBackward(
     y: TypedArray,
     dy: TypedArray,
@@ -149,9 +152,15 @@ export interface Backend {
     stats: NormResult,
     rms: boolean,
   ): NormGrads;
-  /** Copy a strided view (offset, strides over `shape`, stride 0 = broadcast) into a new contiguous array. */
+  /**
+   * Copy a strided view (offset, strides over `shape`, stride 0 = broadcast) into a new contiguous
+   * array.
+   */
   stridedCopy(x: TypedArray, shape: Shape, strides: readonly number[], offset: number): TypedArray;
-  /** Zeros of `shape` with `src` written into the view (offset, strides): the adjoint of stridedCopy for slices. */
+  /**
+   * Zeros of `shape` with `src` written into the view (offset, strides): the adjoint of stridedCopy
+   * for slices.
+   */
   stridedScatter(
     src: TypedArray,
     srcShape: Shape,

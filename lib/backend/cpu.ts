@@ -1,4 +1,5 @@
-// The reference backend: every kernel in plain TypeScript. Accelerated backends are checked against it.
+// The reference backend: every kernel in plain TypeScript. Accelerated backends are checked against
+// it.
 // Read next: override.ts, then threads.ts (the default backend, built on this one).
 
 import type { Backend } from './backend.ts';

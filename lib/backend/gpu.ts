@@ -46,7 +46,9 @@ export type { GpuCounters, GpuMode };
 export const cpuSoftmaxBackward = cpuBackend.softmaxBackward;
 
 export interface GpuBackendOptions {
-  /** The gpu.js mode; default: $ATTNGRAD_GPU_MODE, else a real adapter (WebGPU, then headless-gl). */
+  /**
+   * The gpu.js mode; default: $ATTNGRAD_GPU_MODE, else a real adapter (WebGPU, then headless-gl).
+   */
   mode?: GpuMode;
   /** Matmuls of fewer flops (2·batch·M·N·K) run threaded. Default 2^22 (≈ 128³ multiply-adds). */
   minMatmulFlops?: number;

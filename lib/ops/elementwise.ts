@@ -22,12 +22,15 @@ export const neg = unaryPrimitive('neg', (dy) => dy.neg()); // d(−x) = −1
 export const exp = unaryPrimitive('exp', (dy, _x, y) => dy.mul(y)); // d eˣ = eˣ
 export const log = unaryPrimitive('log', (dy, x) => dy.div(x)); // d ln x = 1/x
 export const sqrt = unaryPrimitive('sqrt', (dy, _x, y) => dy.div(y.mul(2))); // d √x = 1/(2√x)
-export const rsqrt = unaryPrimitive('rsqrt', (dy, _x, y) => dy.mul(y.pow(3)).mul(-0.5)); // d x^−½ = −½ x^−³ᐟ²
+// d x^−½ = −½ x^−³ᐟ²
+export const rsqrt = unaryPrimitive('rsqrt', (dy, _x, y) => dy.mul(y.pow(3)).mul(-0.5));
 export const abs = unaryPrimitive('abs', (dy, x) => dy.mul(x.sign())); // d|x| = sign(x)
 export const sign = unaryPrimitive('sign', null);
 export const relu = unaryPrimitive('relu', (dy, x) => dy.mul(x.gt(0))); // d relu = [x > 0]
-export const sigmoid = unaryPrimitive('sigmoid', (dy, _x, y) => dy.mul(y).mul(y.neg().add(1))); // σ(1−σ)
-export const tanh = unaryPrimitive('tanh', (dy, _x, y) => dy.mul(y.square().neg().add(1))); // 1 − tanh²
+// σ(1−σ)
+export const sigmoid = unaryPrimitive('sigmoid', (dy, _x, y) => dy.mul(y).mul(y.neg().add(1)));
+// 1 − tanh²
+export const tanh = unaryPrimitive('tanh', (dy, _x, y) => dy.mul(y.square().neg().add(1)));
 // d erf x = 2/√π · e^{−x²}
 export const erf = unaryPrimitive('erf', (dy, x) =>
   dy.mul(
@@ -65,7 +68,8 @@ function binaryPrimitive(op: BinaryOp, grad: BinaryGrad | null) {
 
 export const add = binaryPrimitive('add', (dy) => [dy, dy]);
 export const sub = binaryPrimitive('sub', (dy) => [dy, dy.neg()]);
-export const mul = binaryPrimitive('mul', (dy, a, b) => [dy.mul(b), dy.mul(a)]); // d(ab) = b da + a db
+// d(ab) = b da + a db
+export const mul = binaryPrimitive('mul', (dy, a, b) => [dy.mul(b), dy.mul(a)]);
 // d(a/b) = da/b − (a/b²) db = da/b − y/b db
 export const div = binaryPrimitive('div', (dy, _a, b, y) => [dy.div(b), dy.mul(y).div(b).neg()]);
 // max(a, b) routes the gradient to the larger input; ties split it in half (as PyTorch does)

@@ -105,7 +105,9 @@ export const indexAddP: Op<IndexAttrs> = primitive<IndexAttrs>({
   backward: (dy, [, index], _y, attrs) => [indexSelectP([dy, index], attrs), null],
 });
 
-/** Pick whole slices along dim (index is 1-D): the embedding lookup is weight.indexSelect(0, ids). */
+/**
+ * Pick whole slices along dim (index is 1-D): the embedding lookup is weight.indexSelect(0, ids).
+ */
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   const d = normDim('indexSelect', dim, x.ndim);
   if (index.ndim !== 1)

@@ -12,7 +12,9 @@ import { Tensor } from '../tensor.ts';
 import { checkSameDtype } from './elementwise.ts';
 import { primitive } from './primitive.ts';
 
-/** (..., n, d), (..., n, d), (..., n, dv) → the kernels' sizes; throws naming the op and the shapes. */
+/**
+ * (..., n, d), (..., n, d), (..., n, dv) → the kernels' sizes; throws naming the op and the shapes.
+ */
 function dimsOf(op: string, q: Tensor, k: Tensor, v: Tensor): LinearAttentionDims {
   const shapes = `φ(q) ${fmt(q.shape)}, φ(k) ${fmt(k.shape)}, v ${fmt(v.shape)}`;
   const lead = q.shape.slice(0, -1);
@@ -38,8 +40,9 @@ interface CausalAttrs {
 }
 
 // Forward and backward are the backend's causalLinearAttention kernels (cpu/linear-attention.ts).
-// With q = φ(q), k = φ(k), D_i = q_iᵀ z_i + eps, y_i = S_iᵀ q_i / D_i, dN_i = dy_i / D_i, dD_i = −(dy_i · y_i)/D_i:
-// dq_i = S_i dN_i + z_i dD_i;  dk_j = Σ_{i≥j} q_i (dN_i · v_j + dD_i);  dv_j = Σ_{i≥j} (q_i · k_j) dN_i
+// With q = φ(q), k = φ(k), D_i = q_iᵀ z_i + eps, y_i = S_iᵀ q_i / D_i, dN_i = dy_i / D_i, dD_i =
+// −(dy_i · y_i)/D_i: dq_i = S_i dN_i + z_i dD_i;  dk_j = Σ_{i≥j} q_i (dN_i · v_j + dD_i);  dv_j =
+// Σ_{i≥j} (q_i · k_j) dN_i
 const causalLinearAttentionP = primitive<CausalAttrs>({
   name: 'causalLinearAttention',
   forward: ([q, k, v], { eps, dims }) =>
@@ -64,8 +67,9 @@ function checkEps(op: string, eps: number): void {
 }
 
 /**
- * Causal linear attention, o_i = φ(q_i)ᵀ S_i / (φ(q_i)ᵀ z_i + eps), S_i and z_i summed over keys j ≤ i.
- * φ(q), φ(k) (..., n, d) should be non-negative (a zero φ(k) row is a padded key); v (..., n, dv).
+ * Causal linear attention, o_i = φ(q_i)ᵀ S_i / (φ(q_i)ᵀ z_i + eps), S_i and z_i summed over keys j
+ * ≤ i. φ(q), φ(k) (..., n, d) should be non-negative (a zero φ(k) row is a padded key); v (..., n,
+ * dv).
  */
 export function causalLinearAttention(phiQ: Tensor, phiK: Tensor, v: Tensor, eps = 1e-6): Tensor {
   checkEps('causalLinearAttention', eps);
@@ -80,7 +84,9 @@ export interface LinearAttentionOptions {
   eps?: number; // in the normaliser: a row whose keys all have φ(k) = 0 gives 0, not 0/0
 }
 
-/** Linear attention, bidirectional or causal: φ(q), φ(k) (..., n, d), v (..., n, dv) → (..., n, dv). */
+/**
+ * Linear attention, bidirectional or causal: φ(q), φ(k) (..., n, d), v (..., n, dv) → (..., n, dv).
+ */
 export function linearAttention(
   phiQ: Tensor,
   phiK: Tensor,

@@ -57,7 +57,10 @@ export const matmulT: Op<MatmulAttrs> = primitive<MatmulAttrs>({
 const mm = (a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor =>
   matmulT([a, b], { transA, transB });
 
-/** torch.matmul: 1-D operands are promoted to a row (left) or a column (right) and the dim removed after. */
+/**
+ * torch.matmul: 1-D operands are promoted to a row (left) or a column (right) and the dim removed
+ * after.
+ */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim === 0 || b.ndim === 0) {
     throw new Error(

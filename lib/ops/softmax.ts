@@ -6,8 +6,9 @@ import { normDim } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { primitive } from './primitive.ts';
 
-// d softmax: dx = y ⊙ (dy − Σ(dy ⊙ y));  d log-softmax: dx = dy − exp(y)·Σdy  (exp(y) = softmax(x)).
-// Both in one fused kernel (softmaxBackward), so an accelerated backend can run them in one place.
+// d softmax: dx = y ⊙ (dy − Σ(dy ⊙ y));  d log-softmax: dx = dy − exp(y)·Σdy  (exp(y) =
+// softmax(x)). Both in one fused kernel (softmaxBackward), so an accelerated backend can run them
+// in one place.
 const softmaxPrimitive = (name: string, log: boolean) =>
   primitive<number>({
     name,

@@ -58,7 +58,8 @@ const gatherApplyP: Op<undefined> = primitive({
   ],
 });
 
-// y_m = Σ_{idx[t,j]=m} p_tj x_t:  dp_tj = x_t · dy_idx[t,j] = gatherScores(x, dy) (0 in empty slots);
+// y_m = Σ_{idx[t,j]=m} p_tj x_t:  dp_tj = x_t · dy_idx[t,j] = gatherScores(x, dy) (0 in empty
+// slots);
 //                                 dx_t = Σ_j p_tj dy_idx[t,j] = gatherApply(p, dy)
 const scatterApplyP: Op<number> = primitive<number>({
   name: 'scatterApply',
@@ -74,7 +75,8 @@ const scatterApplyP: Op<number> = primitive<number>({
   ],
 });
 
-// ---- checked entry points: shapes, dtypes and every table entry, so kernels never read out of bounds ----
+// ---- checked entry points: shapes, dtypes and every table entry, so kernels never read out of
+// bounds ----
 
 function check(op: string, rows: Tensor, other: Tensor, idx: Tensor, S: number, d: number): void {
   checkSameDtype(op, rows, other);

@@ -12,7 +12,10 @@ export function randomArray(float64: boolean, shape: Shape): Float32Array | Floa
   return x;
 }
 
-/** Operands for (batchA..., M, K) · (batchB..., K, N), either one stored transposed, and the broadcast output shape. */
+/**
+ * Operands for (batchA..., M, K) · (batchB..., K, N), either one stored transposed, and the
+ * broadcast output shape.
+ */
 export function matmulProblem(
   batchA: number[],
   batchB: number[],

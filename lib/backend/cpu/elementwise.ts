@@ -7,8 +7,8 @@ import { sizeOf, type Shape } from '../../shape.ts';
 import type { BinaryOp, UnaryOp } from '../backend.ts';
 import { broadcastView, view } from './views.ts';
 
-// erf by Abramowitz–Stegun 7.1.26 is only 1e-7 accurate; this series/continued-fraction pair is ~1e-15
-// so float64 gradient checks of gelu hold.
+// erf by Abramowitz–Stegun 7.1.26 is only 1e-7 accurate; this series/continued-fraction pair is
+// ~1e-15 so float64 gradient checks of gelu hold.
 function erf(x: number): number {
   const ax = Math.abs(x);
   if (ax < 2.5) {
@@ -23,7 +23,8 @@ function erf(x: number): number {
     }
     return (2 / Math.sqrt(Math.PI)) * sum;
   }
-  // erfc by Lentz's continued fraction: erfc x = e^{−x²}/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...))))
+  // erfc by Lentz's continued fraction: erfc x = e^{−x²}/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x +
+  // ...))))
   let f = ax,
     c = ax,
     d = 0;
@@ -96,7 +97,9 @@ export function unary(op: UnaryOp, x: TypedArray, param = 0): TypedArray {
   return unaryInto(op, x, param, allocate(dtypeOf(x), x.length));
 }
 
-/** unary written into `out` (x's length): the threaded backend's chunks write their slice in place. */
+/**
+ * unary written into `out` (x's length): the threaded backend's chunks write their slice in place.
+ */
 export function unaryInto(op: UnaryOp, x: TypedArray, param: number, out: TypedArray): TypedArray {
   unaryLoops[op](x, out, param);
   return out;
@@ -121,7 +124,8 @@ const binaryOps = {
 // on 512K floats: 0.62 vs 2.3 ms for a bias add). `out`, seen as (outer, inner) rows split at some
 // dim, is filled row by row: o[oi + i] = a[ai + i·sa] op b[bi + i·sb], i < n, where an operand's
 // step is 1 when it varies along the row and 0 when it repeats one number (see rowLayout).
-// Comparisons give +(a > b), not a ? 1 : 0: no branch to mispredict on random signs (0.35 vs 2.9 ms).
+// Comparisons give +(a > b), not a ? 1 : 0: no branch to mispredict on random signs (0.35 vs 2.9
+// ms).
 type RowLoop = (
   a: TypedArray,
   ai: number,

@@ -52,7 +52,9 @@ const MC = 64; // rows of a packed A block
 const NC = 256; // columns of a packed B block
 const MB = 1024; // rows of C filled before it is copied out
 
-/** The most doubles matmulBlock asks of each scratch slot (a PanelKernel sizes its memory by it). */
+/**
+ * The most doubles matmulBlock asks of each scratch slot (a PanelKernel sizes its memory by it).
+ */
 export const SCRATCH_LENGTHS = { c: MB * NC, packA: MC * KC, packB: NC * KC } as const;
 
 /**

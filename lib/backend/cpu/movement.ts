@@ -48,7 +48,8 @@ export function cat(
   let at = 0;
   parts.forEach((part, p) => {
     const n = shapes[p][dim];
-    // each part is an (outer, n·inner) block written at column `at` of the (outer, total·inner) output
+    // each part is an (outer, n·inner) block written at column `at` of the (outer, total·inner)
+    // output
     if (part.length > 0)
       ops.assign(
         view(out, [outer, n * inner], [total * inner, 1], at * inner),

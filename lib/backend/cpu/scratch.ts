@@ -1,9 +1,9 @@
 // Scratch buffers of doubles kept between kernel calls, one per named slot: a fresh multi-MiB
 // buffer per call costs page faults and garbage-collector pressure (keeping matmul's took the
 // reference train step from 590 to 510 ms on 2 threads). Each thread (worker) has its own module
-// instance, hence its own buffers. Only buffers up to KEPT doubles (8 MiB) are kept, so one huge call does not pin its scratch for
-// the life of the process. A slot's contents are garbage on entry, and valid until the next call
-// that asks for the same slot.
+// instance, hence its own buffers. Only buffers up to KEPT doubles (8 MiB) are kept, so one huge
+// call does not pin its scratch for the life of the process. A slot's contents are garbage on
+// entry, and valid until the next call that asks for the same slot.
 
 const KEPT = 1 << 20;
 const slots = new Map<string, Float64Array>();

@@ -16,7 +16,9 @@ export function softmax(x: TypedArray, shape: Shape, dim: number, log: boolean):
   return softmaxInto(x, shape, dim, log, allocate(dtypeOf(x), x.length));
 }
 
-/** softmax written into `out` (x's length): the threaded backend's chunks write their rows in place. */
+/**
+ * softmax written into `out` (x's length): the threaded backend's chunks write their rows in place.
+ */
 export function softmaxInto(
   x: TypedArray,
   shape: Shape,
@@ -25,7 +27,8 @@ export function softmaxInto(
   out: TypedArray,
 ): TypedArray {
   const [outer, n, inner] = aroundDim(shape, dim);
-  const e = scratch('softmax row', n); // exp(x − max) in doubles: one exp per element, one rounding per output
+  // exp(x − max) in doubles: one exp per element, one rounding per output
+  const e = scratch('softmax row', n);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const base = o * n * inner + j;

@@ -1,6 +1,7 @@
 // ndarray views over our contiguous typed arrays: the toolkit for strided movement, so no kernel
 // hand-writes index arithmetic for arbitrary strides.
-// Broadcasting is a view with stride 0 on the broadcast dims; permute is a view with permuted strides.
+// Broadcasting is a view with stride 0 on the broadcast dims; permute is a view with permuted
+// strides.
 
 import ndarray, { type NdArray } from 'ndarray';
 import type { TypedArray } from '../../dtype.ts';
@@ -15,7 +16,9 @@ export function view(
   return ndarray(data, [...shape], [...(strides ?? stridesOf(shape))], offset);
 }
 
-/** A view of `data` (shape `shape`) broadcast to `outShape`: size-1 and missing dims get stride 0. */
+/**
+ * A view of `data` (shape `shape`) broadcast to `outShape`: size-1 and missing dims get stride 0.
+ */
 export function broadcastView(
   data: TypedArray,
   shape: Shape,

@@ -58,8 +58,8 @@ const firstOfRow = `  const t = this.thread.x;
   const base = o * this.constants.n * this.constants.inner + (t - o * this.constants.inner);`;
 
 /**
- * Softmax pass 1, one thread per row in the (outer, n, inner) layout: lse = max + log Σ exp(x − max).
- * A fully masked row returns its max (−∞), which pass 2 recognises.
+ * Softmax pass 1, one thread per row in the (outer, n, inner) layout: lse = max + log Σ exp(x −
+ * max). A fully masked row returns its max (−∞), which pass 2 recognises.
  */
 export const rowLogSumExpSource = String.raw`function rowLogSumExp(x) {
 ${firstOfRow}

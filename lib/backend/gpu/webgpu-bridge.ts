@@ -15,8 +15,8 @@
 //    receiveMessageOnPort(port) → result
 //
 // The worker's code is a string run with `eval: true`, so the worker needs no TypeScript loader
-// (bin/attngrad.mjs registers tsx in the main thread only). The adapter is created in the worker too
-// (an adapter cannot cross threads). gpu.js asks navigator.gpu.requestAdapter() with no options
+// (bin/attngrad.mjs registers tsx in the main thread only). The adapter is created in the worker
+// too (an adapter cannot cross threads). gpu.js asks navigator.gpu.requestAdapter() with no options
 // (which finds nothing on Mesa without a display), so the worker's navigator.gpu is a stub that
 // returns the adapter chosen here.
 
@@ -32,8 +32,9 @@ import type { KernelSpec } from './kernels.ts';
 import { counters, countRun, type KernelRunner } from './runner.ts';
 
 // Adapter discovery, shared by the probe (a child process) and the worker. Dawn's default backends
-// come first (Vulkan on Linux), then its OpenGL ES backend in compatibility mode. Each Dawn instance
-// is kept alive in `keep`: an instance collected while its adapter is in use crashes the process.
+// come first (Vulkan on Linux), then its OpenGL ES backend in compatibility mode. Each Dawn
+// instance is kept alive in `keep`: an instance collected while its adapter is in use crashes the
+// process.
 const findAdapterSource = String.raw`
 const attempts = [
   ['default', [], { powerPreference: 'high-performance' }],
@@ -70,9 +71,9 @@ async function findAdapter(create, only, forced, keep) {
 }
 `;
 
-// The probe: a child process, so that Dawn's warnings on stderr ("Couldn't load Vulkan", ...) do not
-// reach the user when the answer is "no GPU"; it prints the attempt that found an adapter (a real
-// one unless forced), and the worker then creates only that one.
+// The probe: a child process, so that Dawn's warnings on stderr ("Couldn't load Vulkan", ...) do
+// not reach the user when the answer is "no GPU"; it prints the attempt that found an adapter (a
+// real one unless forced), and the worker then creates only that one.
 const probeSource = String.raw`${findAdapterSource}
 const { create } = await import(process.argv[1]);
 const found = await findAdapter(create, null, process.argv[2] === 'forced', []);
@@ -124,7 +125,9 @@ parentPort.on('message', async (msg) => {
 });
 `;
 
-/** How long a call may block before the bridge gives up (a first compile on llvmpipe takes ~0.4 s). */
+/**
+ * How long a call may block before the bridge gives up (a first compile on llvmpipe takes ~0.4 s).
+ */
 const callTimeoutMs = 120_000;
 
 export interface WebGpuProbe {
@@ -177,7 +180,10 @@ export async function startWebGpu(forced: boolean): Promise<WebGpuProbe> {
   return { runner: new WebGpuRunner(worker, port1, flag), detail: answer.adapter! };
 }
 
-/** Run the adapter search in a child process with its output captured: which attempt found a real GPU. */
+/**
+ * Run the adapter search in a child process with its output captured: which attempt found a real
+ * GPU.
+ */
 async function probeAdapters(
   webgpuUrl: string,
   forced: boolean,
