@@ -40,6 +40,14 @@ export interface SparsePattern {
   window: number; // w: local, sparse
   rate: number; // k: atrous, sparse; l: strided, fixed
 }
+/** T queries (at positions S − T … S − 1) over S keys → the pattern as a table or a mask. */
+type PatternBuilder = (
+  pattern: SparsePattern,
+  T: number,
+  S: number,
+  options?: PatternOptions,
+) => Tensor;
+
 export interface PatternOptions {
   causal?: boolean;
   keep?: Tensor | null; // (B, S) 1 = real key, 0 = padding
@@ -118,12 +126,7 @@ function forCandidates(
 }
 
 /** The pattern as an index table: (T, W), or (B, T, W) when `keep` empties padded keys. */
-export function patternIndex(
-  pattern: SparsePattern,
-  T: number,
-  S: number,
-  { causal = false, keep }: PatternOptions = {},
-): Tensor {
+export const patternIndex: PatternBuilder = (pattern, T, S, { causal = false, keep } = {}) => {
   checkPattern(pattern);
   const keys: number[] = []; // the rows one after another; row t ends at ends[t]
   const ends: number[] = [];
@@ -145,7 +148,7 @@ export function patternIndex(
     data.set(Int32Array.from(keys.slice(ends[t - 1] ?? 0, ends[t])).sort(), t * W);
   const idx = tensor(data, { shape: [T, W] });
   return keep ? emptyPadded(idx, S, keep) : idx;
-}
+};
 
 /**
  * A (T, W) table over S keys as (B, T, W), with the keys `keep` marks as padding emptied (−1) per
@@ -167,12 +170,7 @@ function emptyPadded(idx: Tensor, S: number, keep: Tensor): Tensor {
 /**
  * The same pattern as an additive (B or 1, 1, T, S) mask of 0 / −∞, tested pair by pair: O(T·S).
  */
-export function patternMask(
-  pattern: SparsePattern,
-  T: number,
-  S: number,
-  { causal = false, keep }: PatternOptions = {},
-): Tensor {
+export const patternMask: PatternBuilder = (pattern, T, S, { causal = false, keep } = {}) => {
   checkPattern(pattern);
   const nb = batchesOf(keep, S);
   const data = new Float64Array(nb * T * S);
@@ -187,7 +185,7 @@ export function patternMask(
     }
   }
   return tensor(data, { shape: [nb, 1, T, S] });
-}
+};
 
 /** O(T·W): scores of the listed keys only, softmax over the slots (empty ones score −∞). */
 export function sparseAttention(

@@ -76,8 +76,10 @@ export class Seq2SeqTransformer extends Module {
   head: Linear;
   constructor(config: TransformerConfig) {
     super();
-    this.config = checkConfig('Seq2SeqTransformer', config);
-    const { nLayer, nEmbd, norm, vocabSize } = this.config;
+    const { nLayer, nEmbd, norm, vocabSize } = (this.config = checkConfig(
+      'Seq2SeqTransformer',
+      config,
+    ));
     const stack = (cross: boolean) =>
       Array.from({ length: nLayer }, (_, i) => new Block(this.config, i, { cross }));
     this.embed = new Embedder(this.config);
@@ -197,8 +199,7 @@ export class TransformerLM extends Module {
   head: Linear;
   constructor(config: TransformerConfig) {
     super();
-    this.config = checkConfig('TransformerLM', config);
-    const { nLayer, nEmbd, norm, vocabSize } = this.config;
+    const { nLayer, nEmbd, norm, vocabSize } = (this.config = checkConfig('TransformerLM', config));
     this.embed = new Embedder(this.config);
     this.blocks = new ModuleList(
       Array.from({ length: nLayer }, (_, i) => new Block(this.config, i)),
