@@ -14,7 +14,9 @@ export const backendFlag: FlagSpec = {
   type: 'string',
   default: 'cpu-threads',
   choices: ['cpu-threads', 'cpu', 'gpu'],
-  help: 'kernels: TypeScript on every core (ATTNGRAD_THREADS=n), on one, or gpu.js (ATTNGRAD_GPU_MODE=webgpu|headlessgl|webasm|cpu forces a mode)',
+  help:
+    'kernels: TypeScript on every core (ATTNGRAD_THREADS=n), on one, or gpu.js ' +
+    '(ATTNGRAD_GPU_MODE=webgpu|headlessgl|webasm|cpu forces a mode)',
 };
 
 export const trainFlags = {

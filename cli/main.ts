@@ -21,7 +21,7 @@ import { makeSource } from './sources.ts';
 import { buildModel } from './build.ts';
 import { summarizeTime, train } from './train.ts';
 
-const usage = `usage: attngrad train [flags]       train a model (defaults: seq2seq Transformer on the reverse task)
+const usage = `usage: attngrad train [flags]       train a model (default: seq2seq on 'reverse')
        attngrad eval --checkpoint F   validate a saved model
        attngrad sample --checkpoint F [--count N]   show what a saved model does`;
 
@@ -68,7 +68,8 @@ async function runTrain(argv: string[]): Promise<void> {
   const runDir = join('runs', name);
   const checkpoint = String(flags.checkpoint ?? join(runDir, 'model.safetensors'));
   console.log(
-    `training ${config.model} on ${config.task}: ${config.layers} layers, d ${config.dModel}, ${config.heads} heads, ${config.steps} steps × batch ${config.batch}`,
+    `training ${config.model} on ${config.task}: ${config.layers} layers, d ${config.dModel}, ` +
+      `${config.heads} heads, ${config.steps} steps × batch ${config.batch}`,
   );
   const result = train(config, {
     runDir,
@@ -83,7 +84,8 @@ async function runTrain(argv: string[]): Promise<void> {
   if (result.final.exactMatch !== undefined)
     console.log(`\nexact-match: ${(100 * result.final.exactMatch).toFixed(1)}%`);
   console.log(
-    `\nrun folder: ${relative(process.cwd(), runDir)}/  (model.safetensors, loss.svg, metrics.jsonl)`,
+    `\nrun folder: ${relative(process.cwd(), runDir)}/  (model.safetensors, loss.svg, ` +
+      `metrics.jsonl)`,
   );
   console.log(`checkpoint: ${checkpoint}`);
 }
@@ -115,10 +117,8 @@ function asUsage<T>(fn: () => T): T {
 }
 
 function printTable(values: Record<string, number>): void {
-  const rows = Object.entries(values);
-  console.log(
-    `\n| metric | value |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v.toFixed(4)} |`).join('\n')}`,
-  );
+  const rows = Object.entries(values).map(([k, v]) => `| ${k} | ${v.toFixed(4)} |`);
+  console.log(`\n| metric | value |\n|---|---|\n${rows.join('\n')}`);
 }
 
 async function main(argv: string[]): Promise<void> {

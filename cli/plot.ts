@@ -37,11 +37,13 @@ export function lineChartSvg(
   const px = (x: number) => M.left + ((x - x0) / (x1 - x0 || 1)) * (W - M.left - M.right);
   const py = (y: number) => H - M.bottom - ((y - y0) / (y1 - y0 || 1)) * (H - M.top - M.bottom);
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" ` +
+      `font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${esc(title)}</text>`,
     `<text x="${W / 2}" y="${H - 8}" text-anchor="middle">${esc(xLabel)}</text>`,
-    `<text transform="translate(14 ${H / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`,
+    `<text transform="translate(14 ${H / 2}) rotate(-90)" ` +
+      `text-anchor="middle">${esc(yLabel)}</text>`,
   ];
   for (const t of ticks(x0, x1)) {
     parts.push(
@@ -56,7 +58,8 @@ export function lineChartSvg(
     parts.push(`<text x="${M.left - 6}" y="${py(t) + 4}" text-anchor="end">${t}</text>`);
   }
   parts.push(
-    `<rect x="${M.left}" y="${M.top}" width="${W - M.left - M.right}" height="${H - M.top - M.bottom}" fill="none" stroke="#888"/>`,
+    `<rect x="${M.left}" y="${M.top}" width="${W - M.left - M.right}" ` +
+      `height="${H - M.top - M.bottom}" fill="none" stroke="#888"/>`,
   );
   series.forEach((s, i) => {
     const path = s.points
@@ -66,7 +69,8 @@ export function lineChartSvg(
     parts.push(`<polyline points="${path}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
     const ly = M.top + 14 + i * 16;
     parts.push(
-      `<line x1="${W - M.right - 110}" x2="${W - M.right - 90}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"/>`,
+      `<line x1="${W - M.right - 110}" x2="${W - M.right - 90}" y1="${ly - 4}" y2="${ly - 4}" ` +
+        `stroke="${s.color}" stroke-width="2"/>`,
     );
     parts.push(`<text x="${W - M.right - 85}" y="${ly}">${esc(s.name)}</text>`);
   });

@@ -17,7 +17,9 @@ export class ProgressBar {
     const seconds = (now - this.started) / 1000;
     const rate = tokens / Math.max(seconds, 1e-9);
     const eta = (seconds / step) * (this.total - step);
-    const text = `step ${step}/${this.total}  loss ${loss.toFixed(4)}  ${Math.round(rate)} tok/s  ETA ${formatSeconds(eta)}${extra ? '  ' + extra : ''}`;
+    const text =
+      `step ${step}/${this.total}  loss ${loss.toFixed(4)}  ${Math.round(rate)} tok/s ` +
+      ` ETA ${formatSeconds(eta)}${extra ? '  ' + extra : ''}`;
     if (this.stream.isTTY) {
       if (now - this.lastDraw < 100 && step < this.total) return; // at most 10 redraws a second
       this.lastDraw = now;

@@ -88,12 +88,14 @@ export function backward(
   }
   if (!seed && root.size !== 1) {
     throw new Error(
-      `backward: a gradient can be created implicitly only for a scalar output; got shape ${fmt(root.shape)} (pass a seed gradient)`,
+      `backward: a gradient can be created implicitly only for a scalar output; got shape ` +
+        `${fmt(root.shape)} (pass a seed gradient)`,
     );
   }
   if (seed && !sameShape(seed.shape, root.shape)) {
     throw new Error(
-      `backward: seed gradient shape ${fmt(seed.shape)} does not match the output shape ${fmt(root.shape)}`,
+      `backward: seed gradient shape ${fmt(seed.shape)} does not match the output shape ` +
+        `${fmt(root.shape)}`,
     );
   }
   const order = topoSort(root);
@@ -111,7 +113,8 @@ export function backward(
       }
       if (fn.released) {
         throw new Error(
-          `backward: the graph through '${fn.name}' was freed by an earlier backward; call the first backward with {retainGraph: true}`,
+          `backward: the graph through '${fn.name}' was freed by an earlier backward; call the ` +
+            `first backward with {retainGraph: true}`,
         );
       }
       const inputGrads = fn.vjp(g, fn.inputs, t, fn.attrs);

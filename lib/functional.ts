@@ -275,7 +275,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   const [out, inFeatures] = weight.shape;
   if (weight.ndim !== 2 || x.ndim === 0 || x.shape[x.ndim - 1] !== inFeatures) {
     throw new Error(
-      `linear: input ${fmt(x.shape)} and weight ${fmt(weight.shape)} are not compatible (need input [..., ${inFeatures}] and weight [out, in])`,
+      `linear: input ${fmt(x.shape)} and weight ${fmt(weight.shape)} are not compatible (need ` +
+        `input [..., ${inFeatures}] and weight [out, in])`,
     );
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== out))
@@ -327,7 +328,8 @@ export function crossEntropy(
   const C = logits.shape[logits.ndim - 1];
   if (logits.ndim < 1 || fmt(logits.shape.slice(0, -1)) !== fmt(targets.shape)) {
     throw new Error(
-      `crossEntropy: logits ${fmt(logits.shape)} need shape [...targets, C] for targets ${fmt(targets.shape)}`,
+      `crossEntropy: logits ${fmt(logits.shape)} need shape [...targets, C] for targets ` +
+        `${fmt(targets.shape)}`,
     );
   }
   if (targets.dtype !== 'int32')

@@ -40,7 +40,8 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
     const db = b[b.length - n + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
       throw new Error(
-        `${op}: shapes ${fmt(a)} and ${fmt(b)} cannot be broadcast (${da} vs ${db} at dim ${i - n})`,
+        `${op}: shapes ${fmt(a)} and ${fmt(b)} cannot be broadcast (${da} vs ${db} at dim ` +
+          `${i - n})`,
       );
     }
     out[i] = da === 1 ? db : da;

@@ -91,7 +91,9 @@ export class Tensor {
       this.size <= 64
         ? JSON.stringify(this.toArray())
         : `[${fmt(this.shape)}: ${Array.from(this.data.subarray(0, 6)).join(', ')}, ...]`;
-    return `tensor(${values}, dtype=${this.dtype}${this.requiresGrad ? ', requiresGrad=true' : ''})`;
+    return (
+      `tensor(${values}, ` + `dtype=${this.dtype}${this.requiresGrad ? ', requiresGrad=true' : ''})`
+    );
   }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();

@@ -50,7 +50,8 @@ export interface TransformerConfig {
   rate?: number; // atrous / sparse: dilation; strided / fixed: stride
   chunk?: number; // FLASH chunk length
   sinks?: number; // inference-time window: the first k tokens stay visible
-  windowed?: boolean; // softmax attention: every call sees only keys within `window` (+ the first `sinks`), training too
+  // softmax attention: every call, training too, sees keys within `window` (+ the first `sinks`)
+  windowed?: boolean;
   expansion?: number; // GAU: e = expansion · nEmbd
   sharedDim?: number; // GAU: s, the width of the shared Q/K projection
   rank?: number; // factorized Synthesizer: rank k

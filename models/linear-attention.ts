@@ -56,7 +56,8 @@ export class LinearAttention extends HeadProjections implements TokenMixer {
     const [B, T] = x.shape;
     if (memory) {
       throw new Error(
-        'LinearAttention: cross-attention (memory) is not supported; it mixes a sequence with itself',
+        'LinearAttention: cross-attention (memory) is not supported; ' +
+          'it mixes a sequence with itself',
       );
     }
     const sums = stateOf('LinearAttention', 'running-sums', state);

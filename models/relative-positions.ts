@@ -4,9 +4,10 @@
 //
 //   RoPE    RoFormer (Su et al., 2021, arXiv 2104.09864): (R_i q)ᵀ(R_j k) = qᵀ R_{j−i} k
 //   ALiBi   Train Short, Test Long (Press et al., 2022, arXiv 2108.12409): −m_h·|i − j|
-//   KERPLE  Kernelized Relative Positional Embedding (Chi et al., 2022, arXiv 2205.09921), log variant
+//   KERPLE  Kernelized Relative Positional Embedding (Chi et al., 2022, arXiv 2205.09921), log form
 //   T5      Exploring the Limits of Transfer Learning (Raffel et al., 2020, arXiv 1910.10683), §2.1
-//   log n   Su, kexue.fm posts 8823 and 9948; window + sinks: posts 9431 and 9948 (the "super baseline")
+//   log n   Su, kexue.fm posts 8823 and 9948
+//   window + sinks   Su, posts 9431 and 9948 (the "super baseline")
 //
 // Glossary: nh heads, T queries, S keys, hs head size. With a KV cache holding S − T earlier keys,
 // query t sits at absolute position i = S − T + t and key s at j = s; every function here uses

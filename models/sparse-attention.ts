@@ -8,7 +8,7 @@
 //   sparse   |p − j| ≤ w  or  (p − j) mod k = 0   Su's union: locally dense, remotely sparse
 //   strided  |p − j| ≤ l  or  (p − j) mod l = 0   OpenAI strided A¹ ∪ A², l = config.rate
 //   fixed    ⌊j/l⌋ = ⌊p/l⌋  or  j mod l ≥ l − m   OpenAI fixed: own block ∪ the last m cells of
-//                                                 every block, m = ⌈l/4⌉ (the paper's Enwik8 l=128, m=32)
+//                                                 every block, m = ⌈l/4⌉ (Enwik8: l=128, m=32)
 //
 // The paper's strided and fixed are causal; their bidirectional forms follow Su. Every head uses
 // the union of the pattern's parts (the paper's "merged" heads, §5.1), and a key is in a row once:

@@ -54,7 +54,8 @@ export function saveSafetensors(
     for (const [key, value] of Object.entries(metadata)) {
       if (typeof value !== 'string') {
         throw new Error(
-          `${who}: ${file}: metadata '${key}' must be a string, got ${typeof value} (JSON-encode structured values)`,
+          `${who}: ${file}: metadata '${key}' must be a string, got ${typeof value} (JSON-encode ` +
+            `structured values)`,
         );
       }
     }
@@ -167,7 +168,8 @@ function parseHeader(
       offsets[0] > offsets[1]
     ) {
       throw fail(
-        `tensor '${name}' has data_offsets ${JSON.stringify(offsets)}, not [begin, end] with begin ≤ end`,
+        `tensor '${name}' has data_offsets ${JSON.stringify(offsets)}, not [begin, end] with ` +
+          `begin ≤ end`,
       );
     }
     const { dtype: ours, bytes } = FILE_DTYPES[dtype as FileDType];
@@ -175,12 +177,14 @@ function parseHeader(
     const [begin, end] = offsets as number[];
     if (end - begin !== need) {
       throw fail(
-        `tensor '${name}' has data_offsets ${fmt(offsets)} but shape ${fmt(shape)} ${ours} needs ${need} bytes`,
+        `tensor '${name}' has data_offsets ${fmt(offsets)} but shape ${fmt(shape)} ${ours} needs ` +
+          `${need} bytes`,
       );
     }
     if (end > dataLength)
       throw fail(
-        `tensor '${name}' has data_offsets ${fmt(offsets)} past the end of the ${dataLength}-byte data section`,
+        `tensor '${name}' has data_offsets ${fmt(offsets)} past the end of the ` +
+          `${dataLength}-byte data section`,
       );
     entries.push({ name, fileDType: dtype as FileDType, shape, begin, end });
   }
@@ -192,11 +196,13 @@ function parseHeader(
     const previous = i > 0 ? `'${byOffset[i - 1].name}' ends` : 'the data section starts';
     if (e.begin < at)
       throw fail(
-        `tensor '${e.name}' at data_offsets ${fmt([e.begin, e.end])} overlaps the tensor before it (${previous} at ${at})`,
+        `tensor '${e.name}' at data_offsets ${fmt([e.begin, e.end])} overlaps the tensor before ` +
+          `it (${previous} at ${at})`,
       );
     if (e.begin > at)
       throw fail(
-        `tensor '${e.name}' at data_offsets ${fmt([e.begin, e.end])} leaves a gap (${previous} at ${at})`,
+        `tensor '${e.name}' at data_offsets ${fmt([e.begin, e.end])} leaves a gap (${previous} ` +
+          `at ${at})`,
       );
     at = e.end;
   });
@@ -214,7 +220,8 @@ function headerLength(who: string, file: string, prefix: Uint8Array, fileSize: n
   const n = Buffer.from(prefix.buffer, prefix.byteOffset, 8).readBigUInt64LE(0);
   if (n > BigInt(fileSize - 8))
     throw new Error(
-      `${who}: ${file}: the header length ${n} is larger than the rest of the file (${fileSize - 8} bytes)`,
+      `${who}: ${file}: the header length ${n} is larger than the rest of the file ` +
+        `(${fileSize - 8} bytes)`,
     );
   return Number(n);
 }
@@ -352,7 +359,8 @@ export function loadCheckpoint(
       throw fail(`the model's tensor '${key}' ${fmt(t.shape)} is missing from the checkpoint`);
     if (fmt(saved.shape) !== fmt(t.shape))
       throw fail(
-        `tensor '${key}' has shape ${fmt(saved.shape)} in the checkpoint but ${fmt(t.shape)} in the model`,
+        `tensor '${key}' has shape ${fmt(saved.shape)} in the checkpoint but ${fmt(t.shape)} in ` +
+          `the model`,
       );
     if (saved.dtype !== t.dtype)
       throw fail(`tensor '${key}' is ${saved.dtype} in the checkpoint but ${t.dtype} in the model`);
@@ -395,7 +403,8 @@ export function readCheckpointConfig(file: string): unknown {
 function checkpointConfig(who: string, file: string, metadata: Record<string, string>): unknown {
   if (metadata.format !== FORMAT) {
     throw new Error(
-      `${who}: ${file}: not an attngrad checkpoint (metadata 'format' is ${JSON.stringify(metadata.format)}, expected '${FORMAT}')`,
+      `${who}: ${file}: not an attngrad checkpoint (metadata 'format' is ` +
+        `${JSON.stringify(metadata.format)}, expected '${FORMAT}')`,
     );
   }
   return fromJson(who, file, metadata, 'config');
@@ -434,7 +443,8 @@ function parseRng(fail: (message: string) => Error, value: unknown): RngState {
   const spareOk = s?.spareNormal === null || typeof s?.spareNormal === 'number';
   if (!Array.isArray(s?.words) || s.words.length !== 4 || !s.words.every(word) || !spareOk) {
     throw fail(
-      `metadata 'rng' must be {words: [4 uint32], spareNormal: number | null}, got ${JSON.stringify(value)}`,
+      `metadata 'rng' must be {words: [4 uint32], spareNormal: number | null}, got ` +
+        `${JSON.stringify(value)}`,
     );
   }
   return s;

@@ -81,7 +81,8 @@ export class Module {
     const unexpected = Object.keys(state).filter((k) => !(k in own));
     if (strict && (missing.length > 0 || unexpected.length > 0)) {
       throw new Error(
-        `loadStateDict: missing keys [${missing.join(', ')}], unexpected keys [${unexpected.join(', ')}]`,
+        `loadStateDict: missing keys [${missing.join(', ')}], unexpected keys ` +
+          `[${unexpected.join(', ')}]`,
       );
     }
     for (const [key, t] of Object.entries(own)) {
@@ -89,12 +90,14 @@ export class Module {
       if (!src) continue;
       if (fmt(src.shape) !== fmt(t.shape)) {
         throw new Error(
-          `loadStateDict: shape mismatch for '${key}': the module has ${fmt(t.shape)}, the state dict ${fmt(src.shape)}`,
+          `loadStateDict: shape mismatch for '${key}': the module has ${fmt(t.shape)}, the state ` +
+            `dict ${fmt(src.shape)}`,
         );
       }
       if (src.dtype !== t.dtype) {
         throw new Error(
-          `loadStateDict: dtype mismatch for '${key}': the module has ${t.dtype}, the state dict ${src.dtype}`,
+          `loadStateDict: dtype mismatch for '${key}': the module has ${t.dtype}, the state dict ` +
+            `${src.dtype}`,
         );
       }
     }

@@ -126,7 +126,8 @@ export abstract class Optimizer<H extends Hyper = Hyper> {
         p = byName.get(key.slice(dot + 1));
       if (dot < 0 || !this.kinds.includes(kind) || !p) {
         throw new Error(
-          `${who}: unexpected buffer '${key}' (expected <${this.kinds.join('|')}>.<parameter name>)`,
+          `${who}: unexpected buffer '${key}' (expected <${this.kinds.join('|')}>.<parameter ` +
+            `name>)`,
         );
       }
       const length = kind === 'step' ? 1 : p.size;

@@ -53,7 +53,8 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   const fits = index.ndim === x.ndim && index.shape.every((s, i) => i === d || s <= x.shape[i]);
   if (!fits)
     throw new Error(
-      `gather: index shape ${fmt(index.shape)} does not fit input ${fmt(x.shape)} outside dim ${dim}`,
+      `gather: index shape ${fmt(index.shape)} does not fit input ${fmt(x.shape)} outside dim ` +
+        `${dim}`,
     );
   checkIndex('gather', index, x.shape[d]);
   return gatherP([x, index], { dim: d, shape: [...x.shape] });

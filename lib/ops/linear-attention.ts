@@ -25,7 +25,8 @@ function dimsOf(op: string, q: Tensor, k: Tensor, v: Tensor): LinearAttentionDim
     fmt(v.shape.slice(0, -1)) === fmt(lead);
   if (!ok)
     throw new Error(
-      `${op}: expected φ(q), φ(k) (..., n, d) and v (..., n, dv) with the same leading dims, got ${shapes}`,
+      `${op}: expected φ(q), φ(k) (..., n, d) and v (..., n, dv) with the same leading dims, got ` +
+        `${shapes}`,
     );
   checkSameDtype(op, q, k);
   checkSameDtype(op, q, v);

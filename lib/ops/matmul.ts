@@ -24,7 +24,8 @@ function outShape(a: Tensor, b: Tensor, { transA, transB }: MatmulAttrs): number
   if (ka !== kb) {
     const shown = (t: Tensor, tr: boolean) => fmt(t.shape) + (tr ? 'ᵀ' : '');
     throw new Error(
-      `matmul: shapes ${shown(a, transA)} and ${shown(b, transB)} are not compatible (${ka} != ${kb})`,
+      `matmul: shapes ${shown(a, transA)} and ${shown(b, transB)} are not compatible (${ka} != ` +
+        `${kb})`,
     );
   }
   return [...broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2)), m, n];

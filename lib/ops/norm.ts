@@ -66,7 +66,8 @@ function normalize(
     if (!t) continue;
     if (t.ndim !== 1 || t.shape[0] !== C) {
       throw new Error(
-        `${op}: ${name} must have shape [${C}] (the last dim of input ${fmt(x.shape)}), got ${fmt(t.shape)}`,
+        `${op}: ${name} must have shape [${C}] (the last dim of input ${fmt(x.shape)}), got ` +
+          `${fmt(t.shape)}`,
       );
     }
     checkSameDtype(op, x, t);

@@ -2,7 +2,7 @@
 // empty slot), so attention costs O(T·W) time and memory instead of O(T·S). A pattern (local,
 // atrous, strided, ...) is then nothing but a table; see models/sparse-attention.ts.
 //
-//   gatherScores  (B,nh,T,d) q, (B,nh,S,d) k → (B,nh,T,W)   s_tj = q_t · k_idx[t,j]   (fill if empty)
+//   gatherScores  (B,nh,T,d) q, (B,nh,S,d) k → (B,nh,T,W)   s_tj = q_t · k_idx[t,j]  (fill: empty)
 //   gatherApply   (B,nh,T,W) p, (B,nh,S,d) v → (B,nh,T,d)   o_t  = Σ_j p_tj v_idx[t,j]
 //   scatterApply  (B,nh,T,W) p, (B,nh,T,d) x → (B,nh,S,d)   y_m  = Σ_{idx[t,j]=m} p_tj x_t
 //
@@ -89,7 +89,8 @@ function check(op: string, rows: Tensor, other: Tensor, idx: Tensor, S: number, 
     other.shape[3] !== d
   ) {
     throw new Error(
-      `${op}: operands must be (B, nh, ·, d) with the same B, nh, d; got ${fmt(rows.shape)} and ${fmt(other.shape)}`,
+      `${op}: operands must be (B, nh, ·, d) with the same B, nh, d; got ${fmt(rows.shape)} and ` +
+        `${fmt(other.shape)}`,
     );
   }
   if (
