@@ -48,7 +48,7 @@ class Embedder extends Module {
 
 /**
  * Xavier-uniform for the weights of every Linear and Embedding (as the reference PyTorch
- * Transformer does for its matrices); other tables (a Synthesizer's random matrices) keep their own
+ * Transformer does for its matrices); other tables (random mixing matrices) keep their own
  * init. The output head starts small (N(0, 0.02²), bias 0) so the loss at init is ≈ ln V, a uniform
  * guess.
  */
@@ -222,7 +222,7 @@ export class TransformerLM extends Module {
   /**
    * Append maxNewTokens sampled tokens to idx (B, T). The blocks' generation states hold the
    * window so far, so each step feeds one token; when the window exceeds blockSize it restarts on
-   * the last blockSize. Blocks that keep no state (GAU, FLASH) recompute the window every step.
+   * the last blockSize. When a block's mixer keeps no state, every step recomputes the window.
    */
   generate(idx: Tensor, maxNewTokens: number, options: SampleOptions = {}): Tensor {
     return noGrad(() => {
