@@ -1,9 +1,8 @@
 // Where a train step's time goes, kernel by kernel: trains the reference model of train-step.ts
 // with every kernel of the active backend wrapped in a timer, and prints the time per step of each
 // (kernel, operand shapes) pair, biggest first. Wall time on the calling thread: a threaded kernel
-// counts the whole fork-join, waits included.
-// Usage: node --import tsx bench/kernel-times.ts [--backend cpu-threads|cpu] [--steps 12] [--top
-// 30]
+// counts the whole fork-join, waits included. Usage: node --import tsx bench/kernel-times.ts
+// [--backend cpu-threads|cpu] [--steps 12] [--top 30]
 
 import * as lib from '../lib/index.ts';
 import type { Backend } from '../lib/index.ts';

@@ -5,8 +5,7 @@
 // --warmup steps) within ±10% of the baseline, the median over the first tenth after the warm-up. A
 // leak — a graph kept alive by a stray reference, a cache that never evicts — shows as a line that
 // keeps climbing. Prints a table, writes bench/results/memory.json and memory.svg, exits 1 when RSS
-// drifts.
-// Usage: npm run bench:memory -- [--steps 2000] [--every 50] [--warmup 100] [--backend
+// drifts. Usage: npm run bench:memory -- [--steps 2000] [--every 50] [--warmup 100] [--backend
 // cpu-threads|cpu]
 
 import { join } from 'node:path';

@@ -6,11 +6,10 @@
 // after 10 steps; the implementations must agree to 1e-3.
 //
 // The tfjs twin is written with tfjs-core ops: tf.variable per parameter (copied from attngrad's
-// namedParameters() by name; every name must be used exactly once), moments-based LayerNorm,
-// matMul with transposeB for the (out, in) weights, softmax, logSoftmax cross-entropy,
-// tf.train.adam. The token embedding is a one-hot matmul in both tfjs backends: tfjs-backend-wasm
-// has no gradient kernel for gather (UnsortedSegmentSum), and one formulation for both keeps the
-// rows comparable.
+// namedParameters() by name; every name must be used exactly once), moments-based LayerNorm, matMul
+// with transposeB for the (out, in) weights, softmax, logSoftmax cross-entropy, tf.train.adam. The
+// token embedding is a one-hot matmul in both tfjs backends: tfjs-backend-wasm has no gradient
+// kernel for gather (UnsortedSegmentSum), and one formulation for both keeps the rows comparable.
 //
 // Standalone: node --import tsx bench/train-step.ts [--impl
 // attngrad|attngrad-1t|tfjs-cpu|tfjs-wasm]

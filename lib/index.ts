@@ -1,6 +1,5 @@
-// attngrad's public surface: import { tensor, randn, noGrad, ... } from 'attngrad'.
-// Reading order for learners: tensor.ts → autograd.ts → ops/primitive.ts → ops/*.ts →
-// backend/cpu/*.
+// attngrad's public surface: import { tensor, randn, noGrad, ... } from 'attngrad'. Reading order
+// for learners: tensor.ts → autograd.ts → ops/primitive.ts → ops/*.ts → backend/cpu/*.
 
 import { cpuBackend } from './backend/cpu.ts';
 import { registerBackend, setBackend } from './backend/backend.ts';

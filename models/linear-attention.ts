@@ -7,15 +7,13 @@
 //
 // Bidirectional, j runs over all keys: two (hs × hs) state matmuls, O(T·hs²) time, no T×T matrix.
 // Causal, j ≤ i: the fused prefix-sum primitive of lib/ops/linear-attention.ts, whose backward
-// recomputes the prefix states, so training memory is O(T·hs + hs²) per head as well.
-// Padding is multiplicative: φ(k_j) and v_j are zeroed at padded keys, so they add nothing to
-// either sum (there is no softmax to send an additive −∞ through); a row with no visible key
-// gives 0 (eps keeps 0/0 away).
-// Generation: the RNN form. The state carries the running sums instead of keys and values,
-// KV = Σ_j φ(k_j) v_jᵀ (B, nh, hs, hs) and z = Σ_j φ(k_j) (B, nh, hs, 1) (a 'running-sums'
-// state, mixer.ts), so a generated token costs O(hs²) per head whatever the length so far.
-// Position schemes that act inside attention (rope, alibi, ...) are not applied here; use absolute
-// ones.
+// recomputes the prefix states, so training memory is O(T·hs + hs²) per head as well. Padding is
+// multiplicative: φ(k_j) and v_j are zeroed at padded keys, so they add nothing to either sum
+// (there is no softmax to send an additive −∞ through); a row with no visible key gives 0 (eps
+// keeps 0/0 away). Generation: the RNN form. The state carries the running sums instead of keys and
+// values, KV = Σ_j φ(k_j) v_jᵀ (B, nh, hs, hs) and z = Σ_j φ(k_j) (B, nh, hs, 1) (a 'running-sums'
+// state, mixer.ts), so a generated token costs O(hs²) per head whatever the length so far. Position
+// schemes that act inside attention (rope, alibi, ...) are not applied here; use absolute ones.
 //
 // Glossary: B batch, T time (the new tokens), C channels (nEmbd), nh heads, hs = C / nh head size.
 // Read next: attention.ts (the softmax mixer this replaces), ../lib/ops/linear-attention.ts.

@@ -94,9 +94,8 @@ export class AlibiBias extends Module implements RelativeBias {
 /**
  * KERPLE-log: −r₁·log(1 + r₂·|i − j|) with r₁, r₂ > 0 learned per head (the log kernel; the paper
  * also has a power kernel −r₁|i − j|^r₂, which needs r₂ ≤ 2 kept too). Positivity by r = exp(ρ):
- * smooth, never stuck at a bound (the paper's code clamps, which zeroes the gradient there).
- * ρ = 0 (r₁ = r₂ = 1) at init; the paper draws r at random, the heads' own q/k separate them
- * anyway.
+ * smooth, never stuck at a bound (the paper's code clamps, which zeroes the gradient there). ρ = 0
+ * (r₁ = r₂ = 1) at init; the paper draws r at random, the heads' own q/k separate them anyway.
  */
 export class KerpleLogBias extends Module implements RelativeBias {
   logR1: Tensor; // (nh), ρ₁

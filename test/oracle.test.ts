@@ -86,9 +86,8 @@ const binary = (
     c(`${name} [${sa}]×[${sb}]`, () => [N(...sa), makeB(...sb)], a, t),
   );
 
-// Working around tfjs 4.22 (its limits, not attngrad's):
-// Maximum/Minimum gradients do not undo broadcasting, so broadcast first (BroadcastTo has a
-// gradient)
+// Working around tfjs 4.22 (its limits, not attngrad's): Maximum/Minimum gradients do not undo
+// broadcasting, so broadcast first (BroadcastTo has a gradient)
 const bcast = (x: T, y: T): [T, T] => {
   const shape = tf.broadcast_util.assertAndGetBroadcastShape(x.shape, y.shape);
   return [tf.broadcastTo(x, shape), tf.broadcastTo(y, shape)];

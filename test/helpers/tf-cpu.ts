@@ -1,6 +1,5 @@
-// tfjs-core with its CPU backend and gradients registered: the independent oracle for tests.
-// Loaded through require: tfjs-core's ES build imports directories, which Node's ESM loader
-// refuses.
+// tfjs-core with its CPU backend and gradients registered: the independent oracle for tests. Loaded
+// through require: tfjs-core's ES build imports directories, which Node's ESM loader refuses.
 
 import { createRequire } from 'node:module';
 
