@@ -58,17 +58,19 @@ function forLoop(local: number, limit: number, step: number, body: Bytes[]): Byt
   ];
 }
 
-/** local = base + index · kc · 8: where panel `index` (counted in rows or columns) starts. */
-const panelStart = (local: number, base: number, index: number): Bytes[] => [
+/** local = base + n · 8, with n the element count that `elements` leaves on the stack. */
+const setAddress = (local: number, base: number, elements: Bytes[]): Bytes[] => [
   op.localGet(base),
-  op.localGet(index),
-  op.localGet(KC),
-  op.i32Mul,
+  ...elements,
   op.i32Const(F64),
   op.i32Mul,
   op.i32Add,
   op.localSet(local),
 ];
+
+/** local = base + index · kc · 8: where panel `index` (counted in rows or columns) starts. */
+const panelStart = (local: number, base: number, index: number): Bytes[] =>
+  setAddress(local, base, [op.localGet(index), op.localGet(KC), op.i32Mul]);
 
 /** One step along k: acc[i][h] += splat(a[i]) · b_h, then x and y move to the next k. */
 function step(): Bytes[] {
@@ -124,19 +126,9 @@ function tile(): Bytes[] {
     op.brIf(0),
     op.end,
   );
-  // tile = c + ir·ldc·8 + jr·8, then row by row: C[i][..] += acc[i][..]
-  code.push(
-    op.localGet(C),
-    op.localGet(IR),
-    op.localGet(LDC),
-    op.i32Mul,
-    op.localGet(JR),
-    op.i32Add,
-    op.i32Const(F64),
-    op.i32Mul,
-    op.i32Add,
-    op.localSet(TILE),
-  );
+  // tile = c + (ir·ldc + jr)·8, then row by row: C[i][..] += acc[i][..], tile += ldc·8
+  const tileOffset = [op.localGet(IR), op.localGet(LDC), op.i32Mul, op.localGet(JR), op.i32Add];
+  code.push(...setAddress(TILE, C, tileOffset));
   for (let i = 0; i < R; i++) {
     for (let h = 0; h < 2; h++) {
       code.push(
@@ -148,14 +140,7 @@ function tile(): Bytes[] {
         op.v128Store(16 * h),
       );
     }
-    code.push(
-      op.localGet(TILE),
-      op.localGet(LDC),
-      op.i32Const(F64),
-      op.i32Mul,
-      op.i32Add,
-      op.localSet(TILE),
-    );
+    code.push(...setAddress(TILE, TILE, [op.localGet(LDC)]));
   }
   return code;
 }
