@@ -22,9 +22,11 @@
 // or setNumThreads); the gpu backend leaves float64 work and arrays of 2^24 elements or more to
 // the threaded kernels.
 //
-// Adding a kernel: declare it in `Backend` below and implement it in cpu.ts (`satisfies Backend`
-// fails until you do). Splitting one across threads: one entry in `splits` in threads.ts (when it
-// splits, how the job is cut, what a chunk computes); the pool and the workers take it from there.
+// Adding a kernel: declare it in `Backend` below, with its parameter types and a doc comment;
+// write it in cpu/ as `export const name: Kernel<'name'> = (a, b) => ...` (the types come from the
+// declaration) and list it in cpu.ts (`satisfies Backend` fails until you do). Splitting one
+// across threads: one entry in `splits` in threads.ts (when it splits, how the job is cut, what a
+// chunk computes); the pool and the workers take it from there.
 
 import type { TypedArray } from '../dtype.ts';
 import type { Shape } from '../shape.ts';
@@ -97,27 +99,22 @@ export interface LinearAttentionGrads {
   dv: TypedArray;
 }
 
+/** binary's and where's operands: a and b, each with its shape, broadcast to outShape. */
+export type BroadcastOperands = [
+  a: TypedArray,
+  aShape: Shape,
+  b: TypedArray,
+  bShape: Shape,
+  outShape: Shape,
+];
+
 export interface Backend {
   name: string;
   unary(op: UnaryOp, x: TypedArray, param?: number): TypedArray;
   /** Elementwise with NumPy broadcasting; comparisons return 1/0 in the dtype of `a`. */
-  binary(
-    op: BinaryOp,
-    a: TypedArray,
-    aShape: Shape,
-    b: TypedArray,
-    bShape: Shape,
-    outShape: Shape,
-  ): TypedArray;
-  where(
-    cond: TypedArray,
-    condShape: Shape,
-    a: TypedArray,
-    aShape: Shape,
-    b: TypedArray,
-    bShape: Shape,
-    outShape: Shape,
-  ): TypedArray;
+  binary(op: BinaryOp, ...operands: BroadcastOperands): TypedArray;
+  /** a where cond is non-zero, else b; cond broadcasts to outShape too. */
+  where(cond: TypedArray, condShape: Shape, ...operands: BroadcastOperands): TypedArray;
   /** Reduce over `dims` (sorted); the result has those dims of size 1 (keepdim layout). */
   reduce(op: ReduceOp, x: TypedArray, shape: Shape, dims: readonly number[]): TypedArray;
   argReduce(op: 'argmax' | 'argmin', x: TypedArray, shape: Shape, dim: number): Int32Array;
@@ -235,6 +232,18 @@ export interface Backend {
 }
 
 export type KernelName = Exclude<keyof Backend, 'name'>;
+
+/** The type of kernel K: the CPU kernels are declared `const softmax: Kernel<'softmax'> = ...`. */
+export type Kernel<K extends KernelName> = Backend[K];
+
+/**
+ * A kernel's `...Into` form (softmaxInto, softmaxBackwardInto): its arguments, then the array the
+ * result is written into, so the threaded backend's chunks can write their rows of a shared output
+ * in place. (unaryInto spells out its signature: its `param` is required.)
+ */
+export type KernelInto<K extends KernelName> = (
+  ...args: [...Parameters<Kernel<K>>, out: TypedArray]
+) => ReturnType<Kernel<K>>;
 
 let current: Backend | null = null;
 const registry = new Map<string, Backend>();

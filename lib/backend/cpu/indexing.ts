@@ -1,8 +1,9 @@
 // Index kernels: gather / scatterAdd (torch.gather and its adjoint) and indexSelect / indexAdd
 // (embedding lookup and its adjoint). Indices are checked by the ops before they reach here.
 
-import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
+import { allocate, dtypeOf } from '../../dtype.ts';
 import { aroundDim, sizeOf, type Shape } from '../../shape.ts';
+import type { Kernel } from '../backend.ts';
 
 // Position of element `i` of an index tensor (shape idxShape) in a tensor of `shape`, with the
 // coordinate along `dim` replaced by the index value. Both sides use the (outer, n, inner) split.
@@ -34,38 +35,21 @@ function reravel(flat: number, from: Shape, to: Shape): number {
   return out;
 }
 
-export function gather(
-  x: TypedArray,
-  shape: Shape,
-  dim: number,
-  index: Int32Array,
-  indexShape: Shape,
-): TypedArray {
+export const gather: Kernel<'gather'> = (x, shape, dim, index, indexShape) => {
   const offsets = gatherOffsets(indexShape, shape, dim, index);
   const out = allocate(dtypeOf(x), index.length);
   for (let i = 0; i < out.length; i++) out[i] = x[offsets[i]];
   return out;
-}
+};
 
-export function scatterAdd(
-  src: TypedArray,
-  index: Int32Array,
-  indexShape: Shape,
-  dim: number,
-  shape: Shape,
-): TypedArray {
+export const scatterAdd: Kernel<'scatterAdd'> = (src, index, indexShape, dim, shape) => {
   const offsets = gatherOffsets(indexShape, shape, dim, index);
   const out = allocate(dtypeOf(src), sizeOf(shape));
   for (let i = 0; i < src.length; i++) out[offsets[i]] += src[i];
   return out;
-}
+};
 
-export function indexSelect(
-  x: TypedArray,
-  shape: Shape,
-  dim: number,
-  index: Int32Array,
-): TypedArray {
+export const indexSelect: Kernel<'indexSelect'> = (x, shape, dim, index) => {
   const [outer, n, inner] = aroundDim(shape, dim);
   const k = index.length;
   const out = allocate(dtypeOf(x), outer * k * inner);
@@ -76,15 +60,9 @@ export function indexSelect(
     }
   }
   return out;
-}
+};
 
-export function indexAdd(
-  src: TypedArray,
-  srcShape: Shape,
-  dim: number,
-  index: Int32Array,
-  shape: Shape,
-): TypedArray {
+export const indexAdd: Kernel<'indexAdd'> = (src, srcShape, dim, index, shape) => {
   const [outer, n, inner] = aroundDim(shape, dim);
   const k = srcShape[dim];
   const out = allocate(dtypeOf(src), sizeOf(shape));
@@ -96,4 +74,4 @@ export function indexAdd(
     }
   }
   return out;
-}
+};

@@ -15,7 +15,7 @@
 // outputs plus O(n + d·dv) scratch, against O(n·d·dv) for materialised prefix states.
 
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
-import type { LinearAttentionDims, LinearAttentionGrads } from '../backend.ts';
+import type { Kernel, LinearAttentionDims, LinearAttentionGrads } from '../backend.ts';
 
 export type { LinearAttentionDims, LinearAttentionGrads };
 
@@ -40,13 +40,7 @@ function addOuter(
 }
 
 /** y (heads, n, dv) in v's dtype; q, k (heads, n, d), v (heads, n, dv), all contiguous. */
-export function causalLinearAttention(
-  q: TypedArray,
-  k: TypedArray,
-  v: TypedArray,
-  dims: LinearAttentionDims,
-  eps: number,
-): TypedArray {
+export const causalLinearAttention: Kernel<'causalLinearAttention'> = (q, k, v, dims, eps) => {
   const { heads, n, d, dv } = dims;
   const w = dv + 1;
   const y = allocate(dtypeOf(v), heads * n * dv);
@@ -67,18 +61,18 @@ export function causalLinearAttention(
     for (let c = 0; c < dv; c++) y[vi + c] = num[c] / den;
   }
   return y;
-}
+};
 
 /** Gradients of q, k, v given dy and the forward's output y (both (heads, n, dv)). */
-export function causalLinearAttentionBackward(
-  dy: TypedArray,
-  q: TypedArray,
-  k: TypedArray,
-  v: TypedArray,
-  y: TypedArray,
-  dims: LinearAttentionDims,
-  eps: number,
-): LinearAttentionGrads {
+export const causalLinearAttentionBackward: Kernel<'causalLinearAttentionBackward'> = (
+  dy,
+  q,
+  k,
+  v,
+  y,
+  dims,
+  eps,
+) => {
   const { heads, n, d, dv } = dims;
   const w = dv + 1;
   const dq = allocate(dtypeOf(q), q.length),
@@ -138,4 +132,4 @@ export function causalLinearAttentionBackward(
     }
   }
   return { dq, dk, dv: dvOut };
-}
+};

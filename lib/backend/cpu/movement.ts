@@ -2,47 +2,32 @@
 // that undoes a slice, concatenation, and prefix sums. All through ndarray views and ops.assign.
 
 import ops from 'ndarray-ops';
-import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
+import { allocate, dtypeOf } from '../../dtype.ts';
 import { aroundDim, sizeOf, type Shape } from '../../shape.ts';
+import type { Kernel } from '../backend.ts';
 import { view } from './views.ts';
 
 // ndarray-ops compiles no loop for 0-d arrays, so scalars travel as shape [1]
 const atLeast1d = (shape: Shape, strides: readonly number[]) =>
   shape.length === 0 ? { shape: [1], strides: [1] } : { shape, strides };
 
-export function stridedCopy(
-  x: TypedArray,
-  shape: Shape,
-  strides: readonly number[],
-  offset: number,
-): TypedArray {
+export const stridedCopy: Kernel<'stridedCopy'> = (x, shape, strides, offset) => {
   const out = allocate(dtypeOf(x), sizeOf(shape));
   if (out.length === 0) return out;
   const s = atLeast1d(shape, strides);
   ops.assign(view(out, s.shape), view(x, s.shape, s.strides, offset));
   return out;
-}
+};
 
-export function stridedScatter(
-  src: TypedArray,
-  srcShape: Shape,
-  shape: Shape,
-  strides: readonly number[],
-  offset: number,
-): TypedArray {
+export const stridedScatter: Kernel<'stridedScatter'> = (src, srcShape, shape, strides, offset) => {
   const out = allocate(dtypeOf(src), sizeOf(shape));
   if (src.length === 0) return out;
   const s = atLeast1d(srcShape, strides);
   ops.assign(view(out, s.shape, s.strides, offset), view(src, s.shape));
   return out;
-}
+};
 
-export function cat(
-  parts: readonly TypedArray[],
-  shapes: readonly Shape[],
-  dim: number,
-  outShape: Shape,
-): TypedArray {
+export const cat: Kernel<'cat'> = (parts, shapes, dim, outShape) => {
   const out = allocate(dtypeOf(parts[0]), sizeOf(outShape));
   const [outer, total, inner] = aroundDim(outShape, dim);
   let at = 0;
@@ -58,9 +43,9 @@ export function cat(
     at += n;
   });
   return out;
-}
+};
 
-export function cumsum(x: TypedArray, shape: Shape, dim: number, reverse: boolean): TypedArray {
+export const cumsum: Kernel<'cumsum'> = (x, shape, dim, reverse) => {
   const [outer, n, inner] = aroundDim(shape, dim);
   const out = allocate(dtypeOf(x), x.length);
   for (let o = 0; o < outer; o++) {
@@ -74,4 +59,4 @@ export function cumsum(x: TypedArray, shape: Shape, dim: number, reverse: boolea
     }
   }
   return out;
-}
+};

@@ -9,7 +9,7 @@
 
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import type { Shape } from '../../shape.ts';
-import type { NormGrads, NormResult } from '../backend.ts';
+import type { Kernel } from '../backend.ts';
 
 /** x as rows of its last dim: [rows, n]. */
 function rowsOf(x: TypedArray, shape: Shape): [number, number] {
@@ -17,14 +17,7 @@ function rowsOf(x: TypedArray, shape: Shape): [number, number] {
   return [n === 0 ? 0 : x.length / n, n];
 }
 
-export function norm(
-  x: TypedArray,
-  shape: Shape,
-  gamma: TypedArray | null,
-  beta: TypedArray | null,
-  eps: number,
-  rms: boolean,
-): NormResult {
+export const norm: Kernel<'norm'> = (x, shape, gamma, beta, eps, rms) => {
   const [rows, n] = rowsOf(x, shape);
   const y = allocate(dtypeOf(x), x.length);
   const mean = new Float64Array(rows);
@@ -47,17 +40,9 @@ export function norm(
     }
   }
   return { y, mean, rstd };
-}
+};
 
-export function normBackward(
-  dy: TypedArray,
-  x: TypedArray,
-  shape: Shape,
-  gamma: TypedArray | null,
-  hasBeta: boolean,
-  stats: NormResult,
-  rms: boolean,
-): NormGrads {
+export const normBackward: Kernel<'normBackward'> = (dy, x, shape, gamma, hasBeta, stats, rms) => {
   const [rows, n] = rowsOf(x, shape);
   const dx = allocate(dtypeOf(x), x.length);
   const dgamma = gamma ? new Float64Array(n) : null;
@@ -87,4 +72,4 @@ export function normBackward(
   const dtype = dtypeOf(x);
   const cast = (a: Float64Array | null) => (a && dtype !== 'float64' ? Float32Array.from(a) : a);
   return { dx, dgamma: cast(dgamma), dbeta: cast(dbeta) };
-}
+};

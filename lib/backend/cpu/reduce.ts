@@ -7,7 +7,7 @@
 import ops from 'ndarray-ops';
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import { aroundDim, sizeOf, stridesOf, type Shape } from '../../shape.ts';
-import type { ReduceOp } from '../backend.ts';
+import type { Kernel } from '../backend.ts';
 import { view } from './views.ts';
 
 /** x with the reduced dims permuted to the end (a copy), and the shape it now has. */
@@ -27,12 +27,7 @@ function reducedLast(x: TypedArray, shape: Shape, dims: readonly number[]): [Typ
   return [out, permuted];
 }
 
-export function reduce(
-  op: ReduceOp,
-  x: TypedArray,
-  shape: Shape,
-  dims: readonly number[],
-): TypedArray {
+export const reduce: Kernel<'reduce'> = (op, x, shape, dims) => {
   const run = dims.every((d, i) => d === dims[0] + i);
   const [src, srcShape] = run ? [x, shape] : reducedLast(x, shape, dims);
   const first = run ? (dims[0] ?? shape.length) : shape.length - dims.length; // no dims: a copy
@@ -56,19 +51,14 @@ export function reduce(
   const out = allocate(dtypeOf(x), acc.length);
   out.set(acc);
   return out;
-}
+};
 
 // NaN wins, as in torch.max
 const maxOf = (m: number, v: number) => (v > m || Number.isNaN(v) ? v : m);
 const minOf = (m: number, v: number) => (v < m || Number.isNaN(v) ? v : m);
 
 /** Index of the first max (min) along `dim`. */
-export function argReduce(
-  op: 'argmax' | 'argmin',
-  x: TypedArray,
-  shape: Shape,
-  dim: number,
-): Int32Array {
+export const argReduce: Kernel<'argReduce'> = (op, x, shape, dim) => {
   const [outer, n, inner] = aroundDim(shape, dim);
   const out = new Int32Array(outer * inner);
   for (let o = 0; o < outer; o++) {
@@ -83,4 +73,4 @@ export function argReduce(
     }
   }
   return out;
-}
+};

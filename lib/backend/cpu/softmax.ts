@@ -8,24 +8,18 @@
 //   log-softmax:  dx = dy − exp(y) · Σ dy        (exp(y) = softmax(x))
 // A fully masked row (y = 0 for softmax) gets dx = 0.
 
-import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
-import { aroundDim, type Shape } from '../../shape.ts';
+import { allocate, dtypeOf } from '../../dtype.ts';
+import { aroundDim } from '../../shape.ts';
+import type { Kernel, KernelInto } from '../backend.ts';
 import { scratch } from './scratch.ts';
 
-export function softmax(x: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray {
-  return softmaxInto(x, shape, dim, log, allocate(dtypeOf(x), x.length));
-}
+export const softmax: Kernel<'softmax'> = (x, shape, dim, log) =>
+  softmaxInto(x, shape, dim, log, allocate(dtypeOf(x), x.length));
 
 /**
  * softmax written into `out` (x's length): the threaded backend's chunks write their rows in place.
  */
-export function softmaxInto(
-  x: TypedArray,
-  shape: Shape,
-  dim: number,
-  log: boolean,
-  out: TypedArray,
-): TypedArray {
+export const softmaxInto: KernelInto<'softmax'> = (x, shape, dim, log, out) => {
   const [outer, n, inner] = aroundDim(shape, dim);
   // exp(x − max) in doubles: one exp per element, one rounding per output
   const e = scratch('softmax row', n);
@@ -50,27 +44,13 @@ export function softmaxInto(
     }
   }
   return out;
-}
+};
 
-export function softmaxBackward(
-  y: TypedArray,
-  dy: TypedArray,
-  shape: Shape,
-  dim: number,
-  log: boolean,
-): TypedArray {
-  return softmaxBackwardInto(y, dy, shape, dim, log, allocate(dtypeOf(y), y.length));
-}
+export const softmaxBackward: Kernel<'softmaxBackward'> = (y, dy, shape, dim, log) =>
+  softmaxBackwardInto(y, dy, shape, dim, log, allocate(dtypeOf(y), y.length));
 
 /** softmaxBackward written into `dx` (y's length), as softmaxInto. */
-export function softmaxBackwardInto(
-  y: TypedArray,
-  dy: TypedArray,
-  shape: Shape,
-  dim: number,
-  log: boolean,
-  dx: TypedArray,
-): TypedArray {
+export const softmaxBackwardInto: KernelInto<'softmaxBackward'> = (y, dy, shape, dim, log, dx) => {
   const [outer, n, inner] = aroundDim(shape, dim);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
@@ -83,4 +63,4 @@ export function softmaxBackwardInto(
     }
   }
   return dx;
-}
+};

@@ -17,7 +17,7 @@
 // ../../ops/sparse.ts reach them through backend(), so an accelerated backend can override them.
 
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
-import type { Backend, SparseDims } from '../backend.ts';
+import type { Kernel, SparseDims } from '../backend.ts';
 
 export type { SparseDims };
 
@@ -64,13 +64,7 @@ function addScaled(
   for (let c = 0; c < d; c++) dst[to + c] += w * src[from + c];
 }
 
-export function gatherScores(
-  q: TypedArray,
-  k: TypedArray,
-  idx: Int32Array,
-  dims: SparseDims,
-  fill: number,
-): TypedArray {
+export const gatherScores: Kernel<'gatherScores'> = (q, k, idx, dims, fill) => {
   const { G, T, S, W, d } = dims;
   const out = allocate(dtypeOf(q), G * T * W);
   for (let g = 0; g < G; g++) {
@@ -91,10 +85,10 @@ export function gatherScores(
     }
   }
   return out;
-}
+};
 
 /** o[g,t] = Σ_j p[g,t,j] v[g,idx[t,j]]: (G, T, W) weights, (G, S, d) values → (G, T, d). */
-export const gatherApply: Backend['gatherApply'] = (p, v, idx, dims) => {
+export const gatherApply: Kernel<'gatherApply'> = (p, v, idx, dims) => {
   const { G, T, S, d } = dims;
   const out = allocate(dtypeOf(v), G * T * d);
   const row = new Float64Array(d);
@@ -107,7 +101,7 @@ export const gatherApply: Backend['gatherApply'] = (p, v, idx, dims) => {
 };
 
 /** y[g,m] = Σ_{idx[t,j]=m} p[g,t,j] x[g,t]: (G, T, W) weights, (G, T, d) rows → (G, S, d). */
-export const scatterApply: Backend['scatterApply'] = (p, x, idx, dims) => {
+export const scatterApply: Kernel<'scatterApply'> = (p, x, idx, dims) => {
   const { G, T, S, d } = dims;
   const acc = new Float64Array(S * d); // one group's (S, d) sums, rounded once at its last row
   const out = allocate(dtypeOf(x), G * S * d);
