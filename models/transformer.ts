@@ -49,7 +49,8 @@ class Embedder extends Module {
 /**
  * Xavier-uniform for the weights of every Linear and Embedding (as the reference PyTorch
  * Transformer does for its matrices); other tables (random mixing matrices) keep their own init.
- * The output head starts small (N(0, 0.02²), bias 0) so the loss at init is ≈ ln V, a uniform guess.
+ * The output head starts small (N(0, 0.02²), bias 0), so the loss at init is ≈ ln V: a uniform
+ * guess.
  */
 function initWeights(model: Module, head: Linear): void {
   for (const [, sub] of model.namedModules()) {

@@ -226,7 +226,8 @@ export async function initGpuBackend(options: GpuBackendOptions = {}): Promise<G
   if (gl.runner) return ok(gl.runner, gl.detail);
   return none(
     'no real GPU adapter',
-    `webgpu: ${web.detail}; headless-gl: ${gl.detail}; ATTNGRAD_GPU_MODE=${gpuModes.join('|')} forces a gpu.js mode`,
+    `webgpu: ${web.detail}; headless-gl: ${gl.detail}; ATTNGRAD_GPU_MODE=${gpuModes.join('|')} ` +
+      `forces a gpu.js mode`,
   );
 }
 

@@ -4,12 +4,13 @@
 // types).
 //
 // Per head, with q_i = φ(q_i), k_j = φ(k_j) ∈ R^d and v_j ∈ R^dv:
-//   S_i = Σ_{j≤i} k_j v_jᵀ (d×dv),  z_i = Σ_{j≤i} k_j,  N_i = S_iᵀ q_i,  D_i = q_iᵀ z_i + eps,  y_i = N_i / D_i
+//   S_i = Σ_{j≤i} k_j v_jᵀ (d×dv),  z_i = Σ_{j≤i} k_j,
+//   N_i = S_iᵀ q_i,  D_i = q_iᵀ z_i + eps,  y_i = N_i / D_i
 // Both prefix sums are one state S'_i = [S_i | z_i] (d × (dv+1)): z is S for a value column of
-// ones. Backward with g_i = dy_i, dN_i = g_i / D_i and dD_i = −(g_i · y_i) / D_i, so dN'_i = [dN_i,
-// dD_i]:
-//   dq_i = S'_i dN'_i                                        (prefix state: a forward sweep)
-//   G'_j = Σ_{i≥j} q_i dN'_iᵀ,  dk_j = G'_j [v_j, 1],  dv_j = G_jᵀ k_j   (suffix state: a reverse sweep)
+// ones. Backward with g_i = dy_i, dN_i = g_i / D_i and dD_i = −(g_i · y_i) / D_i, so that
+// dN'_i = [dN_i, dD_i]:
+//   dq_i = S'_i dN'_i                                      (prefix state: a forward sweep)
+//   G'_j = Σ_{i≥j} q_i dN'_iᵀ,  dk_j = G'_j [v_j, 1],  dv_j = G_jᵀ k_j   (suffix state: reverse)
 // No S_i is ever stored: the forward keeps one state, the backward rebuilds S'_i in a second
 // forward sweep and G'_j in a reverse sweep, keeping only D_i (n doubles) between them. Memory: the
 // outputs plus O(n + d·dv) scratch, against O(n·d·dv) for materialised prefix states.

@@ -108,7 +108,8 @@ export class InThreadRunner implements KernelRunner {
     const result = kernel(...args);
     if (!(result instanceof Float32Array) || result.length !== spec.output) {
       throw new Error(
-        `gpu.js ${this.mode}: kernel ${spec.key} returned ${describe(result)}, expected Float32Array(${spec.output})`,
+        `gpu.js ${this.mode}: kernel ${spec.key} returned ${describe(result)}, expected ` +
+          `Float32Array(${spec.output})`,
       );
     }
     countRun(args, result);

@@ -194,7 +194,8 @@ export function wasmPanelKernel(): PanelKernel | null {
     scratch: (slot, length) => {
       if (length > views[slot].length) {
         throw new Error(
-          `matmul: scratch '${slot}' of ${length} doubles, but the WebAssembly memory holds ${views[slot].length}`,
+          `matmul: scratch '${slot}' of ${length} doubles, but the WebAssembly memory holds ` +
+            `${views[slot].length}`,
         );
       }
       return views[slot].subarray(0, length);
