@@ -45,7 +45,7 @@ export class MultiHeadAttention extends HeadProjections implements TokenMixer {
   }
 
   forward(x: Tensor, options: MixerOptions = {}): Tensor {
-    const { memory, causal = false, keep = null, inferenceWindow = false } = options;
+    const { memory, causal = false, keep = null, inferenceWindow = false, probe } = options;
     const state = stateOf('MultiHeadAttention', 'keys-values', options.state);
     // (B, nh, ·, hs)
     let [q, k, v] = memory ? this.crossKeysValues(x, memory, state) : this.project(x);
@@ -55,8 +55,9 @@ export class MultiHeadAttention extends HeadProjections implements TokenMixer {
       [k, v] = appendKeysValues(state, k, v); // (B, nh, S, hs)
     }
     const scores = this.logits(q, k, { causal, keep, windowed: inferenceWindow }); // (B, nh, T, S)
-    const att = this.attnDropout.forward(scores.softmax(-1)); // (B, nh, T, S)
-    return this.output(att.matmul(v)); // (B, nh, T, hs) → (B, T, C)
+    const probs = scores.softmax(-1); // (B, nh, T, S)
+    if (probe) probe.weights = probs;
+    return this.output(this.attnDropout.forward(probs).matmul(v)); // (B, nh, T, hs) → (B, T, C)
   }
 
   /** The scores before softmax, (B, nh, T, S): q·kᵀ/√hs, modified, plus the mask. */

@@ -11,7 +11,7 @@ import { Dropout, LayerNorm, Linear } from '../nn/index.ts';
 import { Module } from '../nn/module.ts';
 import { MultiHeadAttention } from './attention.ts';
 import type { TransformerConfig } from './config.ts';
-import type { MixerState, TokenMixer } from './mixer.ts';
+import type { AttentionProbe, MixerState, TokenMixer } from './mixer.ts';
 import { variantOf } from './mixers.ts';
 
 /** Position-wise FFN: W₂·act(W₁x + b₁) + b₂, applied to each position alone. */
@@ -59,6 +59,7 @@ export interface BlockOptions {
   memoryKeep?: Tensor | null; // (B, S) padding mask of the memory
   state?: BlockState; // generation: what the mixers carry between steps
   inferenceWindow?: boolean;
+  probe?: AttentionProbe; // introspection: the mixer's attention weights land here
 }
 
 /** A block's generation state: its mixer's, and its cross-attention's (the memory's keys). */
@@ -89,8 +90,8 @@ export class Block extends Module {
   }
 
   forward(x: Tensor, options: BlockOptions = {}): Tensor {
-    const { causal = false, keep = null, memory, state, inferenceWindow } = options;
-    const self = { causal, keep, state: state?.self, inferenceWindow };
+    const { causal = false, keep = null, memory, state, inferenceWindow, probe } = options;
+    const self = { causal, keep, state: state?.self, inferenceWindow, probe };
     x = this.sub1.forward(x, (h) => this.selfAttn.forward(h, self)); // (B, T, C)
     const [cross, subCross] = [this.crossAttn, this.subCross];
     if (cross && subCross && memory) {
@@ -123,4 +124,25 @@ export class DecoderLayer extends Block {
   forward(x: Tensor, options: BlockOptions = {}): Tensor {
     return super.forward(x, { causal: true, ...options });
   }
+}
+
+/** What a forward shows of its insides when asked: per block, its output and its attention. */
+export interface Trace {
+  hidden: Tensor[]; // (B, T, C) after each block
+  attention: (Tensor | null)[]; // (B, nh, T, S) weights of each block's mixer, null if it forms none
+}
+
+/** x through the blocks in turn, block i with optionsOf(i); each block's insides into `trace`. */
+export function runBlocks(
+  blocks: readonly Block[],
+  x: Tensor,
+  optionsOf: (i: number) => BlockOptions,
+  trace?: Trace,
+): Tensor {
+  blocks.forEach((block, i) => {
+    const probe: AttentionProbe | undefined = trace && { weights: null };
+    x = block.forward(x, { ...optionsOf(i), probe }); // (B, T, C)
+    if (trace && probe) [trace.hidden[i], trace.attention[i]] = [x, probe.weights];
+  });
+  return x;
 }

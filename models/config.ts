@@ -46,6 +46,8 @@ export interface TransformerConfig {
   attention?: AttentionName; // the token mixer of every block
   scale?: 'sqrt' | 'logn'; // 1/√d, or the entropy-invariant log(n)/log(trainLen) · 1/√d
   trainLen?: number; // the training length the log-n scale is relative to (default blockSize)
+  lognBase?: number; // log-n: κ = log n / log lognBase (default trainLen; the article: 512)
+  lognClamp?: boolean; // log-n: κ = max(1, ·) (default true); the article's form has no clamp
   window?: number; // local / sparse: keys within this distance
   rate?: number; // atrous / sparse: dilation; strided / fixed: stride
   chunk?: number; // FLASH chunk length
@@ -77,6 +79,8 @@ export function checkConfig(model: string, given: TransformerConfig): Required<T
     attention: 'softmax',
     scale: 'sqrt',
     trainLen: given.blockSize,
+    lognBase: given.trainLen ?? given.blockSize,
+    lognClamp: true,
     window: 16,
     rate: 4,
     chunk: 64,
@@ -96,6 +100,7 @@ export function checkConfig(model: string, given: TransformerConfig): Required<T
     'nEmbd',
     'ffnHidden',
     'trainLen',
+    'lognBase',
     'window',
     'rate',
     'chunk',

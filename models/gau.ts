@@ -11,7 +11,7 @@
 //
 // n is counted per row: t + 1 for causal row t, minus padded keys (Su: not the sequence length).
 // `scale: 'logn'` selects GAU-α's softmax variant instead: A = softmax(κ · Q Kᵀ / √s) with the
-// entropy-invariant κ = log n / log trainLen (κ = 1 at the training length).
+// entropy-invariant κ = log n / log lognBase (κ = 1 at that length; by default the training length).
 // Parameters: 2Ce + Cs + eC ≈ 3Ce, so with e = 2C two GAU layers ≈ one Transformer block (12C²):
 // FLASH-Quad stacks 2L GAU layers where a Transformer has L blocks.
 //
@@ -27,11 +27,11 @@ import { ones, zeros, type DType, type Tensor } from '../lib/index.ts';
 import { Linear, init } from '../nn/index.ts';
 import { Module } from '../nn/module.ts';
 import type { TransformerConfig } from './config.ts';
-import type { MixerOptions, TokenMixer } from './mixer.ts';
+import type { AttentionProbe, MixerOptions, TokenMixer } from './mixer.ts';
 
 export type GAUConfig = Pick<
   Required<TransformerConfig>,
-  'nEmbd' | 'expansion' | 'sharedDim' | 'scale' | 'trainLen'
+  'nEmbd' | 'expansion' | 'sharedDim' | 'scale' | 'lognBase'
 >;
 
 /** z ⊙ γ + β per dimension: separate Q and K for the price of 2s numbers each. */
@@ -65,7 +65,8 @@ export interface AttendOptions {
   causal?: boolean; // query t sees keys ≤ t only
   keep?: Tensor | null; // (…, L) padding mask: 1 = real key, 0 = padding
   softmax?: boolean; // GAU-α's softmax with the log-n scale instead of relu²/n
-  logBase?: number; // softmax: the length at which κ = 1 (trainLen)
+  logBase?: number; // softmax: the length at which κ = 1 (config.lognBase)
+  probe?: AttentionProbe; // introspection: the weights land here
 }
 
 /**
@@ -80,16 +81,19 @@ export function gauAttention(q: Tensor, k: Tensor, v: Tensor, options: AttendOpt
   const visible = visibleKeys(L, causal, keep, q.dtype); // (..., L, L)
   const n = visible ? visible.sum(-1, true).clamp(1) : L; // (..., L, 1) visible keys per row
   const scores = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(s)); // (..., L, L)
+  let weights: Tensor; // (..., L, L)
   if (!softmax) {
     const a = scores.relu().square(); // (..., L, L)
-    return (visible ? a.mul(visible) : a).div(n).matmul(v); // (..., L, e)
+    weights = (visible ? a.mul(visible) : a).div(n);
+  } else {
+    // a length of 1 would divide by log 1 = 0
+    const logBase = Math.log(Math.max(2, options.logBase ?? L));
+    const kappa = typeof n === 'number' ? Math.log(n) / logBase : n.log().div(logBase); // (…, L, 1)
+    const logits = scores.mul(kappa); // (..., L, L)
+    weights = (visible ? logits.maskedFill(visible.eq(0), -Infinity) : logits).softmax(-1);
   }
-  // a length of 1 would divide by log 1 = 0
-  const logBase = Math.log(Math.max(2, options.logBase ?? L));
-  const kappa = typeof n === 'number' ? Math.log(n) / logBase : n.log().div(logBase); // (..., L, 1)
-  const logits = scores.mul(kappa); // (..., L, L)
-  const masked = visible ? logits.maskedFill(visible.eq(0), -Infinity) : logits;
-  return masked.softmax(-1).matmul(v); // (..., L, e)
+  if (options.probe) options.probe.weights = weights.unsqueeze(-3); // (B, 1, L, L): one head
+  return weights.matmul(v); // (..., L, e)
 }
 
 /** One GAU layer, without its residual and norm (the block adds those). */
@@ -105,7 +109,7 @@ export class GatedAttentionUnit extends Module implements TokenMixer {
   constructor(config: GAUConfig) {
     super();
     [this.e, this.s] = [config.expansion * config.nEmbd, config.sharedDim];
-    [this.softmax, this.logBase] = [config.scale === 'logn', config.trainLen];
+    [this.softmax, this.logBase] = [config.scale === 'logn', config.lognBase];
     this.hidden = new Linear(config.nEmbd, 2 * this.e + this.s);
     this.q = new ScaleOffset(this.s);
     this.k = new ScaleOffset(this.s);
@@ -124,9 +128,9 @@ export class GatedAttentionUnit extends Module implements TokenMixer {
     return this.hidden.forward(x).silu().split([this.e, this.e, this.s], -1);
   }
 
-  forward(x: Tensor, { causal = false, keep = null }: MixerOptions = {}): Tensor {
+  forward(x: Tensor, { causal = false, keep = null, probe }: MixerOptions = {}): Tensor {
     const [u, v, z] = this.project(x);
-    const attend = { causal, keep, softmax: this.softmax, logBase: this.logBase };
+    const attend = { causal, keep, softmax: this.softmax, logBase: this.logBase, probe };
     const y = gauAttention(this.q.forward(z), this.k.forward(z), v, attend); // (B, T, e)
     return this.out.forward(u.mul(y)); // (B, T, C)
   }

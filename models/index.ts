@@ -10,7 +10,16 @@ export type {
   TokenMixer,
 } from './mixer.ts';
 export { makeMixer, variantOf, type Variant } from './mixers.ts';
-export { Block, Residual, type BlockOptions, type BlockState } from './block.ts';
+export { MaskedLM, type MaskedLMOptions } from './masked-lm.ts';
+export { Embedder, initWeights } from './embedder.ts';
+export {
+  Block,
+  Residual,
+  runBlocks,
+  type Trace,
+  type BlockOptions,
+  type BlockState,
+} from './block.ts';
 export {
   ScoreModifier,
   scoreModifiers,

@@ -50,7 +50,7 @@ export class LinearAttention extends HeadProjections implements TokenMixer {
     return { kind: 'running-sums', kv: null, z: null };
   }
 
-  forward(x: Tensor, { causal = false, keep, state, memory }: MixerOptions = {}): Tensor {
+  forward(x: Tensor, { causal = false, keep, state, memory, probe }: MixerOptions = {}): Tensor {
     const [B, T] = x.shape;
     if (memory) {
       throw new Error(
@@ -70,10 +70,21 @@ export class LinearAttention extends HeadProjections implements TokenMixer {
         .reshape([B, 1, T, 1]); // (B, 1, T, 1)
       [k, v] = [k.mul(real), v.mul(real)];
     }
+    if (probe && !sums) probe.weights = this.impliedWeights(q, k, causal);
     const y = sums
       ? this.carry(q, k, v, causal, sums)
       : linearAttention(q, k, v, { causal, eps: this.eps }); // (B, nh, T, hs)
     return this.output(y); // (B, T, C)
+  }
+
+  /**
+   * The weights linear attention applies without forming them, for inspection (O(T²)):
+   * a_ij = φ(q_i)·φ(k_j) / (Σ_j' φ(q_i)·φ(k_j') + eps) over the visible keys, (B, nh, T, T).
+   */
+  impliedWeights(q: Tensor, k: Tensor, causal: boolean): Tensor {
+    const scores = q.matmul(k.transpose(-2, -1)); // (B, nh, T, T), padded keys already 0
+    const visible = causal ? scores.tril() : scores;
+    return visible.div(visible.sum(-1, true).add(this.eps));
   }
 
   /**

@@ -39,6 +39,16 @@ export interface MixerOptions {
   memory?: Tensor; // (B, S, C) cross-attention source (softmax attention only)
   state?: MixerState; // generation: what earlier positions left (from the mixer's newState())
   inferenceWindow?: boolean; // softmax: keys within config.window + the first config.sinks (Λ-mask)
+  probe?: AttentionProbe; // introspection: the mixer leaves its attention weights here
+}
+
+/**
+ * Where a mixer leaves the attention weights it applied, (B, nh, T, S), row t the weights of the
+ * keys for query t (a distribution for softmax; GAU's relu²/n weights need not sum to 1), when a
+ * caller asks (introspection). FLASH, which never forms them, leaves null. Not asking costs nothing.
+ */
+export interface AttentionProbe {
+  weights: Tensor | null;
 }
 
 export interface TokenMixer extends Module {

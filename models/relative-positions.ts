@@ -207,7 +207,14 @@ export function windowMask(
  * (Post 8823's unclamped log_N n would flatten early causal rows; bert4keras clamps n at 16
  * instead.) Returns (…, T, 1) in `dtype`: (T, 1) for a (T, S) mask, (B, 1, T, 1) with padding.
  */
-export function lognScale(mask: Tensor | null, S: number, trainLen: number, dtype: DType): Tensor {
+export function lognScale(
+  mask: Tensor | null,
+  S: number,
+  trainLen: number,
+  dtype: DType,
+  clamp = true,
+): Tensor {
   const n = mask ? mask.eq(0).sum(-1, true) : full([1, 1], S); // (…, T, 1) visible keys
-  return n.log().div(Math.log(trainLen)).maximum(1).to(dtype); // log 0 = −∞ → 1
+  const kappa = n.log().div(Math.log(trainLen)); // (…, T, 1); a row with no keys: log 0 = −∞
+  return kappa.maximum(clamp ? 1 : 0).to(dtype);
 }

@@ -55,13 +55,19 @@ export class AddBias extends ScoreModifier {
   }
 }
 
-/** Entropy-invariant scale: × max(1, log n / log trainLen), n = the keys each query sees. */
+/**
+ * Entropy-invariant scale: × κ, κ = log n / log base, n = the keys each query sees; clamped to
+ * max(1, κ) (our default: nothing changes up to the base) or not (the article's form, base 512).
+ */
 export class LognScale extends ScoreModifier {
-  constructor(readonly trainLen: number) {
+  constructor(
+    readonly base: number,
+    readonly clamp = true,
+  ) {
     super();
   }
   scores(scores: Tensor, { S, mask }: ScoreCall): Tensor {
-    return scores.mul(lognScale(mask, S, this.trainLen, scores.dtype)); // × (…, T, 1)
+    return scores.mul(lognScale(mask, S, this.base, scores.dtype, this.clamp)); // × (…, T, 1)
   }
 }
 
@@ -86,6 +92,8 @@ export interface AttentionSettings {
   position?: PositionName;
   scale?: 'sqrt' | 'logn';
   trainLen?: number; // the length the log-n scale is calibrated at
+  lognBase?: number; // … unless a base is given (the article: 512)
+  lognClamp?: boolean; // κ = max(1, log n / log base) (default) or log n / log base
   window?: number; // windowed attention: keys within this distance of the query
   sinks?: number; // ... and the first `sinks` keys
   windowed?: boolean; // apply the window in every call (HWFA's window layers)
@@ -104,12 +112,13 @@ export function scoreModifiers(
   nEmbd: number,
   nHead: number,
 ) {
-  const { position = 'none', scale = 'sqrt', trainLen = 0, window, sinks = 0 } = settings;
+  const { position = 'none', scale = 'sqrt', window, sinks = 0 } = settings;
+  const base = settings.lognBase ?? settings.trainLen ?? 0;
   if (position === 'rope' && (nEmbd / nHead) % 2 !== 0) {
     throw new Error(`${who}: RoPE rotates pairs, so the head size ${nEmbd / nHead} must be even`);
   }
-  if (scale === 'logn' && !(trainLen >= 2)) {
-    throw new Error(`${who}: scale 'logn' needs trainLen ≥ 2, got ${trainLen}`);
+  if (scale === 'logn' && !(base >= 2)) {
+    throw new Error(`${who}: scale 'logn' needs a base (lognBase or trainLen) ≥ 2, got ${base}`);
   }
   if (settings.windowed && window === undefined) {
     throw new Error(`${who}: windowed attention needs settings.window`);
@@ -118,7 +127,7 @@ export function scoreModifiers(
   if (position === 'rope') modifiers.push(new Rope());
   if (window !== undefined)
     modifiers.push(new WindowBand(window, sinks, settings.windowed ?? false));
-  if (scale === 'logn') modifiers.push(new LognScale(trainLen));
+  if (scale === 'logn') modifiers.push(new LognScale(base, settings.lognClamp ?? true));
   const Bias = biases[position];
   if (Bias) modifiers.push(new AddBias(new Bias(nHead)));
   return modifiers;

@@ -199,6 +199,21 @@ export function sparseAttention(
   return gatherApply(drop(scores.softmax(-1)), v, idx); // (B, nh, T, hs)
 }
 
+/** Weights per slot (B, nh, T, W) spread out over the S keys, (B, nh, T, S), for inspection. */
+function slotsToKeys(probs: Tensor, idx: Tensor, S: number): Tensor {
+  const [B, nh, T, W] = probs.shape;
+  const perBatch = idx.ndim === 3; // (B, T, W) tables, else one (T, W) for every batch row
+  const dense = new Float64Array(B * nh * T * S);
+  for (let row = 0; row < B * nh * T; row++) {
+    const table = (perBatch ? Math.floor(row / (nh * T)) * T : 0) + (row % T); // its row of idx
+    for (let slot = 0; slot < W; slot++) {
+      const key = idx.data[table * W + slot];
+      if (key >= 0) dense[row * S + key] = probs.data[row * W + slot];
+    }
+  }
+  return tensor(dense, { shape: [B, nh, T, S], dtype: probs.dtype });
+}
+
 /** The reference, O(T·S): dense scores, the pattern as an additive mask, softmax, values. */
 export function maskedDenseAttention(
   q: Tensor,
@@ -252,7 +267,7 @@ export class SparseAttention extends HeadProjections implements TokenMixer {
     return idx;
   }
 
-  forward(x: Tensor, { causal = false, keep, state, memory }: MixerOptions = {}): Tensor {
+  forward(x: Tensor, { causal = false, keep, state, memory, probe }: MixerOptions = {}): Tensor {
     const [, T] = x.shape;
     const who = `SparseAttention (${this.pattern.kind})`;
     if (memory) {
@@ -267,7 +282,10 @@ export class SparseAttention extends HeadProjections implements TokenMixer {
     const S = k.shape[2];
     const table = this.table(T, S, causal); // (T, W)
     const idx = keep ? emptyPadded(table, S, keep) : table; // (T, W) or (B, T, W)
-    const y = sparseAttention(q, k, v, idx, (p) => this.attnDropout.forward(p)); // (B, nh, T, hs)
-    return this.output(y); // (B, T, C)
+    const drop = (probs: Tensor) => {
+      if (probe) probe.weights = slotsToKeys(probs, idx, S); // (B, nh, T, S)
+      return this.attnDropout.forward(probs);
+    };
+    return this.output(sparseAttention(q, k, v, idx, drop)); // (B, nh, T, hs) → (B, T, C)
   }
 }

@@ -64,8 +64,8 @@ export abstract class Synthesizer extends Module implements TokenMixer {
     return keyValueState();
   }
 
-  forward(x: Tensor, { causal = false, keep, state, memory }: MixerOptions = {}): Tensor {
-    const [, T] = x.shape;
+  forward(x: Tensor, { causal = false, keep, state, memory, probe }: MixerOptions = {}): Tensor {
+    const [B, T] = x.shape;
     const who = this.constructor.name;
     if (memory) {
       throw new Error(
@@ -82,8 +82,10 @@ export abstract class Synthesizer extends Module implements TokenMixer {
     // additive masks: causal (T, S) with query t at position S − T + t; padding (B, 1, 1, S)
     const mask = combineMasks(causal ? causalMask(T, S) : null, keep ? paddingMask(keep) : null);
     if (mask) scores = scores.add(mask.to(scores.dtype)); // (B, nh, T, S)
-    const att = this.attnDropout.forward(scores.softmax(-1)); // (B or 1, nh, T, S); masked rows → 0
-    return this.proj.forward(mergeHeads(att.matmul(v))); // (B, nh, T, hs) → (B, T, C)
+    const probs = scores.softmax(-1); // (B or 1, nh, T, S); masked rows → 0
+    if (probe) probe.weights = probs.expand([B, this.nHead, T, S]);
+    const y = this.attnDropout.forward(probs).matmul(v); // (B, nh, T, hs)
+    return this.proj.forward(mergeHeads(y)); // (B, T, C)
   }
 }
 

@@ -8,62 +8,25 @@
 // Read next: block.ts (a block), attention.ts (the mixer), sampling.ts (generation).
 
 import { crossEntropy, noGrad, tensor, type Tensor } from '../lib/index.ts';
-import { Dropout, Embedding, LayerNorm, Linear, ModuleList, init } from '../nn/index.ts';
+import { LayerNorm, Linear, ModuleList } from '../nn/index.ts';
 import { Module } from '../nn/module.ts';
-import { Block, type BlockState } from './block.ts';
-import { variantOf } from './mixers.ts';
-import { LearnedPositions, SinusoidalPositions } from './positions.ts';
+import { Block, runBlocks, type BlockState, type Trace } from './block.ts';
+import { Embedder, initWeights } from './embedder.ts';
 import { sampleNext, type SampleOptions } from './sampling.ts';
 import { checkConfig, type TransformerConfig } from './config.ts';
 
 export { FeedForward, EncoderLayer, DecoderLayer } from './block.ts';
 
-/**
- * Token embedding (×√C with sinusoidal positions, as in the paper) plus positions, then dropout.
- */
-class Embedder extends Module {
-  tokens: Embedding;
-  positions: SinusoidalPositions | LearnedPositions | null;
-  drop: Dropout;
-  constructor(readonly config: Required<TransformerConfig>) {
-    super();
-    this.tokens = new Embedding(config.vocabSize, config.nEmbd);
-    // absolute positions are added here; relative schemes (rope, alibi, ...) act inside attention,
-    // and a variant that places positions in its layers (HWFA) asks for none
-    const absolute = { sinusoidal: SinusoidalPositions, learned: LearnedPositions } as const;
-    const P = variantOf(config).embedPositions
-      ? absolute[config.position as keyof typeof absolute]
-      : null;
-    this.positions = P ? new P(config.blockSize, config.nEmbd) : null;
-    this.drop = new Dropout(config.dropout);
-  }
-  forward(ids: Tensor, offset = 0): Tensor {
-    const [, T] = ids.shape;
-    let x = this.tokens.forward(ids); // (B, T, C)
-    if (this.positions instanceof SinusoidalPositions) x = x.mul(Math.sqrt(this.config.nEmbd));
-    if (this.positions) x = x.add(this.positions.forward(T, offset)); // (B, T, C) + (T, C)
-    return this.drop.forward(x);
-  }
-}
-
-/**
- * Xavier-uniform for the weights of every Linear and Embedding (as the reference PyTorch
- * Transformer does for its matrices); other tables (random mixing matrices) keep their own init.
- * The output head starts small (N(0, 0.02²), bias 0), so the loss at init is ≈ ln V: a uniform
- * guess.
- */
-function initWeights(model: Module, head: Linear): void {
-  for (const [, sub] of model.namedModules()) {
-    if (sub instanceof Linear || sub instanceof Embedding) init.xavierUniform(sub.weight);
-  }
-  init.normal(head.weight, 0.02);
-  if (head.bias) init.zeros(head.bias);
-}
-
 export interface ModelOutput {
   logits: Tensor; // (B, T, V)
   loss: Tensor | null;
+  trace?: Trace; // with { inspect: true }: per block of the stack that made the logits
+  encoderTrace?: Trace; // the same for the encoder of an encoder-decoder
 }
+
+/** An empty trace when asked for one. */
+export const traceIf = (inspect: boolean | undefined): Trace | undefined =>
+  inspect ? { hidden: [], attention: [] } : undefined;
 
 /** Encoder-decoder Transformer; source and target share the vocabulary and the embedding. */
 export class Seq2SeqTransformer extends Module {
@@ -94,10 +57,14 @@ export class Seq2SeqTransformer extends Module {
   /**
    * src (B, S) → memory (B, S, C); srcKeep (B, S) is the padding mask (1 real token, 0 padding).
    */
-  encode(src: Tensor, srcKeep?: Tensor): { memory: Tensor; memoryKeep: Tensor | null } {
+  encode(
+    src: Tensor,
+    srcKeep?: Tensor,
+    trace?: Trace,
+  ): { memory: Tensor; memoryKeep: Tensor | null } {
     const memoryKeep = srcKeep ?? null; // (B, S)
-    let x = this.embed.forward(src); // (B, S, C)
-    for (const block of this.encoder) x = block.forward(x, { keep: memoryKeep }); // bidirectional
+    const embedded = this.embed.forward(src); // (B, S, C)
+    const x = runBlocks(this.encoder.items, embedded, () => ({ keep: memoryKeep }), trace);
     return { memory: this.encoderNorm ? this.encoderNorm.forward(x) : x, memoryKeep };
   }
 
@@ -108,11 +75,16 @@ export class Seq2SeqTransformer extends Module {
     memoryKeep: Tensor | null,
     options: DecodeOptions = {},
   ): Tensor {
-    let x = this.embed.forward(tgtIn, options.offset ?? 0); // (B, T, C)
-    this.decoder.items.forEach((block, i) => {
-      const state = options.states?.[i];
-      x = block.forward(x, { causal: true, keep: options.tgtKeep, memory, memoryKeep, state });
+    const { tgtKeep: keep, states, trace } = options;
+    const embedded = this.embed.forward(tgtIn, options.offset ?? 0); // (B, T, C)
+    const optionsOf = (i: number) => ({
+      causal: true,
+      keep,
+      memory,
+      memoryKeep,
+      state: states?.[i],
     });
+    const x = runBlocks(this.decoder.items, embedded, optionsOf, trace); // (B, T, C)
     return this.head.forward(this.decoderNorm ? this.decoderNorm.forward(x) : x); // (B, T, V)
   }
 
@@ -120,12 +92,14 @@ export class Seq2SeqTransformer extends Module {
    * Teacher forcing: logits for every target position, and the loss if tgtOut is given (−100 =
    * ignore).
    */
-  forward(src: Tensor, tgtIn: Tensor, options: Padding & { tgtOut?: Tensor } = {}): ModelOutput {
-    const { memory, memoryKeep } = this.encode(src, options.srcKeep ?? options.srcPad);
-    const logits = this.decode(tgtIn, memory, memoryKeep, {
-      tgtKeep: options.tgtKeep ?? options.tgtPad,
-    });
-    return { logits, loss: options.tgtOut ? crossEntropy(logits, options.tgtOut) : null };
+  forward(src: Tensor, tgtIn: Tensor, options: Seq2SeqForwardOptions = {}): ModelOutput {
+    const [encoderTrace, trace] = [traceIf(options.inspect), traceIf(options.inspect)];
+    const srcKeep = options.srcKeep ?? options.srcPad;
+    const { memory, memoryKeep } = this.encode(src, srcKeep, encoderTrace);
+    const tgtKeep = options.tgtKeep ?? options.tgtPad;
+    const logits = this.decode(tgtIn, memory, memoryKeep, { tgtKeep, trace });
+    const loss = options.tgtOut ? crossEntropy(logits, options.tgtOut) : null;
+    return { logits, loss, ...(options.inspect && { trace, encoderTrace }) };
   }
 
   /**
@@ -172,10 +146,16 @@ interface GenerateOptions {
   maxLen: number; // the most tokens a row gets
 }
 
+interface Seq2SeqForwardOptions extends Padding {
+  tgtOut?: Tensor; // (B, T) the targets, −100 = ignore
+  inspect?: boolean; // return the traces of both stacks
+}
+
 interface DecodeOptions {
   tgtKeep?: Tensor; // (B, T) padding mask of the target
   states?: BlockState[] | null; // one per block, from statesOf
   offset?: number; // the position of tgtIn's first token
+  trace?: Trace; // introspection: fill with the decoder's insides
 }
 
 /** Every block's empty generation state, or null when one of them keeps none. */
@@ -211,12 +191,16 @@ export class TransformerLM extends Module {
 
   forward(idx: Tensor, targets?: Tensor, options: LMForwardOptions = {}): ModelOutput {
     const { states, inferenceWindow } = options;
-    let x = this.embed.forward(idx, options.offset ?? 0); // (B, T, C)
-    this.blocks.items.forEach((block, i) => {
-      x = block.forward(x, { causal: true, state: states?.[i], inferenceWindow });
-    });
+    const trace = traceIf(options.inspect);
+    const embedded = this.embed.forward(idx, options.offset ?? 0); // (B, T, C)
+    const optionsOf = (i: number) => ({ causal: true, state: states?.[i], inferenceWindow });
+    const x = runBlocks(this.blocks.items, embedded, optionsOf, trace); // (B, T, C)
     const logits = this.head.forward(this.finalNorm ? this.finalNorm.forward(x) : x); // (B, T, V)
-    return { logits, loss: targets ? crossEntropy(logits, targets) : null };
+    return {
+      logits,
+      loss: targets ? crossEntropy(logits, targets) : null,
+      ...(trace && { trace }),
+    };
   }
 
   /**
@@ -255,4 +239,5 @@ interface LMForwardOptions {
   states?: BlockState[] | null; // generation: one per block (statesOf), continuing at `offset`
   offset?: number;
   inferenceWindow?: boolean; // softmax attention: the Λ-shaped window of config.window + sinks
+  inspect?: boolean; // return the trace: per block, its output and its attention weights
 }
