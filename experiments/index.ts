@@ -1,0 +1,14 @@
+// The registry of experiments `attngrad exp` can run, one file per article (family of findings).
+// A new experiment: write experiments/<name>.ts exporting an Experiment and add it here. Read
+// next: experiment.ts (what an experiment is), runner.ts (how one runs).
+
+import { attentionFocus } from './attention-focus.ts';
+import type { Experiment } from './experiment.ts';
+import { softmaxNoiseEntropy } from './softmax-noise-entropy.ts';
+
+export const experiments: readonly Experiment[] = [softmaxNoiseEntropy, attentionFocus];
+
+export const findExperiment = (name: string) => experiments.find((e) => e.name === name);
+
+export { runExperiment, type ExperimentResult } from './runner.ts';
+export type { Experiment, ExperimentOptions, Row } from './experiment.ts';
