@@ -226,3 +226,19 @@ export const savedRunConfig = (saved: RunConfig): RunConfig => ({
 
 export const defaultRunName = (config: RunConfig) =>
   `${config.model}-${config.task}-s${config.seed}`;
+
+/** `attngrad exp <name>`: which setting of an experiment to run, for which seeds, and where to. */
+export const expFlags = {
+  list: { type: 'bool', default: false, help: 'list the experiments, their claims and settings' },
+  full: { type: 'bool', default: false, help: 'the larger setting (its time is in --list)' },
+  smoke: { type: 'bool', default: false, help: 'tiny sizes, seconds (what npm test runs)' },
+  seed: { type: 'int', default: 0, min: 0, help: 'the first seed (the generator, every draw)' },
+  seeds: {
+    type: 'int',
+    default: 1,
+    min: 1,
+    help: 'how many seeds (seed, seed + 1, …); the table shows mean ± sd',
+  },
+  out: { type: 'string', help: 'the results folder [default: runs/exp-<name>/]' },
+  help: { type: 'bool', default: false, help: 'show this help' },
+} satisfies Record<string, FlagSpec>;

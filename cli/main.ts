@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
-// `attngrad train | eval | sample`: the command-line entry. Bad flags or configs print one line and
-// exit with code 2. Read next: flags.ts (flags → RunConfig), train.ts (the loop), sources.ts (the
-// model's view of the data in data/).
+// `attngrad train | eval | sample | exp`: the command-line entry. Bad flags or configs print one
+// line and exit with code 2. Read next: flags.ts (flags → RunConfig), train.ts (the loop),
+// sources.ts (the model's view of the data in data/), exp.ts (the experiments).
 
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -20,10 +20,12 @@ import {
 import { makeSource } from './sources.ts';
 import { buildModel } from './build.ts';
 import { summarizeTime, train } from './train.ts';
+import { runExp } from './exp.ts';
 
 const usage = `usage: attngrad train [flags]       train a model (default: seq2seq on 'reverse')
        attngrad eval --checkpoint F   validate a saved model
-       attngrad sample --checkpoint F [--count N]   show what a saved model does`;
+       attngrad sample --checkpoint F [--count N]   show what a saved model does
+       attngrad exp --list | <name> [--full]   reproduce an article's finding (exp --help)`;
 
 const loadFlags = {
   checkpoint: { type: 'string', help: 'a checkpoint written by attngrad train' },
@@ -134,9 +136,10 @@ async function main(argv: string[]): Promise<void> {
     if (run) for (const line of run.source.samples(run.model, run.count)) console.log(line);
     return;
   }
+  if (command === 'exp') return runExp(rest);
   if (command === undefined || command === '--help' || command === 'help')
     return void console.log(usage);
-  throw new UsageError(`unknown command '${command}' (train, eval, sample)`);
+  throw new UsageError(`unknown command '${command}' (train, eval, sample, exp)`);
 }
 
 try {
