@@ -1,0 +1,141 @@
+// Every registered experiment in its seconds-long smoke setting (tiny sizes, 2 seeds) into a temp
+// folder: its rows are whole (fields, types, finite values, the arms and metrics the issue fixes),
+// results.json holds them, the table and an SVG per plot appear, the same seed gives the same rows,
+// and the smoke numbers already point the article's way. Then `attngrad exp` end to end.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { experiments, findExperiment, runExperiment, type Row } from '../experiments/index.ts';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The arm and metric names the issue fixes, so results compare across runs. */
+const expected: Record<string, { arms: string[]; metrics: string[] }> = {
+  'softmax-noise-entropy': {
+    arms: ['a1-b0.5', 'a1-b1', 'a1-b2', 'a2-b1'],
+    metrics: ['rel-error', 'log-log-slope'],
+  },
+  'attention-focus': { arms: ['exp', 'elu1', 'relu2'], metrics: ['sparsity'] },
+};
+
+const smoke = (name: string, seed = 0) => {
+  const out = mkdtempSync(join(tmpdir(), `attngrad-exp-${name}-`));
+  const options = { full: false, smoke: true, seed, seeds: 2, out };
+  return { out, ...runExperiment(findExperiment(name)!, options, null) };
+};
+
+const results = new Map(experiments.map((e) => [e.name, smoke(e.name)]));
+
+for (const experiment of experiments) {
+  const { rows, report, out } = results.get(experiment.name)!;
+
+  test(`${experiment.name}: rows are whole, results.json holds them`, () => {
+    assert.ok(rows.length > 0, 'no rows');
+    for (const row of rows) {
+      const keys = Object.keys(row).filter((k) => k !== 'x');
+      assert.equal(keys.sort(), ['arm', 'experiment', 'metric', 'seed', 'value']);
+      assert.is(row.experiment, experiment.name);
+      assert.type(row.arm, 'string');
+      assert.type(row.metric, 'string');
+      assert.ok(Number.isFinite(row.value), `value of ${JSON.stringify(row)}`);
+      assert.ok(row.x === undefined || Number.isFinite(row.x), `x of ${JSON.stringify(row)}`);
+      assert.ok(row.seed === 0 || row.seed === 1, `seed of ${JSON.stringify(row)}`);
+    }
+    const saved = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Row[];
+    assert.equal(saved, rows);
+  });
+
+  test(`${experiment.name}: the issue's arms and metrics, the plotted metrics, every figure's arm`, () => {
+    const arms = new Set(rows.map((r) => r.arm));
+    const metrics = new Set(rows.map((r) => r.metric));
+    const wanted = expected[experiment.name];
+    assert.ok(wanted, `add ${experiment.name}'s arms and metrics to this test`);
+    for (const arm of wanted.arms) assert.ok(arms.has(arm), `arm ${arm} missing`);
+    for (const metric of wanted.metrics) assert.ok(metrics.has(metric), `metric ${metric} missing`);
+    for (const part of experiment.parts) {
+      for (const plot of part.plots) assert.ok(metrics.has(plot.metric), `${plot.metric} plotted`);
+      for (const figure of part.figures)
+        assert.ok(arms.has(figure.arm), `figure for unknown arm ${figure.arm}`);
+    }
+  });
+
+  test(`${experiment.name}: the table (a section per part) and an SVG per plot`, () => {
+    assert.ok(report.includes('| arm | metric | x | ours (mean ± sd, 2 seeds) | article |'));
+    for (const part of experiment.parts) {
+      assert.ok(report.includes(`### ${part.id}: `), `section ${part.id}`);
+      for (const plot of part.plots) {
+        const svg = readFileSync(join(out, `${plot.metric}.svg`), 'utf8');
+        assert.ok(svg.startsWith('<svg') && svg.includes('<polyline points="'), plot.metric);
+      }
+    }
+    assert.is(readFileSync(join(out, 'table.md'), 'utf8'), report);
+  });
+}
+
+test('the same seed gives the same rows; another seed other rows', () => {
+  const again = smoke('attention-focus');
+  assert.equal(again.rows, results.get('attention-focus')!.rows);
+  const other = smoke('attention-focus', 5);
+  assert.not.equal(
+    other.rows.map((r) => r.value),
+    again.rows.map((r) => r.value),
+  );
+});
+
+const value = (name: string, arm: string, metric: string, x?: number) => {
+  const rows = results.get(name)!.rows.filter((r) => r.arm === arm && r.metric === metric);
+  const picked = rows.filter((r) => x === undefined || r.x === x);
+  return picked.reduce((sum, r) => sum + r.value, 0) / picked.length;
+};
+
+test('E1 smoke: exp matches e^(−r²/2) at ‖q‖ = 0.5, relu² ≈ 1/√6, elu+1 stays near 1', () => {
+  assert.ok(Math.abs(value('attention-focus', 'exp', 'sparsity', 0.5) - 0.8825) < 0.03);
+  assert.ok(
+    value('attention-focus', 'exp', 'sparsity', 2) < value('attention-focus', 'exp', 'sparsity', 1),
+  );
+  assert.ok(Math.abs(value('attention-focus', 'relu2', 'sparsity') - 1 / Math.sqrt(6)) < 0.05);
+  assert.ok(value('attention-focus', 'elu1', 'sparsity') > 0.9);
+});
+
+test('D1 smoke: the noise error falls from n = 16 to 256 (mild noise)', () => {
+  for (const arm of ['a1-b0.5', 'a1-b1']) {
+    const at = (n: number) => value('softmax-noise-entropy', arm, 'rel-error', n);
+    assert.ok(at(256) < 0.8 * at(16), `${arm}: ${at(16)} → ${at(256)}`);
+  }
+});
+
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [join(repo, 'bin/attngrad.mjs'), 'exp', ...args], {
+    encoding: 'utf8',
+  });
+
+test('attngrad exp --list names every experiment; <name> --smoke prints the table', () => {
+  const list = cli('--list');
+  assert.is(list.status, 0);
+  for (const e of experiments) assert.ok(list.stdout.includes(e.name), e.name);
+  const out = mkdtempSync(join(tmpdir(), 'attngrad-exp-cli-'));
+  const run = cli('attention-focus', '--smoke', '--out', out);
+  assert.is(run.status, 0, run.stderr);
+  assert.ok(run.stdout.includes('| arm | metric | x | ours | article |'));
+  assert.ok(run.stdout.includes(join(out, 'results.json')));
+});
+
+test('attngrad exp: a bad flag or name is one line and exit code 2', () => {
+  for (const args of [
+    ['attention-focus', '--bogus'],
+    ['nope'],
+    [],
+    ['attention-focus', '--seeds', '0'],
+  ]) {
+    const run = cli(...args);
+    assert.is(run.status, 2, args.join(' '));
+    assert.is(run.stderr.trim().split('\n').length, 1, run.stderr);
+  }
+});
+
+test.run();
