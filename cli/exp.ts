@@ -35,7 +35,7 @@ export function runExp(argv: string[]): void {
     full: Boolean(flags.full),
     smoke: Boolean(flags.smoke),
     seed: Number(flags.seed),
-    seeds: Number(flags.seeds),
+    seeds: Number(flags.seeds ?? (flags.full ? 3 : 1)),
     out,
   };
   const setting = options.full ? 'full' : options.smoke ? 'smoke' : 'default';

@@ -235,9 +235,8 @@ export const expFlags = {
   seed: { type: 'int', default: 0, min: 0, help: 'the first seed (the generator, every draw)' },
   seeds: {
     type: 'int',
-    default: 1,
     min: 1,
-    help: 'how many seeds (seed, seed + 1, …); the table shows mean ± sd',
+    help: 'how many seeds (seed, seed + 1, …): the table shows mean ± sd [default: 1, 3 with --full]',
   },
   out: { type: 'string', help: 'the results folder [default: runs/exp-<name>/]' },
   help: { type: 'bool', default: false, help: 'show this help' },
