@@ -16,7 +16,7 @@ export interface Seq2SeqBatch {
   tgtPad: Tensor; // tgtKeep under its older name
 }
 export interface LMBatch {
-  tokens: Tensor; // (B, L) input SEP output EOS
+  tokens: Tensor; // (B, L) input SEP output EOS (no SEP for a task without one)
   targets: Tensor; // (B, L) the next token where it belongs to the answer (output, EOS), else -100
   keep: Tensor; // (B, L) 1 = real token
   pad: Tensor; // keep under its older name
@@ -67,13 +67,20 @@ export function seq2seqBatch(examples: Example[]): Seq2SeqBatch {
   };
 }
 
-export function lmBatch(examples: Example[]): LMBatch {
+/**
+ * Decoder-only rows `input SEP output EOS`, or `input output EOS` with `{ separator: false }` (a
+ * task whose last input token is the query: Task.separator).
+ */
+export function lmBatch(examples: Example[], { separator = true } = {}): LMBatch {
   checkExamples('lmBatch', examples);
-  const rows = examples.map((e) => [...e.input, SEP, ...e.output, EOS]);
-  // Position t predicts token t + 1; the answer starts after SEP (index input.length), so SEP's
-  // position is the first scored one. The final EOS has no next token.
+  const sep = separator ? [SEP] : [];
+  const rows = examples.map((e) => [...e.input, ...sep, ...e.output, EOS]);
+  // Position t predicts token t + 1; the answer starts at index input.length + sep.length, so the
+  // first scored position is SEP's, or the last input token's without one. The final EOS has no
+  // next token.
   const targets = rows.map((r, b) => {
-    const answer = r.slice(1).map((tok, t) => (t >= examples[b].input.length ? tok : IGNORE_INDEX));
+    const first = examples[b].input.length + sep.length - 1;
+    const answer = r.slice(1).map((tok, t) => (t >= first ? tok : IGNORE_INDEX));
     return [...answer, IGNORE_INDEX];
   });
   const keep = keepMask(rows);

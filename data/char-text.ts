@@ -1,7 +1,9 @@
 // Character-level text: a corpus as character ids (vocabulary = its sorted unique characters,
 // the last part held out for validation), random training windows and exact validation batches,
-// and the corpora shipped in this folder by name. Read next: stream.ts (the window of each
-// training step), README.md (where the corpora come from).
+// and the corpora shipped in this folder by name. The masked LM's MASK token is one id past the
+// characters (maskId = vocabSize), so a causal LM's vocabulary and checkpoints are unchanged.
+// Read next: stream.ts (the window of each training step), masking.ts (MASK and the 80/10/10
+// rule), README.md (where the corpora come from).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +23,9 @@ export const corpora: Record<string, string> = {
 
 /** A corpus name (`shakespeare`) to its file; anything else is a path and comes back as it is. */
 export const corpusPath = (nameOrPath: string): string => corpora[nameOrPath] ?? nameOrPath;
+
+/** How decode shows the MASK token. */
+export const MASK_SYMBOL = '█';
 
 /** A text as character ids: vocab = its sorted unique characters; train first, val the rest. */
 export class CharDataset {
@@ -55,8 +60,19 @@ export class CharDataset {
     this.val = data.subarray(nTrain);
   }
 
+  /** The characters: a causal LM's vocabulary. */
   get vocabSize(): number {
     return this.chars.length;
+  }
+
+  /** The MASK token's id, one past the characters. */
+  get maskId(): number {
+    return this.chars.length;
+  }
+
+  /** The masked LM's vocabulary: the characters and MASK. */
+  get maskedVocabSize(): number {
+    return this.chars.length + 1;
   }
 
   encode(text: string): number[] {
@@ -71,10 +87,12 @@ export class CharDataset {
     });
   }
 
+  /** Ids → text; the MASK id shows as MASK_SYMBOL. */
   decode(ids: ArrayLike<number>): string {
     return Array.from(ids, (id) => {
+      if (id === this.maskId) return MASK_SYMBOL;
       if (!(Number.isInteger(id) && id >= 0 && id < this.chars.length)) {
-        const vocab = `a vocabulary of ${this.chars.length}`;
+        const vocab = `${this.chars.length} characters and MASK (id ${this.maskId})`;
         throw new Error(`CharDataset.decode: id ${id} is out of range for ${vocab}`);
       }
       return this.chars[id];

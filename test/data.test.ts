@@ -263,7 +263,7 @@ test('bad options and inputs throw errors that name the function and the value',
   const cases: [() => unknown, RegExp][] = [
     [
       () => makeTask('copyy' as TaskName),
-      /^makeTask: unknown task 'copyy' \(copy, reverse, sort, addition, recall\)$/,
+      /^makeTask: unknown task 'copyy' \(copy, reverse, sort, addition, recall, recall1, even-pairs\)$/,
     ],
     [
       () => makeTask('copy', { minLen: 5, maxLen: 3 }),
@@ -285,7 +285,7 @@ test('bad options and inputs throw errors that name the function and the value',
     [() => makeTask('copy', { seed: NaN }), /^makeTask: seed must be a finite number, got NaN$/],
     [
       () => makeTask('copy', { maxlen: 3 } as object),
-      /^makeTask: unknown option 'maxlen' \(minLen, maxLen, numSymbols, digits, pairs, seed\)$/,
+      /^makeTask: unknown option 'maxlen' \(minLen, maxLen, testMinLen, testMaxLen, numSymbols, digits, pairs, seed\)$/,
     ],
     [
       () => makeTask('copy').sample('val' as 'test'),
@@ -325,8 +325,8 @@ test('CharDataset: vocab, encode/decode round trip, split', () => {
     /^CharDataset.encode: character "\?" \(U\+003F\) is not in the vocabulary$/,
   );
   assert.throws(
-    () => ds.decode([0, 14]),
-    /^CharDataset.decode: id 14 is out of range for a vocabulary of 14$/,
+    () => ds.decode([0, 15]),
+    /^CharDataset.decode: id 15 is out of range for 14 characters and MASK \(id 14\)$/,
   );
 });
 
@@ -489,6 +489,120 @@ test('textStream: the windows of step s are a pure function of (seed, s), drawn 
   assert.not.equal(rows(stream.at(4).x), rows(a.value.x), 'another step, other windows');
   const other = textStream(ds, { seed: 6, batchSize: 6, blockSize: 8 });
   assert.not.equal(rows(other.at(3).x), rows(a.value.x), 'another seed, other windows');
+});
+
+test('recall --pairs: 2m + 1 tokens, values from 10 symbols (chance 1/10), m up to numSymbols', () => {
+  const { task, examples } = draw('recall', 2000, { pairs: 32, numSymbols: 32, seed: 2 });
+  const counts = new Array(10).fill(0);
+  for (const { input, output } of examples) {
+    assert.is(input.length, 65);
+    const keys = input.filter((_, i) => i % 2 === 0 && i < 64);
+    assert.is(new Set(keys).size, 32, 'keys are distinct');
+    const values = input.filter((_, i) => i % 2 === 1);
+    assert.equal(output, [values[keys.indexOf(input[64])]]);
+    counts[Number(task.tokenNames[output[0]])]++;
+  }
+  // each answer value about 1/10 of the time (2000 draws: σ ≈ 13 around 200)
+  assert.ok(
+    counts.every((c) => c > 150 && c < 250),
+    `answer counts ${counts}`,
+  );
+  assert.is(task.vocabSize, 4 + 32 + 10);
+});
+
+test('recall1: one token per (key, value) pair, a query token, the value as answer; no SEP', () => {
+  const { task, examples } = draw('recall1', 500, { pairs: 6, numSymbols: 8, seed: 5 });
+  assert.is(task.vocabSize, 4 + 8 * 10 + 8 + 10);
+  assert.is(task.separator, false);
+  assert.equal(task.tokenNames.slice(4, 7), ['a0', 'a1', 'a2']);
+  assert.equal(task.tokenNames.slice(84, 86), ['a?', 'b?']);
+  assert.equal(task.tokenNames.slice(92), [...'0123456789']);
+  for (const { input, output } of examples) {
+    assert.is(input.length, 7);
+    // decoded by name: pairs "<key><digit>", then "<key>?"
+    const pairs = input.slice(0, 6).map((t) => task.tokenNames[t]);
+    assert.ok(
+      pairs.every((p) => /^[a-h][0-9]$/.test(p)),
+      pairs.join(' '),
+    );
+    assert.is(new Set(pairs.map((p) => p[0])).size, 6, 'keys are distinct');
+    const query = task.tokenNames[input[6]];
+    assert.match(query, /^[a-h]\?$/);
+    const stored = pairs.find((p) => p[0] === query[0]);
+    assert.ok(stored, 'the query is one of the keys');
+    assert.equal(
+      output.map((t) => task.tokenNames[t]),
+      [stored![1]],
+    );
+  }
+  // decoder-only layout without SEP: the query's own position predicts the answer
+  const { tokens, targets } = lmBatch([{ input: [4, 5, 6], output: [7] }], { separator: false });
+  assert.equal(rows(tokens), [[4, 5, 6, 7, EOS]]);
+  assert.equal(rows(targets), [[-100, -100, 7, EOS, -100]]);
+});
+
+test('even-pairs: label = (first symbol = last), balanced, train and test lengths as given', () => {
+  const options = { minLen: 2, maxLen: 32, testMinLen: 64, testMaxLen: 256, numSymbols: 2 };
+  const { task, examples } = draw('even-pairs', 2000, { ...options, seed: 1 });
+  assert.equal(task.tokenNames.slice(4), ['a', 'b', '=', '≠']);
+  let equal = 0;
+  const lengths = new Set<number>();
+  for (const { input, output } of examples) {
+    lengths.add(input.length);
+    assert.ok(input.every((t) => t === 4 || t === 5));
+    const same = input[0] === input[input.length - 1];
+    assert.equal(output, [same ? 6 : 7]);
+    equal += same ? 1 : 0;
+  }
+  assert.ok(equal > 900 && equal < 1100, `${equal} of 2000 labelled '='`);
+  assert.is(Math.min(...lengths), 2);
+  assert.is(Math.max(...lengths), 32);
+  const test = task.heldOut(300);
+  const testLengths = test.map((e) => e.input.length);
+  assert.ok(Math.min(...testLengths) >= 64 && Math.max(...testLengths) <= 256);
+  assert.ok(Math.max(...testLengths) > 200, 'long test inputs');
+  assert.ok(test.every((e) => isHeldOut(e.input)));
+  // a larger alphabet stays balanced (the label is drawn first)
+  const wide = draw('even-pairs', 2000, { minLen: 2, maxLen: 8, numSymbols: 10, seed: 2 });
+  const wideEqual = wide.examples.filter((e) => e.output[0] === 4 + 10).length;
+  assert.ok(wideEqual > 900 && wideEqual < 1100, `${wideEqual} of 2000 labelled '='`);
+  assert.throws(
+    () => makeTask('even-pairs'),
+    /^makeTask: even-pairs needs sequences of length ≥ 2, got minLen 1, testMinLen 1$/,
+  );
+  assert.throws(
+    () => makeTask('even-pairs', { minLen: 2, numSymbols: 1 }),
+    /^makeTask: even-pairs needs numSymbols ≥ 2, got 1$/,
+  );
+  assert.throws(
+    () => makeTask('copy', { testMinLen: 9, testMaxLen: 4 }),
+    /^makeTask: testMinLen \(9\) must not exceed testMaxLen \(4\)$/,
+  );
+});
+
+test('the new tasks: seeded, and train and held-out never share an input', () => {
+  const cases: [TaskName, object][] = [
+    ['recall1', { pairs: 4, numSymbols: 10 }],
+    ['even-pairs', { minLen: 2, maxLen: 12 }],
+  ];
+  for (const [name, options] of cases) {
+    const a = draw(name, 50, { ...options, seed: 7 }).examples;
+    assert.equal(a, draw(name, 50, { ...options, seed: 7 }).examples, `${name}: same seed`);
+    assert.not.equal(a, draw(name, 50, { ...options, seed: 8 }).examples, `${name}: other seed`);
+    const task = makeTask(name, { ...options, seed: 11 });
+    const train = new Set(Array.from({ length: 3000 }, () => task.sample('train').input.join(',')));
+    const test = task.heldOut(300);
+    assert.ok(
+      test.every((e) => !train.has(e.input.join(','))),
+      `${name}: shared input`,
+    );
+    assert.ok(new Set(test.map((e) => e.input.join(','))).size > 200, `${name}: varied`);
+  }
+  // test lengths default to the training lengths: the held-out split of copy is as before
+  assert.equal(
+    makeTask('copy', { minLen: 3, maxLen: 5 }).heldOut(20),
+    makeTask('copy', { minLen: 3, maxLen: 5, testMinLen: 3, testMaxLen: 5 }).heldOut(20),
+  );
 });
 
 test.run();
