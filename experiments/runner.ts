@@ -76,7 +76,12 @@ function checked(rows: Row[], experiment: string, part: ExperimentPart): Row[] {
   return rows;
 }
 
-/** Ours: a solid line per arm (mean over seeds); the article's figures: dashed, the arm's color. */
+const DASHES = ['6 4', '2 3', '10 3 2 3'];
+
+/**
+ * Ours: a solid line per arm (mean over seeds); the article's figures: dashed in the arm's color,
+ * a dash pattern per source (the article's formula, the spec's Monte Carlo, …).
+ */
 function writePlot(out: string, plot: PlotSpec, rows: Row[], part: ExperimentPart): string {
   const groups = aggregate(rows.filter((r) => r.metric === plot.metric && r.x !== undefined));
   const arms = [...new Set(groups.map((g) => g.arm))];
@@ -88,6 +93,8 @@ function writePlot(out: string, plot: PlotSpec, rows: Row[], part: ExperimentPar
       .filter((g) => g.arm === arm)
       .map((g): [number, number] => [g.x!, mean(g.values)]),
   }));
+  const sources = [...new Set(part.figures.map((f) => f.source))];
+  const dash = (source: string) => DASHES[sources.indexOf(source) % DASHES.length];
   for (const arm of arms) {
     const figures = part.figures.filter(
       (f) => f.arm === arm && f.metric === plot.metric && f.x !== undefined,
@@ -98,7 +105,7 @@ function writePlot(out: string, plot: PlotSpec, rows: Row[], part: ExperimentPar
         .map((f): [number, number] => [f.x!, f.value]);
       // a lone point draws no line: such figures (a pass rule at one x) stay in the table
       if (points.length > 1)
-        series.push({ name: `${arm} (${source})`, color: color(arm), dashed: true, points });
+        series.push({ name: `${arm} (${source})`, color: color(arm), dash: dash(source), points });
     }
   }
   const svg = lineChartSvg(plot.title, plot.xLabel, plot.yLabel, series, plot);

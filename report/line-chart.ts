@@ -7,7 +7,7 @@ export interface Series {
   name: string;
   points: [number, number][]; // (x, y), e.g. (step, loss)
   color: string;
-  dashed?: boolean; // e.g. the article's figures beside our measured curve
+  dash?: string; // an SVG stroke-dasharray, e.g. '5 4': the article's figures beside our curve
 }
 
 /** Log axes put powers of ten on the ticks; points ≤ 0 cannot be drawn there and are dropped. */
@@ -18,9 +18,10 @@ export interface Axes {
 
 export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
-const W = 640,
+// the legend sits in the right margin, so it never hides a line
+const W = 820,
   H = 400,
-  M = { left: 60, right: 20, top: 30, bottom: 45 };
+  M = { left: 60, right: 200, top: 30, bottom: 45 };
 
 function ticks(lo: number, hi: number, n = 5): number[] {
   const span = hi - lo || 1;
@@ -45,7 +46,7 @@ function axis(values: number[], log: boolean, linearFloor: number) {
   const lo = Math.floor(Math.min(...logs));
   const hi = Math.max(Math.ceil(Math.max(...logs)), lo + 1);
   const decades = Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
-  return { lo, hi, at: Math.log10, ticks: decades, label: (t: number) => `${10 ** t}` };
+  return { lo, hi, at: Math.log10, ticks: decades, label: (t: number) => String(Number(`1e${t}`)) };
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -111,16 +112,16 @@ export function lineChartSvg(
       .filter(drawable)
       .map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`)
       .join(' ');
-    const dash = s.dashed ? ' stroke-dasharray="5 4"' : '';
+    const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
     parts.push(
       `<polyline points="${path}" fill="none" stroke="${s.color}" stroke-width="1.5"${dash}/>`,
     );
     const ly = M.top + 14 + i * 16;
     parts.push(
-      `<line x1="${W - M.right - 150}" x2="${W - M.right - 130}" y1="${ly - 4}" y2="${ly - 4}" ` +
+      `<line x1="${W - M.right + 10}" x2="${W - M.right + 30}" y1="${ly - 4}" y2="${ly - 4}" ` +
         `stroke="${s.color}" stroke-width="2"${dash}/>`,
     );
-    parts.push(`<text x="${W - M.right - 125}" y="${ly}">${esc(s.name)}</text>`);
+    parts.push(`<text x="${W - M.right + 35}" y="${ly}">${esc(s.name)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');
