@@ -7,6 +7,7 @@ import {
   type AttentionName,
   type PositionName,
 } from '../models/config.ts';
+import type { TaskName } from '../data/index.ts';
 import type { FlagSpec, Flags } from './args.ts';
 import { UsageError } from './args.ts';
 
@@ -23,14 +24,14 @@ export const trainFlags = {
   model: {
     type: 'string',
     default: 'seq2seq',
-    choices: ['seq2seq', 'lm'],
-    help: 'encoder-decoder or decoder-only',
+    choices: ['seq2seq', 'lm', 'mlm'],
+    help: 'encoder-decoder, decoder-only, or encoder-only masked LM (mlm: --task text)',
   },
   task: {
     type: 'string',
     default: 'reverse',
-    choices: ['copy', 'reverse', 'sort', 'addition', 'recall', 'text'],
-    help: 'toy task, or text (char LM on --data)',
+    choices: ['copy', 'reverse', 'sort', 'addition', 'recall', 'recall1', 'even-pairs', 'text'],
+    help: 'toy task, or text (char LM / MLM on --data)',
   },
   data: {
     type: 'string',
@@ -38,8 +39,42 @@ export const trainFlags = {
   },
   'min-len': { type: 'int', default: 1, min: 1, help: 'shortest toy-task input' },
   'max-len': { type: 'int', default: 10, min: 1, help: 'longest toy-task input' },
+  'test-min-len': {
+    type: 'int',
+    min: 1,
+    help: 'copy/reverse/sort/even-pairs: shortest held-out input [default: --min-len]',
+  },
+  'test-max-len': {
+    type: 'int',
+    min: 1,
+    help: 'copy/reverse/sort/even-pairs: longest held-out input [default: --max-len]',
+  },
+  pairs: {
+    type: 'int',
+    default: 4,
+    min: 1,
+    help: 'recall, recall1: key-value pairs (≤ --symbols keys; 10 values, chance 1/10)',
+  },
   symbols: { type: 'int', default: 10, min: 1, help: 'toy-task alphabet size' },
-  'block-size': { type: 'int', default: 64, min: 1, help: 'context length for --task text' },
+  'block-size': {
+    type: 'int',
+    default: 64,
+    min: 1,
+    help: 'context length for --task text (and the size of position tables)',
+  },
+  'train-block': {
+    type: 'int',
+    min: 1,
+    help:
+      'text: training windows of N while --block-size sizes the model, so eval --lengths ' +
+      'can go up to it [default: --block-size]',
+  },
+  'repeat-fraction': {
+    type: 'float',
+    default: 0,
+    min: 0,
+    help: 'text: the fraction of training windows whose second half repeats the first',
+  },
   layers: { type: 'int', default: 2, min: 1, help: 'layers (per stack for seq2seq)' },
   heads: { type: 'int', default: 4, min: 1, help: 'attention heads' },
   'd-model': { type: 'int', default: 64, min: 1, help: 'model width (nEmbd)' },
@@ -81,7 +116,17 @@ export const trainFlags = {
   'train-len': {
     type: 'int',
     min: 1,
-    help: 'length the log-n scale is relative to [default: the model length]',
+    help: 'length the log-n scale is relative to [default: --train-block or --block-size]',
+  },
+  'logn-base': {
+    type: 'int',
+    min: 2,
+    help: 'with --scale logn: κ = log n / log N [default: --train-len; the article: 512]',
+  },
+  'logn-clamp': {
+    type: 'string',
+    choices: ['true', 'false'],
+    help: 'with --scale logn: κ = max(1, ·) [default: true; the article: false]',
   },
   steps: { type: 'int', default: 700, min: 1, help: 'optimizer steps' },
   batch: { type: 'int', default: 32, min: 1, help: 'examples per step' },
@@ -126,13 +171,18 @@ export const trainFlags = {
 } satisfies Record<string, FlagSpec>;
 
 export interface RunConfig {
-  model: 'seq2seq' | 'lm';
-  task: 'copy' | 'reverse' | 'sort' | 'addition' | 'recall' | 'text';
+  model: 'seq2seq' | 'lm' | 'mlm';
+  task: TaskName | 'text';
   data?: string;
   minLen: number;
   maxLen: number;
+  testMinLen?: number; // held-out lengths (copy, reverse, sort, even-pairs)
+  testMaxLen?: number;
   symbols: number;
-  blockSize: number;
+  pairs?: number; // recall, recall1 (checkpoints from before --pairs: 4)
+  blockSize: number; // the model's length: position tables, synthesizer ℓ
+  trainBlock?: number; // text: training window length (default blockSize)
+  repeatFraction?: number; // text: the fraction of training windows repeated
   layers: number;
   heads: number;
   dModel: number;
@@ -147,6 +197,8 @@ export interface RunConfig {
   chunk: number;
   sinks: number;
   trainLen?: number;
+  lognBase?: number;
+  lognClamp?: boolean;
   steps: number;
   batch: number;
   lr: number;
@@ -168,8 +220,13 @@ export function runConfigFrom(f: Flags): RunConfig {
     data: f.data,
     minLen: f.minLen,
     maxLen: f.maxLen,
+    testMinLen: f.testMinLen,
+    testMaxLen: f.testMaxLen,
     symbols: f.symbols,
+    pairs: f.pairs,
     blockSize: f.blockSize,
+    trainBlock: f.trainBlock,
+    repeatFraction: f.repeatFraction,
     layers: f.layers,
     heads: f.heads,
     dModel: f.dModel,
@@ -184,6 +241,8 @@ export function runConfigFrom(f: Flags): RunConfig {
     chunk: f.chunk,
     sinks: f.sinks,
     trainLen: f.trainLen,
+    lognBase: f.lognBase,
+    lognClamp: f.lognClamp === undefined ? undefined : f.lognClamp === 'true',
     steps: f.steps,
     batch: f.batch,
     lr: f.lr,
@@ -209,13 +268,61 @@ export function runConfigFrom(f: Flags): RunConfig {
     throw new UsageError(`--warmup ${warmup} must be less than --steps ${steps} ${why}`);
   }
   if (config.task === 'text') config.data ??= 'shakespeare';
-  if (config.task === 'text' && config.model !== 'lm') {
-    throw new UsageError('--task text trains a language model: use --model lm');
+  if (config.task === 'text' && config.model === 'seq2seq') {
+    throw new UsageError('--task text trains a language model: use --model lm or mlm');
   }
-  if (config.task !== 'text' && config.data) {
-    throw new UsageError(`--data is only for --task text (got --task ${config.task})`);
+  if (config.model === 'mlm' && config.task !== 'text') {
+    throw new UsageError(`--model mlm trains on text: use --task text (got --task ${config.task})`);
   }
+  checkTaskFlags(config);
   return config;
+}
+
+/** Flags that belong to some tasks only, or to --scale logn only, and their ranges. */
+function checkTaskFlags(config: RunConfig): void {
+  const { task, minLen, symbols, pairs = 4, testMinLen, testMaxLen, blockSize } = config;
+  const onlyFor = (flag: string, given: unknown, tasks: string[]) => {
+    if (given !== undefined && given !== false && !tasks.includes(task)) {
+      throw new UsageError(`${flag} is only for --task ${tasks.join(', ')} (got --task ${task})`);
+    }
+  };
+  onlyFor('--data', config.data, ['text']);
+  onlyFor('--train-block', config.trainBlock, ['text']);
+  onlyFor('--repeat-fraction', config.repeatFraction || undefined, ['text']);
+  onlyFor('--test-min-len', testMinLen, ['copy', 'reverse', 'sort', 'even-pairs']);
+  onlyFor('--test-max-len', testMaxLen, ['copy', 'reverse', 'sort', 'even-pairs']);
+  if ((task === 'recall' || task === 'recall1') && pairs > symbols) {
+    throw new UsageError(
+      `--pairs ${pairs} needs --symbols ≥ ${pairs} (distinct keys), got ${symbols}`,
+    );
+  }
+  if (task === 'even-pairs') {
+    if (minLen < 2) throw new UsageError(`--task even-pairs needs --min-len ≥ 2, got ${minLen}`);
+    if (symbols < 2) throw new UsageError(`--task even-pairs needs --symbols ≥ 2, got ${symbols}`);
+    if (testMinLen !== undefined && testMinLen < 2) {
+      throw new UsageError(`--task even-pairs needs --test-min-len ≥ 2, got ${testMinLen}`);
+    }
+  }
+  const [lo, hi] = [testMinLen ?? minLen, testMaxLen ?? config.maxLen];
+  if (lo > hi) {
+    const names = `--test-min-len (or --min-len) ${lo} is greater than --test-max-len (or --max-len)`;
+    throw new UsageError(`${names} ${hi}`);
+  }
+  if (config.trainBlock !== undefined && config.trainBlock > blockSize) {
+    const what = `--train-block ${config.trainBlock} exceeds --block-size ${blockSize}`;
+    throw new UsageError(`${what} (the model's length; raise --block-size)`);
+  }
+  if ((config.repeatFraction ?? 0) > 1) {
+    throw new UsageError(`--repeat-fraction must be ≤ 1, got ${config.repeatFraction}`);
+  }
+  for (const [flag, given] of [
+    ['--logn-base', config.lognBase],
+    ['--logn-clamp', config.lognClamp],
+  ] as const) {
+    if (given !== undefined && config.scale !== 'logn') {
+      throw new UsageError(`${flag} only applies with --scale logn (got --scale ${config.scale})`);
+    }
+  }
 }
 
 /** A config read from a checkpoint; ones saved before --data-seed existed used --seed for it. */

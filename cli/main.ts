@@ -20,16 +20,36 @@ import {
 import { makeSource } from './sources.ts';
 import { buildModel } from './build.ts';
 import { summarizeTime, train } from './train.ts';
+import {
+  checkLengths,
+  evaluateLengths,
+  lengthTable,
+  parseLengths,
+  SCORED_TARGETS,
+} from './lengths.ts';
 import { runExp } from './exp.ts';
 
 const usage = `usage: attngrad train [flags]       train a model (default: seq2seq on 'reverse')
-       attngrad eval --checkpoint F   validate a saved model
+       attngrad eval --checkpoint F [--lengths 64,128,256,512 [--repeated]]   validate a saved
+                                      model; for a char model, loss and accuracy per length
        attngrad sample --checkpoint F [--count N]   show what a saved model does
        attngrad exp --list | <name> [--full]   reproduce an article's finding (exp --help)`;
 
 const loadFlags = {
   checkpoint: { type: 'string', help: 'a checkpoint written by attngrad train' },
   count: { type: 'int', default: 8, min: 1, help: 'how many samples to show' },
+  lengths: {
+    type: 'string',
+    help:
+      'eval, char LM or MLM: loss and accuracy at these lengths on the same targets (the last ' +
+      `${SCORED_TARGETS} positions of fixed validation windows), e.g. 64,128,256,512`,
+  },
+  repeated: {
+    type: 'bool',
+    default: false,
+    help: 'eval --lengths: every window repeats its first half',
+  },
+  windows: { type: 'int', default: 32, min: 1, help: 'eval --lengths: windows per length' },
   backend: backendFlag,
   help: { type: 'bool', default: false, help: 'show this help' },
 } satisfies Record<string, FlagSpec>;
@@ -99,6 +119,7 @@ async function loadRun(argv: string[]) {
     process.stdout.write(helpText(usage, loadFlags));
     return null;
   }
+  if (flags.lengths !== undefined) parseLengths(String(flags.lengths)); // before the files
   const path = flags.checkpoint as string | undefined;
   if (!path) throw new UsageError('--checkpoint <file> is required');
   if (!existsSync(path)) throw new UsageError(`--checkpoint: no file at '${path}'`);
@@ -106,7 +127,19 @@ async function loadRun(argv: string[]) {
   const source = asUsage(() => makeSource(config));
   const model = buildModel(config, source);
   asUsage(() => loadCheckpoint(path, { model }));
-  return { model, source, count: Number(flags.count) };
+  return { model, source, config, flags, count: Number(flags.count) };
+}
+
+/** eval --lengths: the per-length table of a char model, or one line saying why not. */
+function runLengths(run: NonNullable<Awaited<ReturnType<typeof loadRun>>>): void {
+  const { config, model, flags } = run;
+  const lengths = parseLengths(String(flags.lengths));
+  checkLengths(config, model, lengths);
+  const [windows, repeated] = [Number(flags.windows), flags.repeated === true];
+  const rows = evaluateLengths(config, model, { lengths, windows, repeated });
+  const text = repeated ? 'repeated text (second half = first half)' : 'normal text';
+  const what = `${config.model} on ${config.data}, ${text}: ${windows} fixed validation windows`;
+  console.log(lengthTable(rows, `${what}, the last ${SCORED_TARGETS} positions scored`));
 }
 
 /** Errors of the user's files (a corrupt checkpoint, unreadable data) are reported as one line. */
@@ -128,6 +161,10 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'train') return runTrain(rest);
   if (command === 'eval') {
     const run = await loadRun(rest);
+    if (run?.flags.repeated && run.flags.lengths === undefined) {
+      throw new UsageError('--repeated only applies with --lengths');
+    }
+    if (run?.flags.lengths !== undefined) return runLengths(run);
     if (run) printTable(noGrad(() => run.source.validate(run.model)));
     return;
   }

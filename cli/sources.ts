@@ -2,27 +2,43 @@
 // validation metrics and a few samples. The batches themselves come from data/ in one call: a
 // BatchStream (data/stream.ts) seeded with config.dataSeed, so the batch of step s is a pure
 // function of (dataSeed, s) for toy tasks and text alike, and a resumed run sees exactly the
-// batches an uninterrupted one would. Read next: data/index.ts, then train.ts (the loop).
+// batches an uninterrupted one would. Three sources: toy tasks (seq2seq or decoder-only), char
+// text for the causal LM, and char text masked by BERT's rule for the masked LM (validated on
+// masks drawn from a fixed seed, so runs compare). Read next: data/index.ts, then train.ts (the
+// loop).
 
-import { getRngState, noGrad, setRngState, tensor, type Tensor } from '../lib/index.ts';
+import {
+  crossEntropy,
+  getRngState,
+  noGrad,
+  setRngState,
+  tensor,
+  type Tensor,
+} from '../lib/index.ts';
 import {
   BOS,
   CharDataset,
   EOS,
+  IGNORE_INDEX,
   SEP,
   corpusPath,
   lmBatch,
   makeTask,
+  maskTokens,
+  maskedTextStream,
+  seedStream,
   seq2seqBatch,
   taskStream,
   textStream,
   type Example,
+  type MaskedBatch,
   type TaskName,
 } from '../data/index.ts';
-import { Seq2SeqTransformer, TransformerLM } from '../models/index.ts';
+import { MaskedLM, Seq2SeqTransformer, TransformerLM } from '../models/index.ts';
 import type { RunConfig } from './flags.ts';
 
-export type Model = Seq2SeqTransformer | TransformerLM;
+export type Model = Seq2SeqTransformer | TransformerLM | MaskedLM;
+const VAL_MASK_SEED = 0x3a5c; // the masked LM's validation masks: the same for every run
 
 export interface Source {
   vocabSize: number;
@@ -36,8 +52,33 @@ export interface Source {
 }
 
 export function makeSource(config: RunConfig): Source {
-  return config.task === 'text' ? textSource(config) : taskSource(config);
+  if (config.task !== 'text') return taskSource(config);
+  return config.model === 'mlm' ? maskedTextSource(config) : textSource(config);
 }
+
+/**
+ * Summed cross-entropy, correct argmax predictions and the number of scored targets (≠ −100) of
+ * logits (B, T, V) against targets (B, T).
+ */
+export function scoreTargets(logits: Tensor, targets: Tensor) {
+  const V = logits.shape[logits.shape.length - 1];
+  const scores = logits.data,
+    goals = targets.data;
+  let correct = 0,
+    count = 0;
+  for (let i = 0; i < goals.length; i++) {
+    if (goals[i] === IGNORE_INDEX) continue;
+    count++;
+    let best = 0;
+    for (let v = 1; v < V; v++) if (scores[i * V + v] > scores[i * V + best]) best = v;
+    if (best === goals[i]) correct++;
+  }
+  const lossSum = crossEntropy(logits, targets, { reduction: 'sum' }).item();
+  return { lossSum, correct, count };
+}
+
+/** The length text trains on: --train-block, or the model's --block-size. */
+const trainWindow = (config: RunConfig) => config.trainBlock ?? config.blockSize;
 
 /** Run fn without grad, with the global generator's state saved and restored around it. */
 function isolated<T>(fn: () => T): T {
@@ -50,8 +91,11 @@ function isolated<T>(fn: () => T): T {
 }
 
 function taskSource(config: RunConfig): Source {
-  const { minLen, maxLen, symbols: numSymbols, dataSeed: seed } = config;
-  const task = makeTask(config.task as TaskName, { minLen, maxLen, numSymbols, seed });
+  const { minLen, maxLen, testMinLen, testMaxLen, pairs, symbols: numSymbols } = config;
+  const options = { minLen, maxLen, testMinLen, testMaxLen, pairs, numSymbols };
+  const seed = config.dataSeed;
+  const task = makeTask(config.task as TaskName, { ...options, seed });
+  const layout = { separator: task.separator }; // decoder-only: input SEP output, or no SEP
   const batches = taskStream(task, { seed, batchSize: config.batch });
   const heldOut = task.heldOut(config.evalSize);
   const lengths = heldOut.map((e) => e.input.length + e.output.length);
@@ -63,19 +107,22 @@ function taskSource(config: RunConfig): Source {
       const { src, tgtIn, tgtOut, srcKeep, tgtKeep } = seq2seqBatch(examples);
       return model.forward(src, tgtIn, { srcPad: srcKeep, tgtPad: tgtKeep, tgtOut }).loss!;
     }
-    const b = lmBatch(examples);
-    return model.forward(b.tokens, b.targets).loss!;
+    const b = lmBatch(examples, layout);
+    return (model as TransformerLM).forward(b.tokens, b.targets).loss!;
   };
   const predict = (model: Model, examples: Example[]): number[][] => {
     if (model instanceof Seq2SeqTransformer) {
       const { src, srcKeep } = seq2seqBatch(examples);
       return model.generate(src, { srcPad: srcKeep, bos: BOS, eos: EOS, maxLen: maxLen * 2 + 2 });
     }
-    // decoder-only: prompt = input SEP, one example at a time (prompts differ in length)
+    // decoder-only: prompt = input SEP (or the input alone), one example at a time (prompts
+    // differ in length)
     return examples.map((e) => {
-      const P = e.input.length + 1;
-      const prompt = tensor(new Int32Array([...e.input, SEP]), { shape: [1, P] });
-      const out = Array.from(model.generate(prompt, e.output.length + 1).data.subarray(P));
+      const ids = task.separator ? [...e.input, SEP] : e.input;
+      const P = ids.length;
+      const prompt = tensor(new Int32Array(ids), { shape: [1, P] });
+      const lm = model as TransformerLM;
+      const out = Array.from(lm.generate(prompt, e.output.length + 1).data.subarray(P));
       const end = out.indexOf(EOS);
       return end === -1 ? out : out.slice(0, end);
     });
@@ -119,13 +166,13 @@ function taskSource(config: RunConfig): Source {
 
 function textSource(config: RunConfig): Source {
   const data = CharDataset.fromFile(corpusPath(config.data!));
-  const T = config.blockSize;
-  const stream = { seed: config.dataSeed, batchSize: config.batch, blockSize: T };
-  const batches = textStream(data, stream);
+  const T = trainWindow(config);
+  const { dataSeed: seed, batch: batchSize, repeatFraction } = config;
+  const batches = textStream(data, { seed, batchSize, blockSize: T, repeatFraction });
   const lm = (model: Model) => model as TransformerLM;
   return {
     vocabSize: data.vocabSize,
-    blockSize: T,
+    blockSize: config.blockSize,
     batch(model, step) {
       const { x, y } = batches.at(step);
       return { loss: lm(model).forward(x, y).loss!, tokens: config.batch * T };
@@ -151,6 +198,79 @@ function textSource(config: RunConfig): Source {
         const prompt = tensor(new Int32Array(data.val.subarray(0, L)), { shape: [1, L] });
         const out = lm(model).generate(prompt, 40 * n, { temperature: 0.8, topK: 10 });
         return data.decode(out.data).split('\n');
+      });
+    },
+  };
+}
+
+function maskedTextSource(config: RunConfig): Source {
+  const data = CharDataset.fromFile(corpusPath(config.data!));
+  const T = trainWindow(config);
+  const { dataSeed: seed, batch: batchSize, repeatFraction } = config;
+  const batches = maskedTextStream(data, { seed, batchSize, blockSize: T, repeatFraction });
+  const { maskId, maskedVocabSize: vocabSize } = data;
+  // validation: consecutive val windows, masked on one stream from a fixed seed
+  const maxBatches = Math.max(1, Math.ceil(config.evalSize / 8 / batchSize));
+  let stream = seedStream(VAL_MASK_SEED);
+  const valBatches: MaskedBatch[] = [];
+  for (const { x } of data.evalBatches('val', batchSize, T, maxBatches)) {
+    const masked = maskTokens(x, { stream, maskId, vocabSize });
+    valBatches.push(masked);
+    stream = masked.stream;
+  }
+  const mlm = (model: Model) => model as MaskedLM;
+  const show = (ids: ArrayLike<number>) => data.decode(ids).replace(/\n/g, '↵');
+  return {
+    vocabSize,
+    blockSize: config.blockSize,
+    batch(model, step) {
+      const { input, targets } = batches.at(step);
+      return { loss: mlm(model).forward(input, targets).loss!, tokens: batchSize * T };
+    },
+    validate(model) {
+      return isolated(() => {
+        model.eval();
+        let lossSum = 0,
+          correct = 0,
+          count = 0;
+        for (const { input, targets } of valBatches) {
+          const scored = scoreTargets(mlm(model).forward(input).logits, targets);
+          [lossSum, correct, count] = [
+            lossSum + scored.lossSum,
+            correct + scored.correct,
+            count + scored.count,
+          ];
+        }
+        model.train();
+        return { valLoss: lossSum / count, maskedAccuracy: correct / count };
+      });
+    },
+    samples(model, n) {
+      return isolated(() => {
+        model.eval();
+        const { input, targets } = valBatches[0];
+        const rows = Math.min(n, input.shape[0]);
+        const logits = mlm(model).forward(input.narrow(0, 0, rows)).logits; // (rows, T, V)
+        const V = vocabSize;
+        return Array.from({ length: rows }, (_, b) => b).flatMap((b) => {
+          const masked = Array.from(input.data.subarray(b * T, (b + 1) * T));
+          const truth = Array.from(targets.data.subarray(b * T, (b + 1) * T));
+          const filled = masked.map((id, t) => {
+            if (truth[t] === IGNORE_INDEX) return id;
+            const row = logits.data.subarray((b * T + t) * V, (b * T + t + 1) * V);
+            return row.indexOf(Math.max(...row));
+          });
+          const original = masked.map((id, t) => (truth[t] === IGNORE_INDEX ? id : truth[t]));
+          const marks = truth
+            .map((t, i) => (t === IGNORE_INDEX ? ' ' : filled[i] === t ? '^' : '✗'))
+            .join('');
+          return [
+            `masked │ ${show(masked)}`,
+            `model  │ ${show(filled)}`,
+            `truth  │ ${show(original)}`,
+            `       │ ${marks}`,
+          ];
+        });
       });
     },
   };

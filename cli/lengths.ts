@@ -1,0 +1,90 @@
+// `attngrad eval --checkpoint F --lengths 64,128,256,512 [--repeated]`: a char model (causal LM or
+// masked LM) scored at several lengths on the same target characters — the last 64 of fixed,
+// seeded validation windows (data/length-windows.ts) — so that only the context before them
+// changes. A model with absolute position tables or a synthesizer cannot read past its blockSize:
+// it is refused in one line. Read next: data/length-windows.ts, sources.ts (scoreTargets).
+
+import { noGrad } from '../lib/index.ts';
+import { CharDataset, corpusPath, lengthWindows } from '../data/index.ts';
+import { MaskedLM, type TransformerLM } from '../models/index.ts';
+import { UsageError } from './args.ts';
+import { lengthLimit } from './build.ts';
+import type { RunConfig } from './flags.ts';
+import { scoreTargets, type Model } from './sources.ts';
+
+export const SCORED_TARGETS = 64; // the last 64 positions of each window are scored
+const TOKENS_PER_BATCH = 8192; // rows per batch = this / length: attention at n 512 stays small
+
+export interface LengthRow {
+  length: number;
+  loss: number; // mean cross-entropy (nats) over the scored targets
+  accuracy: number; // top-1 accuracy over them
+  targets: number; // how many were scored
+}
+
+/** "64,128,256" → [64, 128, 256]; each a whole number ≥ the scored targets. */
+export function parseLengths(raw: string): number[] {
+  const lengths = raw.split(',').map((part) => Number(part.trim()));
+  const bad = lengths.some((n) => !(Number.isInteger(n) && n >= SCORED_TARGETS));
+  if (raw.trim() === '' || bad) {
+    const why = `(the last ${SCORED_TARGETS} positions are scored)`;
+    throw new UsageError(`--lengths must be integers ≥ ${SCORED_TARGETS} ${why}, got '${raw}'`);
+  }
+  return lengths;
+}
+
+/** Refuse a run that is not a char model, or lengths past what the model can read: one line. */
+export function checkLengths(config: RunConfig, model: Model, lengths: number[]): void {
+  if (config.task !== 'text' || config.model === 'seq2seq') {
+    const got = `got --model ${config.model} on --task ${config.task}`;
+    throw new UsageError(`--lengths needs a char-LM checkpoint (lm or mlm on --task text), ${got}`);
+  }
+  const limit = lengthLimit(model);
+  const tooLong = lengths.find((n) => limit && n > limit.blockSize);
+  if (limit && tooLong !== undefined) {
+    const fix = `train it with --block-size ${Math.max(...lengths)} --train-block N`;
+    throw new UsageError(
+      `--lengths: length ${tooLong} exceeds blockSize ${limit.blockSize} ` +
+        `(${limit.why} stops there); ${fix}`,
+    );
+  }
+}
+
+/** Loss and accuracy per length on the fixed windows; the same targets for every model. */
+export function evaluateLengths(
+  config: RunConfig,
+  model: Model,
+  options: { lengths: number[]; windows: number; repeated: boolean },
+): LengthRow[] {
+  const data = CharDataset.fromFile(corpusPath(config.data!));
+  const masked = model instanceof MaskedLM;
+  const batchSize = Math.max(1, Math.floor(TOKENS_PER_BATCH / Math.max(...options.lengths)));
+  // one call for every length: the windows end at the same places, so the targets agree
+  const perLength = lengthWindows(data, { ...options, targets: SCORED_TARGETS, masked, batchSize });
+  const charModel = model as TransformerLM | MaskedLM;
+  return noGrad(() => {
+    model.eval();
+    return perLength.map(({ length, batches }) => {
+      let lossSum = 0,
+        correct = 0,
+        count = 0;
+      for (const { input, targets } of batches) {
+        const scored = scoreTargets(charModel.forward(input).logits, targets);
+        [lossSum, correct, count] = [
+          lossSum + scored.lossSum,
+          correct + scored.correct,
+          count + scored.count,
+        ];
+      }
+      return { length, loss: lossSum / count, accuracy: correct / count, targets: count };
+    });
+  });
+}
+
+/** The table `eval --lengths` prints. */
+export function lengthTable(rows: LengthRow[], what: string): string {
+  const lines = rows.map(
+    (r) => `| ${r.length} | ${r.loss.toFixed(4)} | ${r.accuracy.toFixed(4)} | ${r.targets} |`,
+  );
+  return `${what}\n\n| length | loss | accuracy | targets |\n|---|---|---|---|\n${lines.join('\n')}`;
+}
