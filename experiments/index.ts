@@ -3,10 +3,15 @@
 // next: experiment.ts (what an experiment is), runner.ts (how one runs).
 
 import { attentionFocus } from './attention-focus.ts';
+import { lengthExtrapolation } from './length-extrapolation.ts';
 import type { Experiment } from './experiment.ts';
 import { softmaxNoiseEntropy } from './softmax-noise-entropy.ts';
 
-export const experiments: readonly Experiment[] = [softmaxNoiseEntropy, attentionFocus];
+export const experiments: readonly Experiment[] = [
+  softmaxNoiseEntropy,
+  attentionFocus,
+  lengthExtrapolation,
+];
 
 export const findExperiment = (name: string) => experiments.find((e) => e.name === name);
 

@@ -11,6 +11,7 @@ export {
 } from './layers.ts';
 export * as init from './init.ts';
 export { crossEntropy, mse, type CrossEntropyOptions, type Reduction } from './losses.ts';
+export { scoreTargets, type TargetScore } from './metrics.ts';
 export {
   Optimizer,
   SGD,

@@ -1,0 +1,42 @@
+// The training loop every trained experiment shares: AdamW on a loss the experiment computes for
+// each step (from its own batch stream, seeded apart from weight init, so arms see the same
+// batches), an optional linear warmup and gradient clipping, and the progress bar ticked per step.
+// Read next: length-extrapolation.ts (an experiment that trains).
+
+import type { Tensor } from '../lib/index.ts';
+import { AdamW, clipGradNorm, linearWarmup, type Module } from '../nn/index.ts';
+
+export interface TrainOptions {
+  steps: number;
+  lr: number;
+  warmup?: number; // steps of linear warmup from 0 (default none: a constant rate)
+  clip?: number; // max gradient norm (default 1)
+  weightDecay?: number; // AdamW's (default 0)
+  onStep?: (step: number, loss: number) => void; // e.g. the progress bar
+}
+
+/** Train `model` for options.steps steps on lossAt(step) (steps 1 … steps); returns the losses. */
+export function trainModel(
+  model: Module,
+  lossAt: (step: number) => Tensor,
+  options: TrainOptions,
+): number[] {
+  const { steps, lr, warmup = 0, clip = 1, weightDecay = 0 } = options;
+  const parameters = model.namedParameters();
+  const optimizer = new AdamW(parameters, { lr, weightDecay });
+  const rate = warmup > 0 ? linearWarmup(lr, warmup) : () => lr;
+  const losses: number[] = [];
+  model.train();
+  for (let step = 1; step <= steps; step++) {
+    optimizer.zeroGrad();
+    const loss = lossAt(step);
+    loss.backward();
+    if (clip > 0) clipGradNorm(model.parameters(), clip);
+    optimizer.lr = rate(step);
+    optimizer.step();
+    losses.push(loss.item());
+    options.onStep?.(step, losses[step - 1]);
+  }
+  model.eval();
+  return losses;
+}
