@@ -2,25 +2,23 @@
 // masked LM) scored at several lengths on the same target characters — the last 64 of fixed,
 // seeded validation windows (data/length-windows.ts) — so that only the context before them
 // changes. A model with absolute position tables or a synthesizer cannot read past its blockSize:
-// it is refused in one line. Read next: data/length-windows.ts, sources.ts (scoreTargets).
+// it is refused in one line. The scoring is the experiments' (experiments/length-eval.ts), so
+// the command and `attngrad exp length-extrapolation` print the same numbers. Read next:
+// data/length-windows.ts, ../experiments/length-eval.ts.
 
-import { noGrad } from '../lib/index.ts';
-import { CharDataset, corpusPath, lengthWindows } from '../data/index.ts';
-import { MaskedLM, type TransformerLM } from '../models/index.ts';
+import { CharDataset, corpusPath } from '../data/index.ts';
+import type { MaskedLM, TransformerLM } from '../models/index.ts';
+import {
+  evaluateLengths as scoreLengths,
+  SCORED_TARGETS,
+  type LengthScore,
+} from '../experiments/length-eval.ts';
 import { UsageError } from './args.ts';
 import { lengthLimit } from './build.ts';
 import type { RunConfig } from './flags.ts';
-import { scoreTargets, type Model } from './sources.ts';
+import type { Model } from './sources.ts';
 
-export const SCORED_TARGETS = 64; // the last 64 positions of each window are scored
-const TOKENS_PER_BATCH = 8192; // rows per batch = this / length: attention at n 512 stays small
-
-export interface LengthRow {
-  length: number;
-  loss: number; // mean cross-entropy (nats) over the scored targets
-  accuracy: number; // top-1 accuracy over them
-  targets: number; // how many were scored
-}
+export { SCORED_TARGETS } from '../experiments/length-eval.ts';
 
 /** "64,128,256" → [64, 128, 256]; each a whole number ≥ the scored targets. */
 export function parseLengths(raw: string): number[] {
@@ -55,34 +53,13 @@ export function evaluateLengths(
   config: RunConfig,
   model: Model,
   options: { lengths: number[]; windows: number; repeated: boolean },
-): LengthRow[] {
+): LengthScore[] {
   const data = CharDataset.fromFile(corpusPath(config.data!));
-  const masked = model instanceof MaskedLM;
-  const batchSize = Math.max(1, Math.floor(TOKENS_PER_BATCH / Math.max(...options.lengths)));
-  // one call for every length: the windows end at the same places, so the targets agree
-  const perLength = lengthWindows(data, { ...options, targets: SCORED_TARGETS, masked, batchSize });
-  const charModel = model as TransformerLM | MaskedLM;
-  return noGrad(() => {
-    model.eval();
-    return perLength.map(({ length, batches }) => {
-      let lossSum = 0,
-        correct = 0,
-        count = 0;
-      for (const { input, targets } of batches) {
-        const scored = scoreTargets(charModel.forward(input).logits, targets);
-        [lossSum, correct, count] = [
-          lossSum + scored.lossSum,
-          correct + scored.correct,
-          count + scored.count,
-        ];
-      }
-      return { length, loss: lossSum / count, accuracy: correct / count, targets: count };
-    });
-  });
+  return scoreLengths(model as TransformerLM | MaskedLM, data, options);
 }
 
 /** The table `eval --lengths` prints. */
-export function lengthTable(rows: LengthRow[], what: string): string {
+export function lengthTable(rows: LengthScore[], what: string): string {
   const lines = rows.map(
     (r) => `| ${r.length} | ${r.loss.toFixed(4)} | ${r.accuracy.toFixed(4)} | ${r.targets} |`,
   );

@@ -7,14 +7,7 @@
 // masks drawn from a fixed seed, so runs compare). Read next: data/index.ts, then train.ts (the
 // loop).
 
-import {
-  crossEntropy,
-  getRngState,
-  noGrad,
-  setRngState,
-  tensor,
-  type Tensor,
-} from '../lib/index.ts';
+import { getRngState, noGrad, setRngState, tensor, type Tensor } from '../lib/index.ts';
 import {
   BOS,
   CharDataset,
@@ -34,6 +27,7 @@ import {
   type MaskedBatch,
   type TaskName,
 } from '../data/index.ts';
+import { scoreTargets } from '../nn/index.ts';
 import { MaskedLM, Seq2SeqTransformer, TransformerLM } from '../models/index.ts';
 import type { RunConfig } from './flags.ts';
 
@@ -54,27 +48,6 @@ export interface Source {
 export function makeSource(config: RunConfig): Source {
   if (config.task !== 'text') return taskSource(config);
   return config.model === 'mlm' ? maskedTextSource(config) : textSource(config);
-}
-
-/**
- * Summed cross-entropy, correct argmax predictions and the number of scored targets (≠ −100) of
- * logits (B, T, V) against targets (B, T).
- */
-export function scoreTargets(logits: Tensor, targets: Tensor) {
-  const V = logits.shape[logits.shape.length - 1];
-  const scores = logits.data,
-    goals = targets.data;
-  let correct = 0,
-    count = 0;
-  for (let i = 0; i < goals.length; i++) {
-    if (goals[i] === IGNORE_INDEX) continue;
-    count++;
-    let best = 0;
-    for (let v = 1; v < V; v++) if (scores[i * V + v] > scores[i * V + best]) best = v;
-    if (best === goals[i]) correct++;
-  }
-  const lossSum = crossEntropy(logits, targets, { reduction: 'sum' }).item();
-  return { lossSum, correct, count };
 }
 
 /** The length text trains on: --train-block, or the model's --block-size. */

@@ -3,6 +3,7 @@
 // next: experiment.ts (what an experiment is), runner.ts (how one runs).
 
 import { attentionFocus } from './attention-focus.ts';
+import { evenPairs } from './even-pairs.ts';
 import { lengthExtrapolation } from './length-extrapolation.ts';
 import type { Experiment } from './experiment.ts';
 import { softmaxNoiseEntropy } from './softmax-noise-entropy.ts';
@@ -11,6 +12,7 @@ export const experiments: readonly Experiment[] = [
   softmaxNoiseEntropy,
   attentionFocus,
   lengthExtrapolation,
+  evenPairs,
 ];
 
 export const findExperiment = (name: string) => experiments.find((e) => e.name === name);

@@ -25,31 +25,34 @@ import { trainModel } from './training.ts';
 const EXPERIMENT = 'length-extrapolation';
 const TRAIN_LENGTH = 64;
 
-interface Arm {
+export interface PositionArm {
   config: Partial<TransformerConfig>;
   inferenceWindow?: boolean; // tested with the Λ-mask
   full?: boolean; // only in --full
 }
 
-const articleLogn = { scale: 'logn', lognBase: 512, lognClamp: false } as const;
-const testWindow = { window: TRAIN_LENGTH - 1, sinks: 4 }; // every trained distance, 4 sinks
-
-export const lengthArms: Record<string, Arm> = {
-  nope: { config: { position: 'none' } },
-  rope: { config: { position: 'rope' } },
-  'rope-window': { config: { position: 'rope', ...testWindow }, inferenceWindow: true },
-  alibi: { config: { position: 'alibi' } },
-  // 2 layers: one window layer of distance 47 reaches 48 = ¾ of the training length (Su's rule)
-  hwfa: { config: { attention: 'hwfa', window: 47, trainLen: TRAIN_LENGTH } },
-  sinusoidal: { config: { position: 'sinusoidal' }, full: true },
-  kerple: { config: { position: 'kerple' }, full: true },
-  'rope-logn': { config: { position: 'rope', ...articleLogn }, full: true },
-  'rope-window-logn': {
-    config: { position: 'rope', ...articleLogn, ...testWindow },
-    inferenceWindow: true,
-    full: true,
-  },
-};
+/** The arms for 2-layer models trained at `trainLength` (C2 and C3 share them). */
+export function positionArms(trainLength: number): Record<string, PositionArm> {
+  const articleLogn = { scale: 'logn', lognBase: 512, lognClamp: false } as const;
+  const testWindow = { window: trainLength - 1, sinks: 4 }; // every trained distance, 4 sinks
+  // 2 layers: the window layer's receptive field, window + 1, stays ≤ ¾ of it (Su's rule)
+  const hwfaWindow = Math.floor(0.75 * trainLength) - 1;
+  return {
+    nope: { config: { position: 'none' } },
+    rope: { config: { position: 'rope' } },
+    'rope-window': { config: { position: 'rope', ...testWindow }, inferenceWindow: true },
+    alibi: { config: { position: 'alibi' } },
+    hwfa: { config: { attention: 'hwfa', window: hwfaWindow, trainLen: trainLength } },
+    sinusoidal: { config: { position: 'sinusoidal' }, full: true },
+    kerple: { config: { position: 'kerple' }, full: true },
+    'rope-logn': { config: { position: 'rope', ...articleLogn }, full: true },
+    'rope-window-logn': {
+      config: { position: 'rope', ...articleLogn, ...testWindow },
+      inferenceWindow: true,
+      full: true,
+    },
+  };
+}
 
 /** The sizes of a run: the default (~5 min on 2 cores), --full, or the seconds-long smoke test. */
 function settingsOf({ full, smoke }: PartContext['options']) {
@@ -66,7 +69,9 @@ const shakespeare = () => (corpus ??= CharDataset.fromFile(corpusPath('shakespea
 function run({ options, seed, progress }: PartContext): Row[] {
   const data = shakespeare();
   const settings = settingsOf(options);
-  const arms = Object.entries(lengthArms).filter(([, arm]) => options.full || !arm.full);
+  const arms = Object.entries(positionArms(TRAIN_LENGTH)).filter(
+    ([, arm]) => options.full || !arm.full,
+  );
   // the batches: one stream for every arm, seeded apart from the weights
   const batches = textStream(data, {
     seed: stepSeed(seed, 0x5eed),
