@@ -182,6 +182,7 @@ export const lengthExtrapolation: Experiment = {
     'causal char-LM on the shipped Shakespeare, d 64, 4 heads, 2 pre-norm layers, trained at 64 ' +
     '(batch 16, AdamW 3e-3, a quarter of the windows repeated), scored at 64/128/256/512 on the ' +
     'last 64 characters of fixed validation windows. Default: 5 arms × 400 steps, 16 windows ' +
-    '(about 6 minutes on 2 cores); --full: 9 arms × 1500 steps, 32 windows, 3 seeds (about 90 min).',
+    '(9 min 17 s measured on the 2-core machine while other jobs shared it); --full: 9 arms × ' +
+    '1500 steps, 32 windows, 3 seeds (estimated 90–120 min).',
   parts: [part],
 };
