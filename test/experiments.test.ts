@@ -20,6 +20,11 @@ const expected: Record<string, { arms: string[]; metrics: string[] }> = {
     arms: ['a1-b0.5', 'a1-b1', 'a1-b2', 'a2-b1'],
     metrics: ['rel-error', 'log-log-slope'],
   },
+  'length-extrapolation': {
+    arms: ['nope', 'rope', 'rope-window', 'alibi', 'hwfa'],
+    metrics: ['loss', 'acc', 'loss-repeated', 'acc-repeated'],
+  },
+  'even-pairs': { arms: ['nope', 'rope', 'rope-window', 'alibi', 'hwfa'], metrics: ['acc'] },
   'attention-focus': { arms: ['exp', 'elu1', 'relu2'], metrics: ['sparsity'] },
 };
 
