@@ -5,6 +5,7 @@
 import { attentionFocus } from './attention-focus.ts';
 import { evenPairs } from './even-pairs.ts';
 import { lengthExtrapolation } from './length-extrapolation.ts';
+import { lognMlm } from './logn-mlm.ts';
 import type { Experiment } from './experiment.ts';
 import { softmaxNoiseEntropy } from './softmax-noise-entropy.ts';
 
@@ -13,6 +14,7 @@ export const experiments: readonly Experiment[] = [
   attentionFocus,
   lengthExtrapolation,
   evenPairs,
+  lognMlm,
 ];
 
 export const findExperiment = (name: string) => experiments.find((e) => e.name === name);

@@ -17,14 +17,14 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The arm and metric names the issue fixes, so results compare across runs. */
 const expected: Record<string, { arms: string[]; metrics: string[] }> = {
   'softmax-noise-entropy': {
-    arms: ['a1-b0.5', 'a1-b1', 'a1-b2', 'a2-b1'],
-    metrics: ['rel-error', 'log-log-slope'],
+    arms: [
+      ...['a1-b0.5', 'a1-b1', 'a1-b2', 'a2-b1'], // D1
+      ...['plain', 'logn', 'logn-test'], // D2
+      ...['c1', 'c4', 'c16', 'cos-t1', 'cos-t0.1'], // D3
+    ],
+    metrics: ['rel-error', 'log-log-slope', 'entropy', 'loss', 'attn-ce', 'entropy-init'],
   },
-  'length-extrapolation': {
-    arms: ['nope', 'rope', 'rope-window', 'alibi', 'hwfa'],
-    metrics: ['loss', 'acc', 'loss-repeated', 'acc-repeated'],
-  },
-  'even-pairs': { arms: ['nope', 'rope', 'rope-window', 'alibi', 'hwfa'], metrics: ['acc'] },
+  'logn-mlm': { arms: ['plain', 'logn'], metrics: ['acc', 'loss'] },
   'attention-focus': { arms: ['exp', 'elu1', 'relu2'], metrics: ['sparsity'] },
 };
 
@@ -112,6 +112,22 @@ test('D1 smoke: the noise error falls from n = 16 to 256 (mild noise)', () => {
     const at = (n: number) => value('softmax-noise-entropy', arm, 'rel-error', n);
     assert.ok(at(256) < 0.8 * at(16), `${arm}: ${at(16)} → ${at(256)}`);
   }
+});
+
+test('D2 smoke: test-time log n (clamped at 64) leaves the entropy at n ≤ 64 as plain has it', () => {
+  for (const n of [16, 32, 64]) {
+    const plain = value('softmax-noise-entropy', 'plain', 'entropy', n);
+    assert.ok(plain > 0 && plain < Math.log(n) + 1e-9, `plain at ${n}: ${plain}`);
+    assert.is(value('softmax-noise-entropy', 'logn-test', 'entropy', n), plain);
+  }
+});
+
+test('D3 smoke: a larger logit scale at init, a lower attention entropy (c16 near one-hot)', () => {
+  const init = (arm: string) => value('softmax-noise-entropy', arm, 'entropy-init');
+  assert.ok(init('c1') > 3.5 && init('c1') < Math.log(64), `c1 ${init('c1')}`);
+  assert.ok(init('c4') < init('c1') && init('c16') < init('c4'));
+  assert.ok(init('c16') < 0.2, `c16 ${init('c16')}`);
+  assert.ok(init('cos-t1') > 4, `cos-t1 ${init('cos-t1')}`); // cos/τ ∈ [−1, 1]: near uniform
 });
 
 const cli = (...args: string[]) =>
