@@ -478,14 +478,14 @@ function retrievalRun({ options, seed, progress }: PartContext): Row[] {
   return rows;
 }
 
-/** The floor, drawn at the default's logging steps (a dashed line beside cos-t1). */
+/** The floor log(1 + (n − 1)e^−2), drawn at the default's logging steps beside cos-t1. */
 const floorFigures: ArticleFigure[] = Array.from({ length: 8 }, (_, i) => ({
   arm: 'cos-t1',
   metric: 'attn-ce',
   x: 75 * (i + 1),
   value: CE_FLOOR,
   text: `≥ ${CE_FLOOR.toFixed(3)}`,
-  source: 'article: floor log(1 + (n−1)e^−2)',
+  source: 'article floor',
 }));
 
 function retrievalSummary(rows: Row[]): string[] {
@@ -522,6 +522,7 @@ const scaleAndTemperature: ExperimentPart = {
       title: "D3: the head's cross-entropy at the right item, −log p_j* (n = 64)",
       xLabel: 'step',
       yLabel: '−log p_j* (nats)',
+      logY: true,
     },
   ],
   run: retrievalRun,
