@@ -1,18 +1,30 @@
 // Can attention really "focus"? Linear vs softmax (Su, kexue.fm 9889; spec §6). Parts:
 //   E1  the sparsity S(a) of exp, elu+1 and relu² attention weights vs ‖q‖ (no training)
-//   E2  associative recall vs number of pairs, softmax vs linear attention   (to come: append a
-//       part with arms `softmax`, `linear`, metric `acc`, x = m, to `parts` below)
-// Read next: experiment.ts.
+//   E2  associative recall accuracy vs the number of pairs m, softmax vs linear attention, at
+//       head sizes 16 (metric acc) and 64 (acc-hs64; --full adds 32) (training, one layer)
+// Read next: experiment.ts, then training.ts.
 
-import { elu, noGrad, randn, tensor, type Tensor } from '../lib/index.ts';
+import { elu, manualSeed, noGrad, randn, tensor, type Tensor } from '../lib/index.ts';
+import {
+  lmBatch,
+  makeTask,
+  NUM_VALUES,
+  stepSeed,
+  taskStream,
+  type Example,
+  type Task,
+} from '../data/index.ts';
+import { TransformerLM } from '../models/index.ts';
 import type {
   ArticleFigure,
   Experiment,
   ExperimentOptions,
   ExperimentPart,
+  PartContext,
   Row,
 } from './experiment.ts';
 import { mean, median } from './stats.ts';
+import { trainModel } from './training.ts';
 
 const EXPERIMENT = 'attention-focus';
 
@@ -173,11 +185,181 @@ const sparsityPart: ExperimentPart = {
   },
 };
 
+// E2 ------------------------------------------------------------------------------------------
+// Associative recall in the one-token layout (data/recall.ts, recall1): m pairs, each one token
+// (key, value), then a query key; the query's own position answers one of 10 values (chance
+// 1/10, spec §14). One attention step from the query to its pair answers it, so one layer
+// suffices and the task isolates the article's question: can a query pick one key out of m?
+// Softmax can put weight ≈ 1 on the matching key. Linear attention reads φ(q)ᵀ Σ_j φ(k_j) v_jᵀ,
+// m outer products summed into an hs × hs state per head, with φ = elu + 1 > 0 (E1: it cannot
+// focus), so it should blur as m grows. The article's remedy is a larger head size; §6.2/§14
+// doubt it (the i.i.d. sparsity floor does not move with d). Head sizes at a fixed width C = 64,
+// nh = C / hs, so every model has the same parameters. One model per arm and head size is
+// trained on all m at once (step s draws its batch from m = PAIRS[s mod 4], a stream seeded
+// apart from the weights, the same for every arm), then scored on held-out inputs at each m:
+// every m is in distribution, and the small m teach the lookup early (alone, m = 32 sat on its
+// plateau for 400 steps in a pilot). No positions: the pairs are a set and the query is last.
+
+const RECALL_PAIRS = [4, 8, 16, 32];
+const RECALL_WIDTH = 64;
+const RECALL_HEAD_SIZE = 16; // the default head size: metric `acc`; others `acc-hs<size>`
+const RECALL_ARMS = ['softmax', 'linear'] as const;
+
+function recallSettings({ full, smoke }: ExperimentOptions) {
+  const both = (hs: number) => RECALL_ARMS.map((arm) => ({ arm, hs }));
+  if (smoke) {
+    const runs = [...both(16), { arm: 'linear' as const, hs: 64 }];
+    return { steps: 3, batchSize: 8, pairs: [4, 8], examples: 16, runs };
+  }
+  if (full) {
+    const runs = [...both(16), ...both(32), ...both(64)];
+    return { steps: 2000, batchSize: 32, pairs: RECALL_PAIRS, examples: 1000, runs };
+  }
+  const runs = [...both(16), { arm: 'linear' as const, hs: 64 }];
+  return { steps: 800, batchSize: 32, pairs: RECALL_PAIRS, examples: 500, runs };
+}
+
+const recallMetric = (hs: number) => (hs === RECALL_HEAD_SIZE ? 'acc' : `acc-hs${hs}`);
+
+/** recall1 with m pairs; keys drawn from as many symbols as the largest m, so one vocabulary. */
+const recallTask = (m: number, pairs: number[]) =>
+  makeTask('recall1', { pairs: m, numSymbols: Math.max(...pairs), seed: 0 });
+
+/** The share of examples whose likeliest value (of the 10) at the query is the answer. */
+function recallAccuracy(model: TransformerLM, task: Task, examples: Example[]): number {
+  return noGrad(() => {
+    const { tokens } = lmBatch(examples, { separator: false });
+    const logits = model.forward(tokens).logits; // (B, L, V)
+    const [B, L, V] = logits.shape;
+    const value0 = task.vocabSize - NUM_VALUES; // the values are the vocabulary's last 10 tokens
+    let correct = 0;
+    examples.forEach((example, b) => {
+      const at = (b * L + example.input.length - 1) * V + value0; // the query's position
+      let best = 0;
+      for (let v = 1; v < NUM_VALUES; v++)
+        if (logits.data[at + v] > logits.data[at + best]) best = v;
+      if (value0 + best === example.output[0]) correct++;
+    });
+    return correct / B;
+  });
+}
+
+function recallRun({ options, seed, progress }: PartContext): Row[] {
+  const { steps, batchSize, pairs, examples, runs } = recallSettings(options);
+  const tasks = pairs.map((m) => recallTask(m, pairs));
+  const streams = tasks.map((task) =>
+    taskStream(task, { seed: stepSeed(seed, 0x5eed), batchSize }),
+  );
+  const batchAt = (step: number) =>
+    lmBatch(streams[step % pairs.length].at(step), { separator: false });
+  const tests = tasks.map((task) => task.heldOut(examples));
+  const rows: Row[] = [];
+  runs.forEach(({ arm, hs }, runIndex) => {
+    manualSeed(seed); // every run starts from the same generator state
+    const model = new TransformerLM({
+      vocabSize: tasks[0].vocabSize,
+      blockSize: Math.max(...pairs) + 3, // pairs, query, answer, EOS
+      nLayer: 1,
+      nHead: RECALL_WIDTH / hs,
+      nEmbd: RECALL_WIDTH,
+      norm: 'pre',
+      position: 'none',
+      attention: arm,
+      featureMap: 'elu',
+    });
+    const lossAt = (step: number) => {
+      const { tokens, targets } = batchAt(step);
+      return model.forward(tokens, targets).loss!;
+    };
+    const [done, total] = [runIndex * steps, runs.length * steps];
+    trainModel(model, lossAt, {
+      steps,
+      lr: 3e-3,
+      onStep: (step, loss) =>
+        progress(done + step, total, `${arm} hs ${hs} loss ${loss.toFixed(3)}`),
+    });
+    tasks.forEach((task, i) => {
+      const value = recallAccuracy(model, task, tests[i]);
+      rows.push({
+        experiment: EXPERIMENT,
+        arm,
+        metric: recallMetric(hs),
+        x: pairs[i],
+        value,
+        seed,
+      });
+    });
+  });
+  return rows;
+}
+
+function recallSummary(rows: Row[]): string[] {
+  const at = (arm: string, metric: string, x: number) =>
+    mean(rows.filter((r) => r.arm === arm && r.metric === metric && r.x === x).map((r) => r.value));
+  const has = (arm: string, metric: string) =>
+    rows.some((r) => r.arm === arm && r.metric === metric);
+  const xs = [...new Set(rows.map((r) => r.x!))].sort((a, b) => a - b);
+  const [first, last] = [xs[0], xs[xs.length - 1]];
+  const metrics = [...new Set(rows.map((r) => r.metric))];
+  const lines = metrics.map((metric) => {
+    const span = (arm: string) =>
+      `${arm} ${at(arm, metric, first).toFixed(3)} → ${at(arm, metric, last).toFixed(3)}`;
+    const arms = RECALL_ARMS.filter((arm) => has(arm, metric));
+    return `${metric}, accuracy at m = ${first} → ${last}: ${arms.map(span).join(', ')}`;
+  });
+  const gap = at('softmax', 'acc', last) - at('linear', 'acc', last);
+  const bySize = metrics
+    .filter((metric) => has('linear', metric))
+    .map((metric) => `${metric} ${at('linear', metric, last).toFixed(3)}`);
+  lines.push(
+    `softmax − linear at m = ${last}, head size ${RECALL_HEAD_SIZE}: ${gap.toFixed(3)}; ` +
+      `linear at m = ${last} by head size: ${bySize.join(', ')}`,
+    `chance ${1 / NUM_VALUES}; article: softmax ≈ 100% at every m, linear falls with m, ` +
+      'a larger head size helps (spec §14 doubts it)',
+  );
+  return lines;
+}
+
+const RECALL_METRICS = ['acc', 'acc-hs32', 'acc-hs64'];
+
+const recallFigures: ArticleFigure[] = [
+  ...RECALL_METRICS.flatMap((metric) => [
+    { arm: 'softmax', metric, value: 1, text: '≈ 100%', source: 'article' },
+    // a direction, not a number: printed in the table, never plotted (no x)
+    { arm: 'linear', metric, value: Number.NaN, text: 'falls with m', source: 'article' },
+  ]),
+  ...RECALL_ARMS.flatMap((arm) =>
+    RECALL_METRICS.flatMap((metric) =>
+      RECALL_PAIRS.map((x) => ({ arm, metric, x, value: 1 / NUM_VALUES, source: 'chance' })),
+    ),
+  ),
+];
+
+const recallPart: ExperimentPart = {
+  id: 'E2',
+  claim: 'softmax attention recalls 1 of m pairs at every m; linear attention falls as m grows',
+  figures: recallFigures,
+  plots: [RECALL_HEAD_SIZE, 64].map((hs) => ({
+    metric: recallMetric(hs),
+    title: `E2: recall accuracy vs pairs m, head size ${hs} (1 layer, d ${RECALL_WIDTH})`,
+    xLabel: 'pairs m',
+    yLabel: 'accuracy (chance 0.1)',
+    logX: true,
+  })),
+  run: recallRun,
+  summary: recallSummary,
+};
+
 export const attentionFocus: Experiment = {
   name: EXPERIMENT,
   claim: 'softmax attention can focus on a few keys; elu+1 linear attention cannot (Su 9889)',
   description:
     'E1: S(a) for exp, elu1, elu1-axis, relu2 at 9 values of ‖q‖, 2^18 keys of width 64, 10 ' +
-    'trials (31 s on 2 cores); --full: 16 values of ‖q‖, 2^20 keys, 10 trials (11.5 min, 3 seeds).',
-  parts: [sparsityPart],
+    'trials (31 s on 2 cores); --full: 16 values of ‖q‖, 2^20 keys, 10 trials (11.5 min, 3 seeds). ' +
+    'E2: recall1 with m = 4/8/16/32 pairs (keys from 32 symbols, 10 values), a 1-layer pre-norm ' +
+    'LM of width 64 trained on all m at once (batch 32, AdamW 3e-3), accuracy on held-out inputs ' +
+    'at each m. Default: softmax and linear at head size 16, linear at 64, 800 steps, 500 inputs ' +
+    'per m (E1 + E2: 6.4 min on 2 busy cores); --full: both arms at head sizes 16/32/64, 2000 ' +
+    'steps, 1000 inputs per m, 3 seeds (E2: about 20 min a seed, estimated).',
+  parts: [sparsityPart, recallPart],
 };

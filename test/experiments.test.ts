@@ -25,7 +25,10 @@ const expected: Record<string, { arms: string[]; metrics: string[] }> = {
     metrics: ['rel-error', 'log-log-slope', 'entropy', 'loss', 'attn-ce', 'entropy-init'],
   },
   'logn-mlm': { arms: ['plain', 'logn'], metrics: ['acc', 'loss'] },
-  'attention-focus': { arms: ['exp', 'elu1', 'relu2'], metrics: ['sparsity'] },
+  'attention-focus': {
+    arms: ['exp', 'elu1', 'relu2', 'softmax', 'linear'],
+    metrics: ['sparsity', 'acc', 'acc-hs64'],
+  },
 };
 
 const smoke = (name: string, seed = 0) => {
@@ -105,6 +108,17 @@ test('E1 smoke: exp matches e^(−r²/2) at ‖q‖ = 0.5, relu² ≈ 1/√6, el
   );
   assert.ok(Math.abs(value('attention-focus', 'relu2', 'sparsity') - 1 / Math.sqrt(6)) < 0.05);
   assert.ok(value('attention-focus', 'elu1', 'sparsity') > 0.9);
+});
+
+test('E2 smoke: an accuracy per arm, head size and m, a share of the held-out examples', () => {
+  const recall = results.get('attention-focus')!.rows.filter((r) => r.metric.startsWith('acc'));
+  const cells = recall.map((r) => `${r.arm} ${r.metric} ${r.x} ${r.seed}`);
+  const wanted = ['softmax acc', 'linear acc', 'linear acc-hs64'].flatMap((run) =>
+    [4, 8].flatMap((m) => [0, 1].map((seed) => `${run} ${m} ${seed}`)),
+  );
+  assert.equal(cells.sort(), wanted.sort());
+  for (const { value } of recall)
+    assert.ok(value >= 0 && value <= 1 && Number.isInteger(value * 16));
 });
 
 test('D1 smoke: the noise error falls from n = 16 to 256 (mild noise)', () => {
