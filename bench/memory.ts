@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import { memoryUsage } from 'node:process';
 import * as lib from '../lib/index.ts';
-import { lineChartSvg } from '../cli/plot.ts';
+import { lineChartSvg } from '../report/line-chart.ts';
 import { countFlag, flagValue, machine, median, resultsDir, writeAtomic } from './harness.ts';
 import { initialWeights, makeBatches, trainAttngrad } from './train-step.ts';
 

@@ -12,8 +12,8 @@ import { AdamW, clipGradNorm, makeSchedule } from '../nn/index.ts';
 import { writeFileAtomic } from '../nn/atomic-write.ts';
 import { loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.ts';
 import { buildModel } from './build.ts';
-import { lineChartSvg } from './plot.ts';
-import { ProgressBar, formatSeconds } from './progress.ts';
+import { lineChartSvg } from '../report/line-chart.ts';
+import { ProgressBar, formatSeconds } from '../report/progress.ts';
 import { makeSource, type Model, type Source } from './sources.ts';
 import type { RunConfig } from './flags.ts';
 
