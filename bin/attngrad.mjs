@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// The `attngrad` command: registers tsx (TypeScript on the fly), then runs cli/main.ts.
-import { register } from 'tsx/esm/api';
+// The `attngrad` command. In a checkout (cli/main.ts is here) it registers tsx and runs the
+// TypeScript sources, so nothing is ever stale while developing; from the installed package
+// (sources not shipped) it runs the compiled JavaScript in dist/ (`npm run build`).
+import { existsSync } from 'node:fs';
 
-register();
-await import('../cli/main.ts');
+const source = new URL('../cli/main.ts', import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(source.href);
+} else {
+  await import('../dist/cli/main.js');
+}

@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --import tsx
 // `attngrad train | eval | sample | exp`: the command-line entry. Bad flags or configs print one
 // line and exit with code 2. Read next: flags.ts (flags → RunConfig), train.ts (the loop),
 // sources.ts (the model's view of the data in data/), exp.ts (the experiments).

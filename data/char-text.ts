@@ -16,9 +16,20 @@ export interface TextBatch {
   y: Tensor; // (B, T) x shifted by one: the next character at each position
 }
 
+/**
+ * A file shipped in data/: beside this module in the sources; from the compiled dist/data/ (the
+ * installed package) two folders up, in the package's data/.
+ */
+function shipped(file: string): string {
+  const beside = fileURLToPath(new URL(`./${file}`, import.meta.url));
+  return existsSync(beside)
+    ? beside
+    : fileURLToPath(new URL(`../../data/${file}`, import.meta.url));
+}
+
 /** Corpora shipped in data/, by the name `--data` accepts. */
 export const corpora: Record<string, string> = {
-  shakespeare: fileURLToPath(new URL('./tinyshakespeare.txt', import.meta.url)),
+  shakespeare: shipped('tinyshakespeare.txt'),
 };
 
 /** A corpus name (`shakespeare`) to its file; anything else is a path and comes back as it is. */
