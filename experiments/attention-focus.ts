@@ -355,11 +355,12 @@ export const attentionFocus: Experiment = {
   claim: 'softmax attention can focus on a few keys; elu+1 linear attention cannot (Su 9889)',
   description:
     'E1: S(a) for exp, elu1, elu1-axis, relu2 at 9 values of ‖q‖, 2^18 keys of width 64, 10 ' +
-    'trials (31 s on 2 cores); --full: 16 values of ‖q‖, 2^20 keys, 10 trials (11.5 min, 3 seeds). ' +
-    'E2: recall1 with m = 4/8/16/32 pairs (keys from 32 symbols, 10 values), a 1-layer pre-norm ' +
-    'LM of width 64 trained on all m at once (batch 32, AdamW 3e-3), accuracy on held-out inputs ' +
-    'at each m. Default: softmax and linear at head size 16, linear at 64, 800 steps, 500 inputs ' +
-    'per m (E1 + E2: 6.4 min on 2 busy cores); --full: both arms at head sizes 16/32/64, 2000 ' +
-    'steps, 1000 inputs per m, 3 seeds (E2: about 20 min a seed, estimated).',
+    'trials (31 s on 2 cores); --full: 16 values of ‖q‖, 2^20 keys, 10 trials (11.5 min, 3' +
+    ' seeds). E2: recall1 with m = 4/8/16/32 pairs (keys from 32 symbols, 10 values), a 1-layer' +
+    ' pre-norm LM of width 64 trained on all m at once (batch 32, AdamW 3e-3), accuracy on' +
+    ' held-out inputs at each m. Default: softmax and linear at head size 16, linear at 64, 800' +
+    ' steps, 500 inputs per m (E1 + E2: 6.4 min on 2 busy cores); --full: both arms at head' +
+    ' sizes 16/32/64, 2000 steps, 1000 inputs per m, 3 seeds (E2: 17.6 min a seed on 2 busy' +
+    ' cores, about 55 min).',
   parts: [sparsityPart, recallPart],
 };
