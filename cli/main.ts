@@ -2,7 +2,7 @@
 // line and exit with code 2. Read next: flags.ts (flags → RunConfig), train.ts (the loop),
 // sources.ts (the model's view of the data in data/), exp.ts (the experiments).
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { initGpuBackend, noGrad, registerBackend, setBackend } from '../lib/index.ts';
 import { loadCheckpoint, loadSafetensors, readCheckpointConfig } from '../nn/checkpoint.ts';
@@ -32,7 +32,17 @@ const usage = `usage: attngrad train [flags]       train a model (default: seq2s
        attngrad eval --checkpoint F [--lengths 64,128,256,512 [--repeated]]   validate a saved
                                       model; for a char model, loss and accuracy per length
        attngrad sample --checkpoint F [--count N]   show what a saved model does
-       attngrad exp --list | <name> [--full]   reproduce an article's finding (exp --help)`;
+       attngrad exp --list | <name> [--full]   reproduce an article's finding (exp --help)
+       attngrad --version`;
+
+/** The package's version: package.json is one folder up from cli/, two from dist/cli/. */
+function version(): string {
+  for (const up of ['../package.json', '../../package.json']) {
+    const file = new URL(up, import.meta.url);
+    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')).version;
+  }
+  return 'unknown';
+}
 
 const loadFlags = {
   checkpoint: { type: 'string', help: 'a checkpoint written by attngrad train' },
@@ -173,6 +183,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'exp') return runExp(rest);
+  if (command === '--version' || command === '-v') return void console.log(version());
   if (command === undefined || command === '--help' || command === 'help')
     return void console.log(usage);
   throw new UsageError(`unknown command '${command}' (train, eval, sample, exp)`);
