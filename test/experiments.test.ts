@@ -25,6 +25,11 @@ const expected: Record<string, { arms: string[]; metrics: string[] }> = {
     metrics: ['rel-error', 'log-log-slope', 'entropy', 'loss', 'attn-ce', 'entropy-init'],
   },
   'logn-mlm': { arms: ['plain', 'logn'], metrics: ['acc', 'loss'] },
+  'length-extrapolation': {
+    arms: ['nope', 'rope', 'rope-window', 'alibi', 'hwfa'],
+    metrics: ['loss', 'acc', 'loss-repeated', 'acc-repeated'],
+  },
+  'even-pairs': { arms: ['nope', 'rope', 'rope-window', 'alibi', 'hwfa'], metrics: ['acc'] },
   'attention-focus': {
     arms: ['exp', 'elu1', 'relu2', 'softmax', 'linear'],
     metrics: ['sparsity', 'acc', 'acc-hs64'],
