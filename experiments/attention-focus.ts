@@ -1,4 +1,4 @@
-// Can attention really "focus"? Linear vs softmax (Su, kexue.fm 9889; spec §6). Parts:
+// Can attention really "focus"? Linear vs softmax (Su, kexue.fm 9889). Parts:
 //   E1  the sparsity S(a) of exp, elu+1 and relu² attention weights vs ‖q‖ (no training)
 //   E2  associative recall accuracy vs the number of pairs m, softmax vs linear attention, at
 //       head sizes 16 (metric acc) and 64 (acc-hs64; --full adds 32) (training, one layer)
@@ -36,7 +36,7 @@ const EXPERIMENT = 'attention-focus';
 //   elu1-axis  the same with u = e_1          the direction most favourable to elu + 1
 //   relu2      relu(q·k_j)²                  GAU; S = 1/√6 ≈ 0.408 for every r (β = q·μ = 0)
 // For a non-negative feature map with i.i.d. features of mean μ̃ and sd σ̃ the article's exact
-// limit is S = 1/sqrt(1 + q̃ᵀΣ̃q̃/(q̃ᵀμ̃)²) (spec §6.2). For φ(z) = elu(z) + 1, z ~ N(0, 1):
+// limit is S = 1/sqrt(1 + q̃ᵀΣ̃q̃/(q̃ᵀμ̃)²) (the post's §2). For φ(z) = elu(z) + 1, z ~ N(0, 1):
 // μ̃ = 1/2 + 1/√(2π) + e^{1/2}Φ(−1) = 1.1605 and σ̃² = E[φ²] − μ̃² = 0.6192.
 
 const ELU_FEATURE_MEAN = 1.1605;
@@ -69,9 +69,9 @@ const sparsityFigures: ArticleFigure[] = [
     [0.5, 0.882],
     [1, 0.587],
     [2, 0.041],
-  ].map(([x, value]) => ({ arm: 'exp', metric: 'sparsity', x, value, source: 'spec MC' })),
-  { arm: 'exp', metric: 'sparsity', x: 2, value: 0.15, text: '< 0.15', source: 'spec §12' },
-  { arm: 'elu1', metric: 'sparsity', x: 2, value: 0.8, text: '≥ ~0.8', source: 'spec §12' },
+  ].map(([x, value]) => ({ arm: 'exp', metric: 'sparsity', x, value, source: 'notes MC' })),
+  { arm: 'exp', metric: 'sparsity', x: 2, value: 0.15, text: '< 0.15', source: 'notes rule' },
+  { arm: 'elu1', metric: 'sparsity', x: 2, value: 0.8, text: '≥ ~0.8', source: 'notes rule' },
 ];
 
 function sparsitySizes(options: ExperimentOptions) {
@@ -176,10 +176,12 @@ const sparsityPart: ExperimentPart = {
       Math.min(...rows.filter((r) => r.arm === arm).map((r) => r.value));
     const lines = [
       `lowest S over ‖q‖: elu1 ${lowest('elu1').toFixed(3)}, elu1-axis ` +
-        `${lowest('elu1-axis').toFixed(3)} (spec: ≥ ~0.8); relu2 ${lowest('relu2').toFixed(3)} (1/√6 = 0.408)`,
+        `${lowest('elu1-axis').toFixed(3)} (notes' rule: ≥ ~0.8); relu2 ${lowest('relu2').toFixed(3)} (1/√6 = 0.408)`,
     ];
     if (rows.some((r) => r.x === 2)) {
-      lines.unshift(`exp at ‖q‖ = 2: ${at('exp', 2).toFixed(3)} (spec: < 0.15; n → ∞: 0.135)`);
+      lines.unshift(
+        `exp at ‖q‖ = 2: ${at('exp', 2).toFixed(3)} (notes' rule: < 0.15; n → ∞: 0.135)`,
+      );
     }
     return lines;
   },
@@ -188,7 +190,7 @@ const sparsityPart: ExperimentPart = {
 // E2 ------------------------------------------------------------------------------------------
 // Associative recall in the one-token layout (data/recall.ts, recall1): m pairs, each one token
 // (key, value), then a query key; the query's own position answers one of 10 values (chance
-// 1/10, spec §14). One attention step from the query to its pair answers it, so one layer
+// 1/10). One attention step from the query to its pair answers it, so one layer
 // suffices and the task isolates the article's question: can a query pick one key out of m?
 // Softmax can put weight ≈ 1 on the matching key. Linear attention reads φ(q)ᵀ Σ_j φ(k_j) v_jᵀ,
 // m outer products summed into an hs × hs state per head, with φ = elu + 1 > 0 (E1: it cannot
@@ -315,7 +317,7 @@ function recallSummary(rows: Row[]): string[] {
     `softmax − linear at m = ${last}, head size ${RECALL_HEAD_SIZE}: ${gap.toFixed(3)}; ` +
       `linear at m = ${last} by head size: ${bySize.join(', ')}`,
     `chance ${1 / NUM_VALUES}; article: softmax ≈ 100% at every m, linear falls with m, ` +
-      'a larger head size helps (spec §14 doubts it)',
+      'a larger head size helps (our notes doubted it)',
   );
   return lines;
 }

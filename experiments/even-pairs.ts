@@ -1,4 +1,4 @@
-// Even pairs (spec §4.7; Su, kexue.fm 9603: HWFA reaches 100%): is the first symbol of a binary
+// Even pairs (Su, kexue.fm 9603: HWFA reaches 100%): is the first symbol of a binary
 // string equal to its last? A causal LM reads `string SEP` and answers = or ≠ at SEP. Trained on
 // strings of length 2 … 32, tested on strings of 32 (in distribution) up to 256. The answer needs
 // the two ends of the string at once, so a model that sees only a window should fail past it

@@ -25,7 +25,7 @@ export interface ExperimentOptions {
 /**
  * What a part's run() gets. The runner has called manualSeed(seed) just before, so every random
  * draw (randn, rand, model init) is reproducible; a part that needs a second stream (batches apart
- * from weight init, spec §14) derives it from `seed`. progress(done, total, label) drives the bar.
+ * from weight init) derives it from `seed`. progress(done, total, label) drives the bar.
  */
 export interface PartContext {
   options: ExperimentOptions;
@@ -33,14 +33,14 @@ export interface PartContext {
   progress: (done: number, total: number, label: string) => void;
 }
 
-/** A number from the article (or the spec's own check of it) to print beside ours. */
+/** A number from the article (or our notes' own check of it) to print beside ours. */
 export interface ArticleFigure {
   arm: string;
   metric: string;
   x?: number; // absent: the figure holds for every x of this arm and metric
   value: number;
   text?: string; // how to print it when the bare number would mislead, e.g. '≥ 0.8'
-  source: string; // 'article', 'article, n → ∞', 'spec MC', …
+  source: string; // 'article', 'article, n → ∞', 'notes MC', …
 }
 
 /** One SVG: a metric against x, a line per arm, the article's figures dashed beside them. */
@@ -54,7 +54,7 @@ export interface PlotSpec {
 }
 
 export interface ExperimentPart {
-  id: string; // the spec's experiment id: D1, E1, …
+  id: string; // the finding's id: D1, E1, … (docs/experiments.md)
   claim: string;
   figures: ArticleFigure[];
   plots: PlotSpec[];

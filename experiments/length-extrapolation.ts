@@ -1,4 +1,4 @@
-// Length extrapolation (Su, kexue.fm 9431, 9603, 9948; spec §4): a causal char-LM trained on
+// Length extrapolation (Su, kexue.fm 9431, 9603, 9948): a causal char-LM trained on
 // windows of 64 characters, scored at 64 … 512 on the same target characters (the last 64 of
 // fixed validation windows, only the context before them growing), on normal text and on
 // "repeated" windows whose second half repeats the first (a model that reads far back can copy).

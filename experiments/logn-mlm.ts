@@ -1,4 +1,4 @@
-// Log-n scaling in a masked LM (Su, kexue.fm 8823; spec §4.4, §4.6, §14): a char MLM with RoPE
+// Log-n scaling in a masked LM (Su, kexue.fm 8823): a char MLM with RoPE
 // (as RoFormer) trained on windows of 64 characters, scored at 64 … 512 (1024 in --full) on the
 // same masked characters (the masked positions among the last 64 of fixed validation windows, one
 // mask pattern over the longest window, its suffix at each length). Two arms, everything else

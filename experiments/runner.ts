@@ -80,7 +80,7 @@ const DASHES = ['6 4', '2 3', '10 3 2 3'];
 
 /**
  * Ours: a solid line per arm (mean over seeds); the article's figures: dashed in the arm's color,
- * a dash pattern per source (the article's formula, the spec's Monte Carlo, …).
+ * a dash pattern per source (the article's formula, our notes' Monte Carlo, …).
  */
 function writePlot(out: string, plot: PlotSpec, rows: Row[], part: ExperimentPart): string {
   const groups = aggregate(rows.filter((r) => r.metric === plot.metric && r.x !== undefined));

@@ -1,4 +1,4 @@
-// Softmax attention's robustness and information content (Su, kexue.fm 9593; spec §5). Parts:
+// Softmax attention's robustness and information content (Su, kexue.fm 9593). Parts:
 //   D1  relative output error under i.i.d. score noise vs n (Monte Carlo, no training)
 //   D2  attention entropy vs the number of visible keys n of a trained causal char-LM, with and
 //       without log n, per head (no training beyond the two small LMs)
@@ -46,7 +46,7 @@ const EXPERIMENT = 'softmax-noise-entropy';
 // o = Σ softmax(s)_i v_i and õ = Σ softmax(s + ε)_i v_i with v_i ~ N(0, I_16), s_i = a·v_i[0],
 // ε_i ~ N(0, b²) independent of (s, v). Both are ratios of sample means, so the E[e^ε] factors
 // cancel and ‖õ − o‖/‖o‖ falls like n^−1/2 once n is large (the law of large numbers). s must
-// depend on v: with v independent of s, o ≈ 0 and the relative error means nothing (spec §5.1).
+// depend on v: with v independent of s, o ≈ 0 and the relative error means nothing.
 
 const VALUE_WIDTH = 16;
 const NOISE_SETTINGS = [
@@ -57,7 +57,7 @@ const NOISE_SETTINGS = [
 ];
 const armName = ({ a, b }: { a: number; b: number }) => `a${a}-b${b}`;
 
-/** The spec's own Monte Carlo of the article's claim [C]: median error at n = 16 … 16384. */
+/** Our notes' Monte Carlo of the article's claim: median error at n = 16 … 16384. */
 const SPEC_LENGTHS = [16, 64, 256, 1024, 4096, 16384];
 const SPEC_MEDIANS: Record<string, number[]> = {
   'a1-b0.5': [0.34, 0.28, 0.18, 0.1, 0.054, 0.027],
@@ -73,7 +73,7 @@ const noiseFigures: ArticleFigure[] = NOISE_SETTINGS.flatMap((setting) => {
     metric: 'rel-error',
     x: SPEC_LENGTHS[i],
     value,
-    source: 'spec MC',
+    source: 'notes MC',
   }));
   const slope = { arm, metric: 'log-log-slope', value: -0.5, source: 'article: ∝ n^−1/2' };
   return [...medians, slope];
@@ -336,7 +336,7 @@ const entropyVsLength: ExperimentPart = {
 // o = Σ_j p_j v(label_j) goes through a linear layer to predict label_j*, so the head must learn
 // to focus on j*. Arms (same batches, same initial draws):
 //   c1, c4, c16        dot-product scores with W_q and W_k × c at init, so the scores are × c² at
-//                      init (spec §5.2): c = 16 starts one-hot, where softmax's gradient
+//                      init: c = 16 starts one-hot, where softmax's gradient
 //                      p ⊙ (g − Σ p g) vanishes (the article: start near uniform)
 //   cos-t1, cos-t0.1   cosine scores cos(q, k)/τ: a modifier normalises q and k in rotate(),
 //                      another multiplies the scores by √hs/τ
