@@ -64,11 +64,29 @@ function convert(name: string, spec: FlagSpec, raw: string): number | string | b
   return value;
 }
 
-export function helpText(usage: string, specs: Record<string, FlagSpec>): string {
-  const rows = Object.entries(specs).map(([name, s]) => {
+/**
+ * The usage, then one line a flag with its choices and default; with `groups` (title → flag
+ * names, every flag in one) the flags come under their titles.
+ */
+export function helpText(
+  usage: string,
+  specs: Record<string, FlagSpec>,
+  groups?: Record<string, readonly string[]>,
+): string {
+  const row = (name: string) => {
+    const s = specs[name];
     const values = s.choices ? ` (${s.choices.join(' | ')})` : '';
     const def = s.default === undefined ? '' : ` [default: ${s.default}]`;
     return `  --${name.padEnd(16)} ${s.help}${values}${def}`;
-  });
-  return `${usage}\n\n${rows.join('\n')}\n`;
+  };
+  if (!groups) return `${usage}\n\n${Object.keys(specs).map(row).join('\n')}\n`;
+  const grouped = Object.values(groups).flat();
+  const missing = Object.keys(specs).filter((n) => !grouped.includes(n));
+  const unknown = grouped.filter((n) => !(n in specs));
+  if (missing.length || unknown.length)
+    throw new Error(`helpText: ungrouped flags [${missing}], unknown [${unknown}]`);
+  const sections = Object.entries(groups).map(([title, names]) =>
+    [`${title}:`, ...names.map(row)].join('\n'),
+  );
+  return `${usage}\n\n${sections.join('\n\n')}\n`;
 }

@@ -170,6 +170,56 @@ export const trainFlags = {
   help: { type: 'bool', default: false, help: 'show this help' },
 } satisfies Record<string, FlagSpec>;
 
+/** `train --help`, by topic. */
+export const trainFlagGroups: Record<string, readonly (keyof typeof trainFlags)[]> = {
+  model: [
+    'model',
+    'layers',
+    'heads',
+    'd-model',
+    'ffn',
+    'dropout',
+    'norm',
+    'position',
+    'block-size',
+  ],
+  attention: [
+    'attention',
+    'scale',
+    'train-len',
+    'logn-base',
+    'logn-clamp',
+    'window',
+    'rate',
+    'chunk',
+    'sinks',
+  ],
+  data: [
+    'task',
+    'data',
+    'min-len',
+    'max-len',
+    'test-min-len',
+    'test-max-len',
+    'pairs',
+    'symbols',
+    'train-block',
+    'repeat-fraction',
+    'data-seed',
+  ],
+  optimisation: ['steps', 'batch', 'lr', 'schedule', 'warmup', 'weight-decay', 'clip', 'seed'],
+  run: [
+    'eval-every',
+    'eval-size',
+    'name',
+    'checkpoint',
+    'checkpoint-every',
+    'resume',
+    'backend',
+    'help',
+  ],
+};
+
 export interface RunConfig {
   model: 'seq2seq' | 'lm' | 'mlm';
   task: TaskName | 'text';

@@ -1,9 +1,11 @@
-// `attngrad train | eval | sample | exp`: the command-line entry. Bad flags or configs print one
-// line and exit with code 2. Read next: flags.ts (flags → RunConfig), train.ts (the loop),
+// `attngrad train | eval | sample | exp`: the command-line entry. Every error (bad flags or
+// configs, unreadable or short data, a corrupt checkpoint, an unwritable folder) prints one line
+// `attngrad: …` and exits with code 2; `--debug` prints the stack instead. A first Ctrl-C (SIGINT
+// or SIGTERM) during train finishes the step, saves and exits 130; a second ends it at once. Read next: flags.ts (flags → RunConfig), train.ts (the loop),
 // sources.ts (the model's view of the data in data/), exp.ts (the experiments).
 
-import { existsSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { initGpuBackend, noGrad, registerBackend, setBackend } from '../lib/index.ts';
 import { loadCheckpoint, loadSafetensors, readCheckpointConfig } from '../nn/checkpoint.ts';
 import { helpText, parseFlags, UsageError, type FlagSpec } from './args.ts';
@@ -13,12 +15,13 @@ import {
   defaultRunName,
   runConfigFrom,
   savedRunConfig,
+  trainFlagGroups,
   trainFlags,
   type RunConfig,
 } from './flags.ts';
 import { makeSource } from './sources.ts';
 import { buildModel } from './build.ts';
-import { summarizeTime, train } from './train.ts';
+import { summarizeTime, trainAsync } from './train.ts';
 import {
   checkLengths,
   evaluateLengths,
@@ -33,7 +36,8 @@ const usage = `usage: attngrad train [flags]       train a model (default: seq2s
                                       model; for a char model, loss and accuracy per length
        attngrad sample --checkpoint F [--count N]   show what a saved model does
        attngrad exp --list | <name> [--full]   reproduce an article's finding (exp --help)
-       attngrad --version`;
+       attngrad --version
+Any command with --debug prints the stack trace of an error instead of one line.`;
 
 /** The package's version: package.json is one folder up from cli/, two from dist/cli/. */
 function version(): string {
@@ -79,12 +83,12 @@ async function useBackend(name: unknown): Promise<void> {
 
 async function runTrain(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, trainFlags);
-  if (flags.help) return void process.stdout.write(helpText(usage, trainFlags));
+  if (flags.help) return void process.stdout.write(helpText(usage, trainFlags, trainFlagGroups));
   await useBackend(flags.backend);
   let config: RunConfig;
   if (flags.resume) {
     const resume = String(flags.resume);
-    if (!existsSync(resume)) throw new UsageError(`--resume: no checkpoint at '${resume}'`);
+    if (!isFile(resume)) throw new UsageError(`--resume: no checkpoint file at '${resume}'`);
     asUsage(() => loadSafetensors(resume)); // a corrupt file is the user's to fix: one line, exit 2
     config = savedRunConfig(asUsage(() => readCheckpointConfig(resume)) as RunConfig);
     if (argv.includes('--steps') || argv.some((a) => a.startsWith('--steps=')))
@@ -95,19 +99,47 @@ async function runTrain(argv: string[]): Promise<void> {
   if (config.data && !existsSync(corpusPath(config.data))) {
     throw new UsageError(`--data: no file at '${config.data}'`);
   }
+  const source = makeSource(config); // a bad --data file ends here, before anything is written
   const name = String(flags.name ?? defaultRunName(config));
   const runDir = join('runs', name);
   const checkpoint = String(flags.checkpoint ?? join(runDir, 'model.safetensors'));
+  for (const dir of [runDir, dirname(checkpoint)]) writable(dir); // before training, not after
   console.log(
     `training ${config.model} on ${config.task}: ${config.layers} layers, d ${config.dModel}, ` +
       `${config.heads} heads, ${config.steps} steps × batch ${config.batch}`,
   );
-  const result = train(config, {
+  // First signal: stop after this step and save (signals are handled while the loop yields
+  // between steps); a second one with it exits at once. Once the loop takes the stop, the
+  // handlers go, so during the save a signal's default action ends the process at once: files
+  // are written atomically (temp, fsync, rename), so the last complete checkpoint stays whole.
+  let stop = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop) process.exit(130);
+    stop = true;
+    console.error(`\nattngrad: ${signal}: saving after this step (again to quit at once)`);
+  };
+  const unhook = () => process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  const result = await trainAsync(config, {
     runDir,
     checkpoint,
     resume: flags.resume as string | undefined,
     checkpointEvery: Number(flags.checkpointEvery),
+    shouldStop: () => (stop && unhook(), stop),
+    source,
   });
+  unhook();
+  if (result.stoppedAt !== undefined) {
+    const where = relative(process.cwd(), runDir) || '.';
+    const named = flags.name === undefined ? '' : ` --name ${flags.name}`;
+    const other = flags.checkpoint === undefined ? '' : ` --checkpoint ${checkpoint}`;
+    console.error(
+      `attngrad: interrupted after step ${result.stoppedAt} of ${config.steps}; saved ` +
+        `${checkpoint}, ${where}/metrics.jsonl, ${where}/loss.svg\n` +
+        `resume with: attngrad train --resume ${checkpoint}${named}${other}`,
+    );
+    process.exit(130);
+  }
   console.log(`\nparameters: ${result.model.numParameters()}    time: ${summarizeTime(result)}`);
   printTable(result.final);
   console.log('\nsamples (held-out):');
@@ -131,7 +163,7 @@ async function loadRun(argv: string[]) {
   if (flags.lengths !== undefined) parseLengths(String(flags.lengths)); // before the files
   const path = flags.checkpoint as string | undefined;
   if (!path) throw new UsageError('--checkpoint <file> is required');
-  if (!existsSync(path)) throw new UsageError(`--checkpoint: no file at '${path}'`);
+  if (!isFile(path)) throw new UsageError(`--checkpoint: no file at '${path}'`);
   const config = savedRunConfig(asUsage(() => readCheckpointConfig(path)) as RunConfig);
   const source = asUsage(() => makeSource(config));
   const model = buildModel(config, source);
@@ -149,6 +181,18 @@ function runLengths(run: NonNullable<Awaited<ReturnType<typeof loadRun>>>): void
   const text = repeated ? 'repeated text (second half = first half)' : 'normal text';
   const what = `${config.model} on ${config.data}, ${text}: ${windows} fixed validation windows`;
   console.log(lengthTable(rows, `${what}, the last ${SCORED_TARGETS} positions scored`));
+}
+
+const isFile = (path: string) => existsSync(path) && statSync(path).isFile();
+
+/** A folder the run can write into, made if missing; else one line saying why not. */
+function writable(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`cannot write to '${dir}' (${(e as Error).message})`);
+  }
 }
 
 /** Errors of the user's files (a corrupt checkpoint, unreadable data) are reported as one line. */
@@ -189,10 +233,17 @@ async function main(argv: string[]): Promise<void> {
   throw new UsageError(`unknown command '${command}' (train, eval, sample, exp)`);
 }
 
+const argv = process.argv.slice(2);
+const debug = argv.includes('--debug');
 try {
-  await main(process.argv.slice(2));
+  await main(argv.filter((a) => a !== '--debug'));
 } catch (e) {
-  if (!(e instanceof UsageError)) throw e;
-  console.error(`attngrad: ${(e as Error).message}`);
+  if (debug) console.error(e);
+  else {
+    // a usage error is the whole story; anything else (a full disk, a bug) says where to look
+    const message = e instanceof Error ? e.message : String(e);
+    const hint = e instanceof UsageError ? '' : ' (--debug shows the stack trace)';
+    console.error(`attngrad: ${message.split('\n')[0]}${hint}`);
+  }
   process.exit(2);
 }

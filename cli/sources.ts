@@ -7,6 +7,7 @@
 // masks drawn from a fixed seed, so runs compare). Read next: data/index.ts, then train.ts (the
 // loop).
 
+import { readFileSync } from 'node:fs';
 import { getRngState, noGrad, setRngState, tensor, type Tensor } from '../lib/index.ts';
 import {
   BOS,
@@ -30,6 +31,7 @@ import {
 import { scoreTargets } from '../nn/index.ts';
 import { MaskedLM, Seq2SeqTransformer, TransformerLM } from '../models/index.ts';
 import type { RunConfig } from './flags.ts';
+import { UsageError } from './args.ts';
 
 export type Model = Seq2SeqTransformer | TransformerLM | MaskedLM;
 const VAL_MASK_SEED = 0x3a5c; // the masked LM's validation masks: the same for every run
@@ -52,6 +54,31 @@ export function makeSource(config: RunConfig): Source {
 
 /** The length text trains on: --train-block, or the model's --block-size. */
 const trainWindow = (config: RunConfig) => config.trainBlock ?? config.blockSize;
+
+/**
+ * The --data corpus, or one line saying why not: a file that cannot be read, an empty one, or one
+ * whose train or validation split (the last 10%) is shorter than a window and its next character.
+ */
+export function loadCorpus(config: RunConfig): CharDataset {
+  const name = config.data!;
+  let text: string;
+  try {
+    text = readFileSync(corpusPath(name), 'utf8');
+  } catch (e) {
+    throw new UsageError(`--data: cannot read '${name}' (${(e as Error).message})`);
+  }
+  if (text.length === 0) throw new UsageError(`--data: '${name}' is empty`);
+  const data = CharDataset.fromText(text);
+  const T = trainWindow(config);
+  if (Math.min(data.train.length, data.val.length) < T + 1) {
+    throw new UsageError(
+      `--data: '${name}' is too short for windows of ${T}: ${text.length} characters split into ` +
+        `${data.train.length} for training and ${data.val.length} for validation (the last ` +
+        `10%), and each needs ≥ ${T + 1}; use a longer file or a smaller --block-size`,
+    );
+  }
+  return data;
+}
 
 /** Run fn without grad, with the global generator's state saved and restored around it. */
 function isolated<T>(fn: () => T): T {
@@ -138,7 +165,7 @@ function taskSource(config: RunConfig): Source {
 }
 
 function textSource(config: RunConfig): Source {
-  const data = CharDataset.fromFile(corpusPath(config.data!));
+  const data = loadCorpus(config);
   const T = trainWindow(config);
   const { dataSeed: seed, batch: batchSize, repeatFraction } = config;
   const batches = textStream(data, { seed, batchSize, blockSize: T, repeatFraction });
@@ -177,7 +204,7 @@ function textSource(config: RunConfig): Source {
 }
 
 function maskedTextSource(config: RunConfig): Source {
-  const data = CharDataset.fromFile(corpusPath(config.data!));
+  const data = loadCorpus(config);
   const T = trainWindow(config);
   const { dataSeed: seed, batch: batchSize, repeatFraction } = config;
   const batches = maskedTextStream(data, { seed, batchSize, blockSize: T, repeatFraction });

@@ -1,11 +1,13 @@
 // The training loop behind `attngrad train`: build the data source (sources.ts, over data/) and the
 // model from a RunConfig, optionally resume from a checkpoint, then step AdamW with a schedule and
 // gradient clipping, validating every --eval-every steps. Writes runs/<name>/: model.safetensors,
-// metrics.jsonl, loss.svg. Same seeds ⇒ same losses; a resumed run continues bit-identically:
-// step s's batch depends on (dataSeed, s) only, and the checkpoint restores the global generator
-// that weight init and dropout draw from. Read next: sources.ts.
+// metrics.jsonl (appended as training goes), loss.svg. Same seeds ⇒ same losses; a resumed run
+// continues bit-identically: step s's batch depends on (dataSeed, s) only, and the checkpoint
+// restores the global generator that weight init and dropout draw from. `trainAsync` yields to the
+// event loop between steps, so a signal handler can ask the run to stop (`shouldStop`): it then
+// saves after the step in progress. Read next: sources.ts.
 
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { manualSeed } from '../lib/index.ts';
 import { AdamW, clipGradNorm, makeSchedule } from '../nn/index.ts';
@@ -33,6 +35,7 @@ export interface TrainResult {
   final: Record<string, number>;
   tokensPerSecond: number;
   seconds: number;
+  stoppedAt?: number; // set when shouldStop ended the run: the step saved
 }
 
 export interface TrainOptions {
@@ -42,11 +45,30 @@ export interface TrainOptions {
   resume?: string;
   quiet?: boolean; // no progress output (tests)
   stopAfter?: number; // end early at this step, as an interrupted run would (tests of --resume)
+  metricsEvery?: number; // append metrics.jsonl every N steps (and at every eval and save); 10
+  shouldStop?: () => boolean; // asked after every step: true saves the run there and ends it
+  source?: Source; // makeSource(config), when the caller has made it already (to check the data)
 }
 
+/** Train to the end (or `stopAfter`), synchronously. */
 export function train(config: RunConfig, options: TrainOptions): TrainResult {
+  const steps = trainSteps(config, options);
+  for (let r = steps.next(); ; r = steps.next()) if (r.done) return r.value;
+}
+
+/** The same run, yielding to the event loop after every step so signals reach `shouldStop`. */
+export async function trainAsync(config: RunConfig, options: TrainOptions): Promise<TrainResult> {
+  const steps = trainSteps(config, options);
+  for (let r = steps.next(); ; r = steps.next()) {
+    if (r.done) return r.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The loop, one yield (the step just done) between steps. */
+function* trainSteps(config: RunConfig, options: TrainOptions): Generator<number, TrainResult> {
   manualSeed(config.seed);
-  const source = makeSource(config);
+  const source = options.source ?? makeSource(config); // data never draws from the generator
   const model = buildModel(config, source);
   const { lr, weightDecay, warmup: warmupSteps, steps: totalSteps, dModel } = config;
   const optimizer = new AdamW(model.namedParameters(), { lr, weightDecay });
@@ -61,11 +83,23 @@ export function train(config: RunConfig, options: TrainOptions): TrainResult {
     );
   }
   mkdirSync(options.runDir, { recursive: true });
+  // metrics.jsonl starts as the history up to the checkpoint's step (lines a killed run wrote past
+  // its last checkpoint are dropped, so no step appears twice), then grows as training goes
+  const metricsFile = join(options.runDir, 'metrics.jsonl');
+  const lines = (ms: Metric[]) => ms.map((m) => `${JSON.stringify(m)}\n`).join('');
+  writeFileAtomic(metricsFile, lines(metrics));
+  let written = metrics.length;
+  const flush = () => {
+    if (written < metrics.length) appendFileSync(metricsFile, lines(metrics.slice(written)));
+    written = metrics.length;
+  };
   const save = (step: number) => {
+    flush();
     mkdirSync(dirname(options.checkpoint), { recursive: true });
     saveCheckpoint(options.checkpoint, { model, optimizer, step, config, extra: { metrics } });
-    writeReports(options.runDir, metrics);
+    writePlot(options.runDir, metrics);
   };
+  const metricsEvery = options.metricsEvery ?? 10;
 
   const bar = new ProgressBar(config.steps, options.quiet ? undefined : process.stderr);
   const started = Date.now();
@@ -91,35 +125,43 @@ export function train(config: RunConfig, options: TrainOptions): TrainResult {
         .map(([k, x]) => `${k} ${x.toFixed(4)}`)
         .join('  ');
       if (!options.quiet) bar.log(`step ${step}: ${line}`);
+      flush();
     }
+    if (step % metricsEvery === 0) flush();
     const every = options.checkpointEvery;
     if (every && step % every === 0 && step < config.steps) save(step);
+    if (step < last) {
+      yield step;
+      if (options.shouldStop?.()) {
+        save(step);
+        return { ...result(), stoppedAt: step };
+      }
+    }
   }
   if (last < config.steps) {
+    flush();
     return { model, source, metrics, final: {}, tokensPerSecond: 0, seconds: 0 };
   }
   save(config.steps);
-  const seconds = (Date.now() - started) / 1000;
-  const evals = metrics.filter((m) => m.valLoss !== undefined);
-  const { step: _, ...final } = evals[evals.length - 1] ?? { step: 0 };
-  return {
-    model,
-    source,
-    metrics,
-    final: final as Record<string, number>,
-    tokensPerSecond: tokens / Math.max(seconds, 1e-9),
-    seconds,
-  };
+  return result();
+
+  function result(): TrainResult {
+    const seconds = (Date.now() - started) / 1000;
+    const evals = metrics.filter((m) => m.valLoss !== undefined);
+    const { step: _, ...final } = evals[evals.length - 1] ?? { step: 0 };
+    return {
+      model,
+      source,
+      metrics,
+      final: final as Record<string, number>,
+      tokensPerSecond: tokens / Math.max(seconds, 1e-9),
+      seconds,
+    };
+  }
 }
 
-/**
- * metrics.jsonl (one JSON object a line) and loss.svg (training loss and validation loss by step).
- */
-function writeReports(runDir: string, metrics: Metric[]): void {
-  writeFileAtomic(
-    join(runDir, 'metrics.jsonl'),
-    metrics.map((m) => JSON.stringify(m)).join('\n') + '\n',
-  );
+/** loss.svg: training loss (smoothed) and validation loss by step. */
+function writePlot(runDir: string, metrics: Metric[]): void {
   const trainPoints = metrics
     .filter((m) => m.loss !== undefined)
     .map((m): [number, number] => [m.step, m.loss!]);

@@ -1,17 +1,20 @@
 // A live progress line on a terminal, rewritten in place: a bar, a caller's text (a training
 // step's loss and tokens/s, an experiment's current arm) and the ETA. When the output is not a
-// terminal (CI, a pipe) it prints a plain line every `every` steps instead. Used by cli/train.ts
+// terminal (CI, a pipe) it prints a plain line every `every` steps instead, and at least every
+// `quietSeconds` (30) so a long run piped to a file still shows it is alive. Used by cli/train.ts
 // and experiments/runner.ts. Read next: line-chart.ts.
 
 export class ProgressBar {
   private started = Date.now();
   private lastDraw = 0;
   private lastBucket = 0;
+  private lastLine = Date.now();
 
   constructor(
     private total: number,
     private stream: NodeJS.WriteStream = process.stderr,
     private every = Math.max(1, Math.round(total / 20)),
+    private quietSeconds = 30,
   ) {}
 
   /** A training step: step is 1-based; tokens counts every token processed so far in this run. */
@@ -36,10 +39,13 @@ export class ProgressBar {
       if (step === this.total) this.stream.write('\n');
       return;
     }
-    // a plain line each time the step passes a multiple of `every` (and at the end)
+    // a plain line each time the step passes a multiple of `every`, after quietSeconds without
+    // one, and at the end
     const bucket = Math.floor(step / this.every);
-    if (bucket > this.lastBucket || step === this.total) {
+    const quiet = now - this.lastLine >= this.quietSeconds * 1000;
+    if (bucket > this.lastBucket || quiet || step === this.total) {
       this.lastBucket = bucket;
+      this.lastLine = now;
       this.stream.write(`${line}\n`);
     }
   }
