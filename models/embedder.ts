@@ -1,13 +1,15 @@
 // What every shell does at its two ends: token embedding plus absolute positions at the input,
 // and the init of the weights, with a small output head so that the loss at init is ≈ ln V.
-// Read next: transformer.ts, masked-lm.ts (the shells that use these).
+// BlockStack is the shape of the two single-stack shells. Read next: transformer.ts, masked-lm.ts.
 
-import type { Tensor } from '../lib/index.ts';
-import { Dropout, Embedding, Linear, init } from '../nn/index.ts';
+import { crossEntropy, type Tensor } from '../lib/index.ts';
+import { Dropout, Embedding, LayerNorm, Linear, ModuleList, init } from '../nn/index.ts';
 import { Module } from '../nn/module.ts';
-import type { TransformerConfig } from './config.ts';
+import { Block, type Trace } from './block.ts';
+import { checkConfig, type TransformerConfig } from './config.ts';
 import { variantOf } from './mixers.ts';
 import { LearnedPositions, SinusoidalPositions } from './positions.ts';
+import type { ModelOutput } from './transformer.ts';
 
 /**
  * Token embedding (×√C with sinusoidal positions, as in the paper) plus positions, then dropout.
@@ -49,4 +51,37 @@ export function initWeights(model: Module, head: Linear): void {
   }
   init.normal(head.weight, 0.02);
   if (head.bias) init.zeros(head.bias);
+}
+
+/**
+ * What the decoder-only LM and the masked LM share: the embedding, one stack of blocks, a final
+ * LayerNorm for pre-norm stacks, and the output head. The subclass says how the blocks are called
+ * (causally or not).
+ */
+export abstract class BlockStack extends Module {
+  readonly config: Required<TransformerConfig>;
+  embed: Embedder;
+  blocks: ModuleList<Block>;
+  finalNorm: LayerNorm | null;
+  head: Linear;
+  constructor(model: string, config: TransformerConfig) {
+    super();
+    const { nLayer, nEmbd, norm, vocabSize } = (this.config = checkConfig(model, config));
+    this.embed = new Embedder(this.config);
+    const blocks = Array.from({ length: nLayer }, (_, i) => new Block(this.config, i));
+    this.blocks = new ModuleList(blocks);
+    this.finalNorm = norm === 'pre' ? new LayerNorm(nEmbd) : null;
+    this.head = new Linear(nEmbd, vocabSize);
+    initWeights(this, this.head);
+  }
+
+  /** The stack's output x (B, T, C) → logits (B, T, V), the loss over targets ≠ −100, the trace. */
+  protected outputOf(x: Tensor, targets?: Tensor, trace?: Trace): ModelOutput {
+    const logits = this.head.forward(this.finalNorm ? this.finalNorm.forward(x) : x);
+    return {
+      logits,
+      loss: targets ? crossEntropy(logits, targets) : null,
+      ...(trace && { trace }),
+    };
+  }
 }

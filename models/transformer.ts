@@ -11,7 +11,7 @@ import { crossEntropy, noGrad, tensor, type Tensor } from '../lib/index.ts';
 import { LayerNorm, Linear, ModuleList } from '../nn/index.ts';
 import { Module } from '../nn/module.ts';
 import { Block, runBlocks, type BlockState, type Trace } from './block.ts';
-import { Embedder, initWeights } from './embedder.ts';
+import { BlockStack, Embedder, initWeights } from './embedder.ts';
 import { sampleNext, type SampleOptions } from './sampling.ts';
 import { checkConfig, type TransformerConfig } from './config.ts';
 
@@ -171,22 +171,9 @@ function lastPosition(logits: Tensor): Tensor {
 }
 
 /** Decoder-only causal language model (GPT-style stack of masked self-attention blocks). */
-export class TransformerLM extends Module {
-  readonly config: Required<TransformerConfig>;
-  embed: Embedder;
-  blocks: ModuleList<Block>;
-  finalNorm: LayerNorm | null;
-  head: Linear;
+export class TransformerLM extends BlockStack {
   constructor(config: TransformerConfig) {
-    super();
-    const { nLayer, nEmbd, norm, vocabSize } = (this.config = checkConfig('TransformerLM', config));
-    this.embed = new Embedder(this.config);
-    this.blocks = new ModuleList(
-      Array.from({ length: nLayer }, (_, i) => new Block(this.config, i)),
-    );
-    this.finalNorm = norm === 'pre' ? new LayerNorm(nEmbd) : null;
-    this.head = new Linear(nEmbd, vocabSize);
-    initWeights(this, this.head);
+    super('TransformerLM', config);
   }
 
   forward(idx: Tensor, targets?: Tensor, options: LMForwardOptions = {}): ModelOutput {
@@ -195,12 +182,7 @@ export class TransformerLM extends Module {
     const embedded = this.embed.forward(idx, options.offset ?? 0); // (B, T, C)
     const optionsOf = (i: number) => ({ causal: true, state: states?.[i], inferenceWindow });
     const x = runBlocks(this.blocks.items, embedded, optionsOf, trace); // (B, T, C)
-    const logits = this.head.forward(this.finalNorm ? this.finalNorm.forward(x) : x); // (B, T, V)
-    return {
-      logits,
-      loss: targets ? crossEntropy(logits, targets) : null,
-      ...(trace && { trace }),
-    };
+    return this.outputOf(x, targets, trace); // logits (B, T, V)
   }
 
   /**
