@@ -13,6 +13,18 @@ export interface Row {
   seed: number;
 }
 
+/** Rows of one experiment: rowOf(arm, metric, x, value, seed). */
+export const rowMaker =
+  (experiment: string) =>
+  (arm: string, metric: string, x: number, value: number, seed: number): Row => ({
+    experiment,
+    arm,
+    metric,
+    x,
+    value,
+    seed,
+  });
+
 /** What `attngrad exp` was asked for. smoke: tiny sizes, seconds (the tests); full: the large setting. */
 export interface ExperimentOptions {
   full: boolean;

@@ -17,7 +17,13 @@
 import { manualSeed } from '../lib/index.ts';
 import { CharDataset, corpusPath, stepSeed, textStream } from '../data/index.ts';
 import { TransformerLM, type TransformerConfig } from '../models/index.ts';
-import type { Experiment, ExperimentPart, PartContext, Row } from './experiment.ts';
+import {
+  rowMaker,
+  type Experiment,
+  type ExperimentPart,
+  type PartContext,
+  type Row,
+} from './experiment.ts';
 import { evaluateLengths } from './length-eval.ts';
 import { mean } from './stats.ts';
 import { trainModel } from './training.ts';
@@ -120,14 +126,7 @@ function run({ options, seed, progress }: PartContext): Row[] {
   return rows;
 }
 
-const row = (arm: string, metric: string, x: number, value: number, seed: number): Row => ({
-  experiment: EXPERIMENT,
-  arm,
-  metric,
-  x,
-  value,
-  seed,
-});
+const row = rowMaker(EXPERIMENT);
 
 /** The directions the articles predict, read off the rows (means over seeds). */
 function summary(rows: Row[]): string[] {

@@ -12,6 +12,7 @@
 import { manualSeed } from '../lib/index.ts';
 import { CharDataset, corpusPath, maskedTextStream, stepSeed } from '../data/index.ts';
 import { MaskedLM, type TransformerConfig } from '../models/index.ts';
+import { rowMaker } from './experiment.ts';
 import type { ArticleFigure, Experiment, ExperimentPart, PartContext, Row } from './experiment.ts';
 import { evaluateLengths } from './length-eval.ts';
 import { mean } from './stats.ts';
@@ -101,14 +102,7 @@ function run({ options, seed, progress }: PartContext): Row[] {
   return rows;
 }
 
-const row = (arm: string, metric: string, x: number, value: number, seed: number): Row => ({
-  experiment: EXPERIMENT,
-  arm,
-  metric,
-  x,
-  value,
-  seed,
-});
+const row = rowMaker(EXPERIMENT);
 
 /** The article's direction read off the rows (means over seeds): log n's lead at each length. */
 function summary(rows: Row[]): string[] {

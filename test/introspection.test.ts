@@ -7,30 +7,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { manualSeed, noGrad, randint, randn, tensor, type Tensor } from '../lib/index.ts';
 import { Adam } from '../nn/index.ts';
-import {
-  attentionNames,
-  MaskedLM,
-  MultiHeadAttention,
-  TransformerLM,
-  type AttentionName,
-  type TransformerConfig,
-} from '../models/index.ts';
+import { attentionNames, MaskedLM, MultiHeadAttention, TransformerLM } from '../models/index.ts';
+import { VOCAB, variantConfig } from './helpers/variants.ts';
 
-const V = 11;
-const configOf = (attention: AttentionName): TransformerConfig => ({
-  vocabSize: V,
-  blockSize: 16,
-  nLayer: 2,
-  nHead: 2,
-  nEmbd: 16,
-  ffnHidden: 32,
-  attention,
-  window: 3,
-  rate: 2,
-  chunk: 4,
-  sharedDim: 8,
-  trainLen: 8,
-});
+const V = VOCAB;
+const configOf = variantConfig;
 const same = (a: Tensor, b: Tensor) => Array.from(a.data).every((v, i) => Object.is(v, b.data[i]));
 
 for (const attention of attentionNames) {

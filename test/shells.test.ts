@@ -8,30 +8,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { manualSeed, noGrad, randint, tensor, type Tensor } from '../lib/index.ts';
 import { Adam } from '../nn/index.ts';
-import {
-  attentionNames,
-  Seq2SeqTransformer,
-  TransformerLM,
-  type AttentionName,
-  type TransformerConfig,
-} from '../models/index.ts';
+import { attentionNames, Seq2SeqTransformer, TransformerLM } from '../models/index.ts';
+import { VOCAB, variantConfig } from './helpers/variants.ts';
 
-const V = 11;
-const configOf = (attention: AttentionName): TransformerConfig => ({
-  vocabSize: V,
-  blockSize: 16,
-  nLayer: 2,
-  nHead: 2,
-  nEmbd: 16,
-  ffnHidden: 32,
-  attention,
-  window: 3,
-  rate: 2,
-  chunk: 4,
-  sharedDim: 8,
-  expansion: 2,
-  trainLen: 8,
-});
+const V = VOCAB;
+const configOf = variantConfig;
 
 /** Greedy seq2seq decoding by re-running the whole decoder on the prefix each step. */
 function recomputed(model: Seq2SeqTransformer, src: Tensor, maxLen: number): number[][] {
