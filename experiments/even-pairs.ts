@@ -12,7 +12,7 @@ import { TransformerLM } from '../models/index.ts';
 import type { Experiment, ExperimentPart, PartContext, Row } from './experiment.ts';
 import { positionArms } from './length-extrapolation.ts';
 import { mean } from './stats.ts';
-import { trainModel } from './training.ts';
+import { armProgress, trainModel } from './training.ts';
 
 const EXPERIMENT = 'even-pairs';
 const TRAIN_MAX = 32; // the longest training string
@@ -81,11 +81,10 @@ function run({ options, seed, progress }: PartContext): Row[] {
       const { tokens, targets } = lmBatch(batches.at(step));
       return model.forward(tokens, targets).loss!;
     };
-    const [done, total] = [armIndex * settings.steps, arms.length * settings.steps];
     trainModel(model, lossAt, {
       steps: settings.steps,
       lr: 3e-3,
-      onStep: (step, loss) => progress(done + step, total, `${name} loss ${loss.toFixed(3)}`),
+      onStep: armProgress(progress, name, armIndex, arms.length, settings.steps),
     });
     for (const { n, examples } of tests) {
       const value = accuracy(model, examples, arm.inferenceWindow);

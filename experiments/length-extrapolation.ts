@@ -26,7 +26,7 @@ import {
 } from './experiment.ts';
 import { evaluateLengths } from './length-eval.ts';
 import { mean } from './stats.ts';
-import { trainModel } from './training.ts';
+import { armProgress, textLoss, trainModel } from './training.ts';
 
 const EXPERIMENT = 'length-extrapolation';
 const TRAIN_LENGTH = 64;
@@ -98,16 +98,10 @@ function run({ options, seed, progress }: PartContext): Row[] {
       norm: 'pre',
       ...arm.config,
     });
-    const done = armIndex * settings.steps;
-    const total = arms.length * settings.steps;
-    const lossAt = (step: number) => {
-      const { x, y } = batches.at(step);
-      return model.forward(x, y).loss!;
-    };
-    trainModel(model, lossAt, {
+    trainModel(model, textLoss(model, batches), {
       steps: settings.steps,
       lr: 3e-3,
-      onStep: (step, loss) => progress(done + step, total, `${name} loss ${loss.toFixed(3)}`),
+      onStep: armProgress(progress, name, armIndex, arms.length, settings.steps),
     });
     for (const repeated of [false, true]) {
       const scores = evaluateLengths(model, data, {

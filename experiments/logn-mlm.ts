@@ -16,7 +16,7 @@ import { rowMaker } from './experiment.ts';
 import type { ArticleFigure, Experiment, ExperimentPart, PartContext, Row } from './experiment.ts';
 import { evaluateLengths } from './length-eval.ts';
 import { mean } from './stats.ts';
-import { trainModel } from './training.ts';
+import { armProgress, trainModel } from './training.ts';
 
 const EXPERIMENT = 'logn-mlm';
 const TRAIN_LENGTH = 64;
@@ -78,8 +78,6 @@ function run({ options, seed, progress }: PartContext): Row[] {
       position: 'rope',
       ...config,
     });
-    const done = armIndex * settings.steps;
-    const total = arms.length * settings.steps;
     const lossAt = (step: number) => {
       const { input, targets } = batches.at(step);
       return model.forward(input, targets).loss!;
@@ -88,7 +86,7 @@ function run({ options, seed, progress }: PartContext): Row[] {
       steps: settings.steps,
       lr: 3e-3,
       warmup: Math.min(100, settings.steps),
-      onStep: (step, loss) => progress(done + step, total, `${name} loss ${loss.toFixed(3)}`),
+      onStep: armProgress(progress, name, armIndex, arms.length, settings.steps),
     });
     const scores = evaluateLengths(model, data, {
       lengths: settings.lengths,

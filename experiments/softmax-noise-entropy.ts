@@ -38,7 +38,7 @@ import type {
   Row,
 } from './experiment.ts';
 import { logLogSlope, mean, median } from './stats.ts';
-import { trainModel } from './training.ts';
+import { armProgress, textLoss, trainModel } from './training.ts';
 
 const EXPERIMENT = 'softmax-noise-entropy';
 
@@ -266,15 +266,10 @@ function entropyRun({ options, seed, progress }: PartContext): Row[] {
       position: 'rope',
       ...config,
     });
-    const [done, total] = [armIndex * settings.steps, arms.length * settings.steps];
-    const lossAt = (step: number) => {
-      const { x, y } = batches.at(step);
-      return model.forward(x, y).loss!;
-    };
-    trainModel(model, lossAt, {
+    trainModel(model, textLoss(model, batches), {
       steps: settings.steps,
       lr: 3e-3,
-      onStep: (step, loss) => progress(done + step, total, `${name} loss ${loss.toFixed(3)}`),
+      onStep: armProgress(progress, name, armIndex, arms.length, settings.steps),
     });
     record(name, headEntropies(model, windows, settings.keys));
     if (name !== 'plain') return;

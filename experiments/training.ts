@@ -4,7 +4,10 @@
 // Read next: length-extrapolation.ts (an experiment that trains).
 
 import type { Tensor } from '../lib/index.ts';
+import type { BatchStream, TextBatch } from '../data/index.ts';
+import type { TransformerLM } from '../models/index.ts';
 import { AdamW, clipGradNorm, linearWarmup, type Module } from '../nn/index.ts';
+import type { PartContext } from './experiment.ts';
 
 export interface TrainOptions {
   steps: number;
@@ -40,3 +43,16 @@ export function trainModel(
   model.eval();
   return losses;
 }
+
+/** The onStep of arm `index` of `count` arms of `steps` steps each: one progress bar across all. */
+export const armProgress =
+  (progress: PartContext['progress'], name: string, index: number, count: number, steps: number) =>
+  (step: number, loss: number) =>
+    progress(index * steps + step, count * steps, `${name} loss ${loss.toFixed(3)}`);
+
+/** A causal char-LM's loss on step s's windows of a text stream. */
+export const textLoss =
+  (model: TransformerLM, batches: BatchStream<TextBatch>) => (step: number) => {
+    const { x, y } = batches.at(step);
+    return model.forward(x, y).loss!;
+  };

@@ -61,17 +61,9 @@ function assertSameNumbers(got: ArrayLike<number>, want: ArrayLike<number>, labe
 }
 
 /** Build operands for out = (batchA..., M, K) · (batchB..., K, N), run both, compare. */
-function check(
-  batchA: number[],
-  batchB: number[],
-  M: number,
-  K: number,
-  N: number,
-  transA: boolean,
-  transB: boolean,
-  float64: boolean,
-): void {
-  const args = matmulProblem(batchA, batchB, M, K, N, transA, transB, float64);
+function check(...problem: Parameters<typeof matmulProblem>): void {
+  const args = matmulProblem(...problem);
+  const [, , , K, , , , float64] = problem; // the inner size and the dtype
   const got = matmul(args);
   const want = reference(args);
   const label = matmulLabel(args);

@@ -16,6 +16,9 @@ import { runConfigFrom, trainFlags, type RunConfig } from '../cli/flags.ts';
 import { train } from '../cli/train.ts';
 import { corpora } from '../data/index.ts';
 
+/** 'a b c' → ['a', 'b', 'c']: the flags of a command line as written. */
+const words = (line: string) => line.split(' ');
+
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const config = (...argv: string[]): RunConfig => runConfigFrom(parseFlags(argv, trainFlags));
 const losses = (metrics: { loss?: number }[]) =>
@@ -34,20 +37,9 @@ for (const [model, data] of runs) {
     const small = [
       '--model',
       model,
-      '--layers',
-      '1',
-      '--d-model',
-      '16',
-      '--heads',
-      '2',
-      '--batch',
-      '8',
-      '--eval-every',
-      '40',
-      '--eval-size',
-      '20',
-      '--dropout',
-      '0.1',
+      ...words(
+        '--layers 1 --d-model 16 --heads 2 --batch 8 --eval-every 40 --eval-size 20 --dropout 0.1',
+      ),
       ...data,
     ];
     const straight = train(config(...small, '--steps', '100'), {
@@ -78,24 +70,9 @@ for (const [model, data] of runs) {
 
 test('--data-seed moves the batches and leaves weight init alone', () => {
   const dir = mkdtempSync(join(tmpdir(), 'attngrad-data-seed-'));
-  const small = [
-    '--model',
-    'lm',
-    '--layers',
-    '1',
-    '--d-model',
-    '16',
-    '--heads',
-    '2',
-    '--batch',
-    '4',
-    '--steps',
-    '2',
-    '--eval-every',
-    '0',
-    '--eval-size',
-    '20',
-  ];
+  const small = words(
+    '--model lm --layers 1 --d-model 16 --heads 2 --batch 4 --steps 2 --eval-every 0 --eval-size 20',
+  );
   const where = { runDir: dir, checkpoint: join(dir, 'm.safetensors'), quiet: true };
   const run = (...flags: string[]) => train(config(...small, ...flags), where);
   const runs = [run(), run('--data-seed', '0'), run('--data-seed', '1')];
@@ -164,32 +141,9 @@ const text = existsSync(shakespeare) ? test : test.skip;
 text('char LM on tinyshakespeare: validation loss clearly below the unigram entropy', () => {
   const dir = mkdtempSync(join(tmpdir(), 'attngrad-text-'));
   const lm = config(
-    '--model',
-    'lm',
-    '--task',
-    'text',
-    '--data',
-    'shakespeare',
-    '--layers',
-    '2',
-    '--d-model',
-    '48',
-    '--heads',
-    '4',
-    '--block-size',
-    '32',
-    '--batch',
-    '16',
-    '--steps',
-    '300',
-    '--lr',
-    '3e-3',
-    '--eval-every',
-    '0',
-    '--eval-size',
-    '2048',
-    '--norm',
-    'pre',
+    ...words(
+      '--model lm --task text --data shakespeare --layers 2 --d-model 48 --heads 4 --block-size 32 --batch 16 --steps 300 --lr 3e-3 --eval-every 0 --eval-size 2048 --norm pre',
+    ),
   );
   const r = train(lm, { runDir: dir, checkpoint: join(dir, 'lm.safetensors'), quiet: true });
   const { valLoss, unigramEntropy } = r.final;
@@ -232,36 +186,11 @@ test('CLI: train --model mlm (15% masked, 80/10/10): masked loss falls from ln V
   const { dir, file } = foxCorpus();
   const checkpoint = join(dir, 'mlm.safetensors');
   const run = cli(
-    'train',
-    '--model',
-    'mlm',
-    '--task',
-    'text',
-    '--data',
+    ...words('train --model mlm --task text --data'),
     file,
-    '--layers',
-    '1',
-    '--d-model',
-    '32',
-    '--heads',
-    '2',
-    '--block-size',
-    '32',
-    '--batch',
-    '16',
-    '--steps',
-    '120',
-    '--lr',
-    '1e-2',
-    '--norm',
-    'pre',
-    '--position',
-    'rope',
-    '--eval-every',
-    '0',
-    '--eval-size',
-    '256',
-    '--checkpoint',
+    ...words(
+      '--layers 1 --d-model 32 --heads 2 --block-size 32 --batch 16 --steps 120 --lr 1e-2 --norm pre --position rope --eval-every 0 --eval-size 256 --checkpoint',
+    ),
     checkpoint,
     '--name',
     'mlm',
@@ -301,26 +230,9 @@ test('CLI: train --model mlm (15% masked, 80/10/10): masked loss falls from ln V
 
 test('eval --lengths: a row per length for a RoPE LM; a learned-position table refuses past it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'attngrad-lengths-'));
-  const tiny = [
-    '--model',
-    'lm',
-    '--task',
-    'text',
-    '--layers',
-    '1',
-    '--d-model',
-    '16',
-    '--heads',
-    '2',
-    '--batch',
-    '4',
-    '--steps',
-    '3',
-    '--eval-every',
-    '0',
-    '--eval-size',
-    '20',
-  ];
+  const tiny = words(
+    '--model lm --task text --layers 1 --d-model 16 --heads 2 --batch 4 --steps 3 --eval-every 0 --eval-size 20',
+  );
   const where = (name: string) => ({
     runDir: join(dir, name),
     checkpoint: join(dir, `${name}.safetensors`),
@@ -371,32 +283,9 @@ test('--train-block: text trains on short windows while the model is built at --
   const dir = mkdtempSync(join(tmpdir(), 'attngrad-train-block-'));
   const run = train(
     config(
-      '--model',
-      'lm',
-      '--task',
-      'text',
-      '--layers',
-      '1',
-      '--d-model',
-      '16',
-      '--heads',
-      '2',
-      '--batch',
-      '4',
-      '--steps',
-      '2',
-      '--eval-every',
-      '0',
-      '--eval-size',
-      '20',
-      '--block-size',
-      '128',
-      '--train-block',
-      '32',
-      '--position',
-      'learned',
-      '--scale',
-      'logn',
+      ...words(
+        '--model lm --task text --layers 1 --d-model 16 --heads 2 --batch 4 --steps 2 --eval-every 0 --eval-size 20 --block-size 128 --train-block 32 --position learned --scale logn',
+      ),
     ),
     { runDir: dir, checkpoint: join(dir, 'm.safetensors'), quiet: true },
   );
