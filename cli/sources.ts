@@ -225,7 +225,7 @@ function maskedTextSource(config: RunConfig): Source {
     blockSize: config.blockSize,
     batch(model, step) {
       const { input, targets } = batches.at(step);
-      return { loss: mlm(model).forward(input, targets).loss!, tokens: batchSize * T };
+      return { loss: mlm(model).maskedLoss(input, targets), tokens: batchSize * T };
     },
     validate(model) {
       return isolated(() => {
