@@ -30,8 +30,18 @@ export const trainFlags = {
   task: {
     type: 'string',
     default: 'reverse',
-    choices: ['copy', 'reverse', 'sort', 'addition', 'recall', 'recall1', 'even-pairs', 'text'],
-    help: 'toy task, or text (char LM / MLM on --data)',
+    choices: [
+      'copy',
+      'reverse',
+      'sort',
+      'addition',
+      'recall',
+      'recall1',
+      'even-pairs',
+      'text',
+      'pcfg',
+    ],
+    help: 'toy task, text (char LM / MLM on --data), or pcfg (data/pcfg.ts, a token a word)',
   },
   data: {
     type: 'string',
@@ -222,7 +232,7 @@ export const trainFlagGroups: Record<string, readonly (keyof typeof trainFlags)[
 
 export interface RunConfig {
   model: 'seq2seq' | 'lm' | 'mlm';
-  task: TaskName | 'text';
+  task: TaskName | 'text' | 'pcfg';
   data?: string;
   minLen: number;
   maxLen: number;
@@ -318,11 +328,13 @@ export function runConfigFrom(f: Flags): RunConfig {
     throw new UsageError(`--warmup ${warmup} must be less than --steps ${steps} ${why}`);
   }
   if (config.task === 'text') config.data ??= 'shakespeare';
-  if (config.task === 'text' && config.model === 'seq2seq') {
-    throw new UsageError('--task text trains a language model: use --model lm or mlm');
+  const textual = config.task === 'text' || config.task === 'pcfg';
+  if (textual && config.model === 'seq2seq') {
+    throw new UsageError(`--task ${config.task} trains a language model: use --model lm or mlm`);
   }
-  if (config.model === 'mlm' && config.task !== 'text') {
-    throw new UsageError(`--model mlm trains on text: use --task text (got --task ${config.task})`);
+  if (config.model === 'mlm' && !textual) {
+    const got = `got --task ${config.task}`;
+    throw new UsageError(`--model mlm trains on text: use --task text or pcfg (${got})`);
   }
   checkTaskFlags(config);
   return config;
@@ -337,8 +349,8 @@ function checkTaskFlags(config: RunConfig): void {
     }
   };
   onlyFor('--data', config.data, ['text']);
-  onlyFor('--train-block', config.trainBlock, ['text']);
-  onlyFor('--repeat-fraction', config.repeatFraction || undefined, ['text']);
+  onlyFor('--train-block', config.trainBlock, ['text', 'pcfg']);
+  onlyFor('--repeat-fraction', config.repeatFraction || undefined, ['text', 'pcfg']);
   onlyFor('--test-min-len', testMinLen, ['copy', 'reverse', 'sort', 'even-pairs']);
   onlyFor('--test-max-len', testMaxLen, ['copy', 'reverse', 'sort', 'even-pairs']);
   if ((task === 'recall' || task === 'recall1') && pairs > symbols) {

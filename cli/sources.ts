@@ -4,8 +4,8 @@
 // function of (dataSeed, s) for toy tasks and text alike, and a resumed run sees exactly the
 // batches an uninterrupted one would. Three sources: toy tasks (seq2seq or decoder-only), char
 // text for the causal LM, and char text masked by BERT's rule for the masked LM (validated on
-// masks drawn from a fixed seed, so runs compare). Read next: data/index.ts, then train.ts (the
-// loop).
+// masks drawn from a fixed seed, so runs compare); --task pcfg is char text whose characters are
+// the words of data/pcfg.ts. Read next: data/index.ts, then train.ts (the loop).
 
 import { readFileSync } from 'node:fs';
 import { getRngState, noGrad, setRngState, tensor, type Tensor } from '../lib/index.ts';
@@ -20,6 +20,8 @@ import {
   makeTask,
   maskTokens,
   maskedTextStream,
+  pcfgCorpusText,
+  PCFG_CORPUS_SENTENCES,
   seedStream,
   seq2seqBatch,
   taskStream,
@@ -48,7 +50,7 @@ export interface Source {
 }
 
 export function makeSource(config: RunConfig): Source {
-  if (config.task !== 'text') return taskSource(config);
+  if (config.task !== 'text' && config.task !== 'pcfg') return taskSource(config);
   return config.model === 'mlm' ? maskedTextSource(config) : textSource(config);
 }
 
@@ -56,14 +58,18 @@ export function makeSource(config: RunConfig): Source {
 const trainWindow = (config: RunConfig) => config.trainBlock ?? config.blockSize;
 
 /**
- * The --data corpus, or one line saying why not: a file that cannot be read, an empty one, or one
+ * The --data corpus (--task pcfg: sentences of data/pcfg.ts drawn with the data seed, one
+ * character a word), or one line saying why not: a file that cannot be read, an empty one, or one
  * whose train or validation split (the last 10%) is shorter than a window and its next character.
  */
 export function loadCorpus(config: RunConfig): CharDataset {
-  const name = config.data!;
+  const name = config.task === 'pcfg' ? 'the PCFG corpus' : config.data!;
   let text: string;
   try {
-    text = readFileSync(corpusPath(name), 'utf8');
+    text =
+      config.task === 'pcfg'
+        ? pcfgCorpusText(PCFG_CORPUS_SENTENCES, config.dataSeed)
+        : readFileSync(corpusPath(name), 'utf8');
   } catch (e) {
     throw new UsageError(`--data: cannot read '${name}' (${(e as Error).message})`);
   }

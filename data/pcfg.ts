@@ -166,6 +166,9 @@ export function pcfgChar(word: string): string {
   return String.fromCodePoint(0x4e00 + id);
 }
 
+/** How many sentences `--task pcfg` trains on (≈ 170k tokens). */
+export const PCFG_CORPUS_SENTENCES = 20000;
+
 /**
  * The masked LM's training text: `count` sentences drawn with `seed`, every word one character
  * (pcfgChar), a newline after each sentence.

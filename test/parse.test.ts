@@ -24,6 +24,9 @@ import {
   type Tree,
 } from '../data/pcfg.ts';
 import { seedStream, withStream } from '../data/rng.ts';
+import { parseFlags } from '../cli/args.ts';
+import { runConfigFrom, trainFlags } from '../cli/flags.ts';
+import { loadCorpus } from '../cli/sources.ts';
 
 const words = (text: string) => text.split(' ');
 const trees = (...lines: string[]) => lines.map(readTree);
@@ -150,6 +153,19 @@ test('PCFG corpus: one character per word, one sentence per line', () => {
   assert.is(Array.from(lines[0]).length, sentences[0].words.length);
   assert.is(new Set(pcfgWords.map(pcfgChar)).size, pcfgWords.length);
   assert.throws(() => pcfgChar('zebra'), /'zebra' is not a word of the grammar/);
+});
+
+test('--task pcfg: the masked LM reads the grammar’s sentences, a character a word', () => {
+  const config = runConfigFrom(
+    parseFlags(words('--model mlm --task pcfg --data-seed 5'), trainFlags),
+  );
+  const data = loadCorpus(config);
+  assert.equal(data.chars, [...pcfgWords.map(pcfgChar), '\n'].sort());
+  assert.is(data.maskedVocabSize, pcfgWords.length + 2); // the words, the line break, MASK
+  const first = samplePcfg(1, { seed: 5 })[0].words;
+  assert.is(data.decode(data.train.subarray(0, first.length)), first.map(pcfgChar).join(''));
+  const seq2seq = parseFlags(words('--model seq2seq --task pcfg'), trainFlags);
+  assert.throws(() => runConfigFrom(seq2seq), /--task pcfg trains a language model/);
 });
 
 test.run();
