@@ -1,4 +1,4 @@
-// `attngrad train | eval | sample | exp`: the command-line entry. Every error (bad flags or
+// `attngrad train | eval | sample | exp | viz`: the command-line entry. Every error (bad flags or
 // configs, unreadable or short data, a corrupt checkpoint, an unwritable folder) prints one line
 // `attngrad: …` and exits with code 2; `--debug` prints the stack instead. A first Ctrl-C (SIGINT
 // or SIGTERM) during train finishes the step, saves and exits 130; a second ends it at once. Read next: flags.ts (flags → RunConfig), train.ts (the loop),
@@ -30,12 +30,15 @@ import {
   SCORED_TARGETS,
 } from './lengths.ts';
 import { runExp } from './exp.ts';
+import { runViz } from './viz.ts';
 
 const usage = `usage: attngrad train [flags]       train a model (default: seq2seq on 'reverse')
        attngrad eval --checkpoint F [--lengths 64,128,256,512 [--repeated]]   validate a saved
                                       model; for a char model, loss and accuracy per length
        attngrad sample --checkpoint F [--count N]   show what a saved model does
        attngrad exp --list | <name> [--full]   reproduce an article's finding (exp --help)
+       attngrad viz --checkpoint F (--src "c j b e b" | --text "…") [--out FILE.svg]   attention
+                                      maps of a saved model on one input (viz --help)
        attngrad --version
 Any command with --debug prints the stack trace of an error instead of one line.`;
 
@@ -161,14 +164,19 @@ async function loadRun(argv: string[]) {
     return null;
   }
   if (flags.lengths !== undefined) parseLengths(String(flags.lengths)); // before the files
-  const path = flags.checkpoint as string | undefined;
+  const { model, source, config } = loadModel(flags.checkpoint as string | undefined);
+  return { model, source, config, flags, count: Number(flags.count) };
+}
+
+/** The model a checkpoint holds, built for its data source; a bad file is one line. */
+function loadModel(path: string | undefined) {
   if (!path) throw new UsageError('--checkpoint <file> is required');
   if (!isFile(path)) throw new UsageError(`--checkpoint: no file at '${path}'`);
   const config = savedRunConfig(asUsage(() => readCheckpointConfig(path)) as RunConfig);
   const source = asUsage(() => makeSource(config));
   const model = buildModel(config, source);
   asUsage(() => loadCheckpoint(path, { model }));
-  return { model, source, config, flags, count: Number(flags.count) };
+  return { model, source, config };
 }
 
 /** eval --lengths: the per-length table of a char model, or one line saying why not. */
@@ -227,10 +235,11 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'exp') return runExp(rest);
+  if (command === 'viz') return runViz(rest, loadModel);
   if (command === '--version' || command === '-v') return void console.log(version());
   if (command === undefined || command === '--help' || command === 'help')
     return void console.log(usage);
-  throw new UsageError(`unknown command '${command}' (train, eval, sample, exp)`);
+  throw new UsageError(`unknown command '${command}' (train, eval, sample, exp, viz)`);
 }
 
 const argv = process.argv.slice(2);
