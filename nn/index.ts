@@ -1,40 +1,6 @@
-// attngrad/nn: modules, layers, initialisers, losses, optimizers, schedules, checkpoints.
-export { Module } from './module.ts';
-export {
-  Linear,
-  Embedding,
-  LayerNorm,
-  RMSNorm,
-  Dropout,
-  ModuleList,
-  Sequential,
-} from './layers.ts';
-export * as init from './init.ts';
-export { crossEntropy, mse, type CrossEntropyOptions, type Reduction } from './losses.ts';
-export { scoreTargets, type TargetScore } from './metrics.ts';
-export {
-  Optimizer,
-  SGD,
-  Adam,
-  AdamW,
-  type Params,
-  type OptimizerState,
-  type SGDOptions,
-  type AdamOptions,
-  type AdamWOptions,
-} from './optim.ts';
-export { clipGradNorm } from './clip.ts';
-export {
-  constantLr,
-  linearWarmup,
-  cosineWithWarmup,
-  inverseSqrt,
-  makeSchedule,
-  scheduleNames,
-  type Schedule,
-  type ScheduleName,
-  type ScheduleOptions,
-} from './schedule.ts';
+// attngrad/nn: modules, layers, initialisers, losses, optimizers, schedules, checkpoints (as files
+// here in Node, as bytes in portable.ts, which a browser bundle uses in place of this module).
+export * from './portable.ts';
 export {
   saveSafetensors,
   loadSafetensors,
@@ -42,7 +8,4 @@ export {
   saveCheckpoint,
   loadCheckpoint,
   readCheckpointConfig,
-  type CheckpointContents,
-  type CheckpointOptimizer,
-  type OptimizerStateLike,
 } from './checkpoint.ts';

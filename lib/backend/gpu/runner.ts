@@ -1,10 +1,12 @@
 // Kernel runners: compile a gpu.js kernel once per shape, run it, count the work. Two kinds:
-// InThreadRunner for the synchronous modes (webasm, cpu, headlessgl) and, in webgpu-bridge.ts, a
-// runner that drives a WebGPU device from a worker thread. Read next: webgpu-bridge.ts.
+// InThreadRunner for the synchronous modes (webasm, cpu, headlessgl; webgl2 and webgl in a
+// browser) and, in webgpu-bridge.ts, a runner that drives a WebGPU device from a worker thread.
+// Read next: webgpu-bridge.ts.
 
 import type { KernelSpec } from './kernels.ts';
 
-export type GpuMode = 'webgpu' | 'headlessgl' | 'webasm' | 'cpu';
+// webgl2 and webgl run in a browser only (webgl.ts); gpuModes are the modes Node can force.
+export type GpuMode = 'webgpu' | 'headlessgl' | 'webasm' | 'cpu' | 'webgl2' | 'webgl';
 export const gpuModes: readonly GpuMode[] = ['webgpu', 'headlessgl', 'webasm', 'cpu'];
 
 /** What the GPU backend did since the process started (or resetGpuCounters()). */
@@ -63,6 +65,8 @@ const kernelClass: Record<GpuMode, string> = {
   headlessgl: 'HeadlessGLKernel',
   webasm: 'WebAssemblyKernel',
   cpu: 'CPUKernel',
+  webgl2: 'WebGL2Kernel',
+  webgl: 'WebGLKernel',
 };
 
 /**
