@@ -31,6 +31,7 @@ import {
 } from './lengths.ts';
 import { runExp } from './exp.ts';
 import { runViz } from './viz.ts';
+import { runParse, runPcfg } from './parse.ts';
 
 const usage = `usage: attngrad train [flags]       train a model (default: seq2seq on 'reverse')
        attngrad eval --checkpoint F [--lengths 64,128,256,512 [--repeated]]   validate a saved
@@ -39,6 +40,9 @@ const usage = `usage: attngrad train [flags]       train a model (default: seq2s
        attngrad exp --list | <name> [--full]   reproduce an article's finding (exp --help)
        attngrad viz --checkpoint F (--src "c j b e b" | --text "…") [--out FILE.svg]   attention
                                       maps of a saved model on one input (viz --help)
+       attngrad parse --checkpoint F --input FILE [--output FILE] [--score GOLD]   trees of
+                                      sentences from a masked LM's impacts (parse --help)
+       attngrad pcfg --sentences FILE --trees FILE   PCFG sentences and gold trees
        attngrad --version
 Any command with --debug prints the stack trace of an error instead of one line.`;
 
@@ -236,10 +240,12 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'exp') return runExp(rest);
   if (command === 'viz') return runViz(rest, loadModel);
+  if (command === 'parse') return runParse(rest, loadModel);
+  if (command === 'pcfg') return runPcfg(rest);
   if (command === '--version' || command === '-v') return void console.log(version());
   if (command === undefined || command === '--help' || command === 'help')
     return void console.log(usage);
-  throw new UsageError(`unknown command '${command}' (train, eval, sample, exp, viz)`);
+  throw new UsageError(`unknown command '${command}' (train, eval, sample, exp, viz, parse, pcfg)`);
 }
 
 const argv = process.argv.slice(2);

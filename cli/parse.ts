@@ -1,0 +1,211 @@
+// `attngrad parse` and `attngrad pcfg`: unsupervised constituency parsing with a trained masked LM
+// (Perturbed Masking; ../analysis/parse.ts has the math and the F1 convention) and the PCFG test
+// sets it is scored on. parse reads one sentence a line (tokens separated by spaces: the grammar's
+// words for a --task pcfg checkpoint, single characters for a --task text one), frames each line
+// with the line break the corpus puts between sentences (so the model sees a sentence as it did in
+// training), computes the token impact matrix, builds the best-split tree and writes the trees in
+// brackets; with --score it prints bracket P/R/F1 beside the right-branching, left-branching and
+// random-split baselines. Read next: ../analysis/impact.ts (the impact matrix).
+
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import {
+  formatTree,
+  pcfgChar,
+  readTree,
+  samplePcfg,
+  withStream,
+  type Tree,
+} from '../data/index.ts';
+import { seedStream } from '../data/rng.ts';
+import { writeFileAtomic } from '../nn/atomic-write.ts';
+import type { MaskedLM } from '../models/index.ts';
+import { impactMatrix } from '../analysis/impact.ts';
+import {
+  bestSplitTree,
+  bracketScore,
+  leftBranching,
+  randomSplit,
+  rightBranching,
+  type BracketScore,
+} from '../analysis/parse.ts';
+import { formatSeconds, ProgressBar } from '../report/progress.ts';
+import { helpText, parseFlags, UsageError, type FlagSpec } from './args.ts';
+import type { RunConfig } from './flags.ts';
+import { loadCorpus, type Model } from './sources.ts';
+
+const parseUsage = `usage: attngrad parse --checkpoint F --input FILE [--output FILE] [--score GOLD]
+  one sentence a line, tokens separated by spaces → one bracketed tree a line`;
+
+export const parseFlagSpecs = {
+  checkpoint: { type: 'string', help: 'a masked LM: attngrad train --model mlm' },
+  input: { type: 'string', help: 'sentences, one a line, tokens separated by spaces' },
+  output: { type: 'string', help: 'where the trees go [default: standard output]' },
+  score: { type: 'string', help: 'gold trees in brackets, one a line: print bracket F1' },
+  seed: { type: 'int', default: 0, help: 'the random-split baseline’s seed' },
+  batch: { type: 'int', default: 64, min: 1, help: 'masked copies per forward pass' },
+  help: { type: 'bool', default: false, help: 'show this help' },
+} satisfies Record<string, FlagSpec>;
+
+const pcfgUsage = `usage: attngrad pcfg --sentences FILE --trees FILE [--count N] [--seed S]
+  sentences of data/pcfg.ts (one a line) and their gold trees, for attngrad parse`;
+
+export const pcfgFlagSpecs = {
+  sentences: { type: 'string', help: 'where the sentences go' },
+  trees: { type: 'string', help: 'where the gold trees go' },
+  count: { type: 'int', default: 300, min: 1, help: 'how many sentences' },
+  seed: { type: 'int', default: 1, help: 'the stream they are drawn on' },
+  'max-words': { type: 'int', default: 24, min: 3, help: 'the longest sentence' },
+  help: { type: 'bool', default: false, help: 'show this help' },
+} satisfies Record<string, FlagSpec>;
+
+/** A file's lines without the final empty one (LF or CRLF), or one line saying why not. */
+function readLines(flag: string, path: string): string[] {
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    throw new UsageError(`${flag}: no file at '${path}'`);
+  }
+  const lines = readFileSync(path, 'utf8').split(/\r?\n/);
+  if (lines[lines.length - 1] === '') lines.pop();
+  if (lines.length === 0) throw new UsageError(`${flag}: '${path}' is empty`);
+  return lines;
+}
+
+/** Loads a checkpoint's model and run config; a bad file is one line (main.ts loadModel). */
+export type ModelLoader = (path: string | undefined) => { model: Model; config: RunConfig };
+
+/** The masked LM of a checkpoint, its run config, and the corpus that gives its vocabulary. */
+function loadMaskedLM(load: ModelLoader, path: string | undefined) {
+  const { model, config } = load(path);
+  if (config.model !== 'mlm') {
+    const got = `got --model ${config.model}`;
+    throw new UsageError(`--checkpoint: parse needs a masked LM (--model mlm), ${got}`);
+  }
+  return { model: model as MaskedLM, config, data: loadCorpus(config) };
+}
+
+/** Score every tree set against gold: the model's, then the baselines'. */
+function scoreTable(rows: [string, BracketScore][], gold: number): string {
+  const pct = (x: number) => (100 * x).toFixed(1);
+  const lines = rows.map(
+    ([name, s]) => `| ${name} | ${pct(s.precision)} | ${pct(s.recall)} | ${pct(s.f1)} |`,
+  );
+  const head = `unlabeled bracket F1 (%), ${gold} gold spans of ≥ 2 words, whole sentences left out`;
+  return `${head}\n\n| trees | P | R | F1 |\n|---|---|---|---|\n${lines.join('\n')}`;
+}
+
+export function runParse(argv: string[], load: ModelLoader): void {
+  const flags = parseFlags(argv, parseFlagSpecs);
+  if (flags.help) return void process.stdout.write(helpText(parseUsage, parseFlagSpecs));
+  if (!flags.input) throw new UsageError('parse: --input <file> is required');
+  const lines = readLines('--input', String(flags.input));
+  const gold = flags.score === undefined ? null : readGold(String(flags.score), lines.length);
+  const { model, config, data } = loadMaskedLM(load, flags.checkpoint as string | undefined);
+
+  // tokens → ids, the line framed by line breaks; every line checked before any is parsed
+  const frame = config.task === 'text' && !data.chars.includes('\n') ? [] : data.encode('\n');
+  const limit = model.embed.positions ? model.config.blockSize - 2 * frame.length : Infinity;
+  const sentences = lines.map((line, l) => {
+    const words = line.split(' ').filter((w) => w !== '');
+    const where = `--input line ${l + 1}`;
+    if (words.length === 0) throw new UsageError(`${where} has no tokens`);
+    if (words.length > limit) {
+      const why = `the model takes ${limit} (block size ${model.config.blockSize} less the frame)`;
+      throw new UsageError(`${where} has ${words.length} tokens; ${why}`);
+    }
+    const ids = words.map((w) => {
+      const char = config.task === 'pcfg' ? pcfgWordChar(w) : w;
+      if (char === null || Array.from(char).length !== 1 || !data.chars.includes(char)) {
+        throw new UsageError(`${where}: '${w}' is not a token of the model's vocabulary`);
+      }
+      return data.encode(char)[0];
+    });
+    return { words, ids: [...frame, ...ids, ...frame] };
+  });
+
+  const started = Date.now();
+  const bar = new ProgressBar(sentences.length);
+  const options = { maskId: data.maskId, batchSize: Number(flags.batch) };
+  const trees = sentences.map(({ words, ids }, l) => {
+    const spans = words.map((_, i) => [frame.length + i, frame.length + i + 1] as const);
+    const tree = bestSplitTree(impactMatrix(model, ids, spans, options), words);
+    bar.tick(l + 1, `line ${l + 1}/${sentences.length}`);
+    return tree;
+  });
+  const text = `${trees.map(formatTree).join('\n')}\n`;
+  if (flags.output === undefined) process.stdout.write(text);
+  else writeFileAtomic(String(flags.output), text);
+  const seconds = (Date.now() - started) / 1000;
+  console.error(`parsed ${lines.length} lines in ${formatSeconds(seconds)}`);
+  if (!gold) return;
+
+  const words = sentences.map((s) => s.words);
+  const score = (predicted: Tree[]) => {
+    try {
+      return bracketScore(predicted, gold);
+    } catch (e) {
+      throw new UsageError(`--score: ${(e as Error).message}`);
+    }
+  };
+  const seed = Number(flags.seed);
+  const [random] = withStream(seedStream(seed), () => words.map(randomSplit));
+  const rows: [string, BracketScore][] = [
+    ['perturbed masking', score(trees)],
+    ['right-branching', score(words.map(rightBranching))],
+    ['left-branching', score(words.map(leftBranching))],
+    [`random split (seed ${seed})`, score(random)],
+  ];
+  console.log(scoreTable(rows, rows[0][1].gold));
+}
+
+/** The grammar's character for a word, or null when the word is not the grammar's. */
+function pcfgWordChar(word: string): string | null {
+  try {
+    return pcfgChar(word);
+  } catch {
+    return null;
+  }
+}
+
+/** Gold trees, one a line, as many as the input's lines. */
+function readGold(path: string, count: number): Tree[] {
+  const lines = readLines('--score', path);
+  if (lines.length !== count) {
+    throw new UsageError(`--score: '${path}' has ${lines.length} trees for ${count} input lines`);
+  }
+  return lines.map((line, l) => {
+    try {
+      return readTree(line);
+    } catch (e) {
+      throw new UsageError(`--score line ${l + 1}: ${(e as Error).message}`);
+    }
+  });
+}
+
+export function runPcfg(argv: string[]): void {
+  const flags = parseFlags(argv, pcfgFlagSpecs);
+  if (flags.help) return void process.stdout.write(helpText(pcfgUsage, pcfgFlagSpecs));
+  if (!flags.sentences || !flags.trees) {
+    throw new UsageError('pcfg: --sentences <file> and --trees <file> are required');
+  }
+  const drawn = samplePcfg(Number(flags.count), {
+    seed: Number(flags.seed),
+    maxWords: Number(flags.maxWords),
+  });
+  const write = (flag: string, path: string, lines: string[]) => {
+    try {
+      writeFileAtomic(path, `${lines.join('\n')}\n`);
+    } catch (e) {
+      throw new UsageError(`${flag}: cannot write '${path}' (${(e as Error).message})`);
+    }
+  };
+  write(
+    '--sentences',
+    String(flags.sentences),
+    drawn.map((s) => s.words.join(' ')),
+  );
+  write(
+    '--trees',
+    String(flags.trees),
+    drawn.map((s) => formatTree(s.tree)),
+  );
+  console.log(`${drawn.length} sentences → ${flags.sentences}, their trees → ${flags.trees}`);
+}
