@@ -193,7 +193,10 @@ function checkLength(model: Model, n: number, flag: string): void {
 export function attentionMaps(model: Model, vocab: Vocabulary, ids: number[], flag = 'src'): Maps {
   const { attention, blockSize } = model.config;
   const selfDistribution = attention !== 'gau';
-  const read = (labels: number[]) => labelsOf(vocab, labels).join(vocab.chars ? '' : ' ');
+  const read = (seq: number[]) =>
+    vocab.chars
+      ? JSON.stringify(seq.map((id) => vocab.names[id]).join(''))
+      : labelsOf(vocab, seq).join(' ');
   checkLength(model, ids.length, flag);
   model.eval();
   return noGrad(() => {
