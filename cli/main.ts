@@ -31,6 +31,7 @@ import {
 } from './lengths.ts';
 import { runExp } from './exp.ts';
 import { runViz } from './viz.ts';
+import { runSegment } from './segment.ts';
 import { runParse, runPcfg } from './parse.ts';
 
 const usage = `usage: attngrad train [flags]       train a model (default: seq2seq on 'reverse')
@@ -40,6 +41,8 @@ const usage = `usage: attngrad train [flags]       train a model (default: seq2s
        attngrad exp --list | <name> [--full]   reproduce an article's finding (exp --help)
        attngrad viz --checkpoint F (--src "c j b e b" | --text "…") [--out FILE.svg]   attention
                                       maps of a saved model on one input (viz --help)
+       attngrad segment --checkpoint F (--text "…" | --input FILE | --score GOLD)   words of a
+                                      text from a masked LM's impacts (segment --help)
        attngrad parse --checkpoint F --input FILE [--output FILE] [--score GOLD]   trees of
                                       sentences from a masked LM's impacts (parse --help)
        attngrad pcfg --sentences FILE --trees FILE   PCFG sentences and gold trees
@@ -240,12 +243,15 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'exp') return runExp(rest);
   if (command === 'viz') return runViz(rest, loadModel);
+  if (command === 'segment') return runSegment(rest, useBackend);
   if (command === 'parse') return runParse(rest, loadModel);
   if (command === 'pcfg') return runPcfg(rest);
   if (command === '--version' || command === '-v') return void console.log(version());
   if (command === undefined || command === '--help' || command === 'help')
     return void console.log(usage);
-  throw new UsageError(`unknown command '${command}' (train, eval, sample, exp, viz, parse, pcfg)`);
+  throw new UsageError(
+    `unknown command '${command}' (train, eval, sample, exp, viz, segment, parse, pcfg)`,
+  );
 }
 
 const argv = process.argv.slice(2);

@@ -14,6 +14,7 @@
 //   length-windows.ts  fixed evaluation windows at several lengths, the same targets in each
 //   pcfg.ts            a small PCFG with gold trees (unsupervised parsing)
 //   rng.ts             private streams of the global generator, so data never moves it
+//   word-language.ts   a generated word language with known word boundaries (segmentation)
 // Read next: toy-tasks.ts.
 
 export * from './tokens.ts';
@@ -28,3 +29,4 @@ export * from './stream.ts';
 export * from './length-windows.ts';
 export * from './pcfg.ts';
 export { seedStream, withStream, stepSeed } from './rng.ts';
+export * from './word-language.ts';
