@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../nn/atomic-write.ts';
 import {
   BOS,
   EOS,
+  MASK_SYMBOL,
   MaskedLM,
   PAD,
   SEP,
@@ -58,7 +59,7 @@ export interface Vocabulary {
 export function vocabularyOf(config: RunConfig): Vocabulary {
   if (config.task === 'text') {
     const names = [...loadCorpus(config).chars];
-    if (config.model === 'mlm') names.push('MASK');
+    if (config.model === 'mlm') names.push(MASK_SYMBOL); // --text "to █e": a masked position
     return { names, chars: true, task: null, source: String(config.data) };
   }
   const { minLen, maxLen, testMinLen, testMaxLen, pairs, symbols: numSymbols } = config;
@@ -72,7 +73,7 @@ export function parseInput(vocab: Vocabulary, input: string, flag: string): numb
   const tokens = vocab.chars ? Array.from(input) : input.split(/\s+/).filter(Boolean);
   if (tokens.length === 0) throw new UsageError(`--${flag}: the input is empty`);
   const ids = new Map(vocab.names.map((name, id) => [name, id]));
-  const unknown = tokens.find((t) => !ids.has(t) || (vocab.chars && t === 'MASK'));
+  const unknown = tokens.find((t) => !ids.has(t));
   if (unknown !== undefined) {
     const known = vocab.chars
       ? `${vocab.names.length} characters of ${vocab.source}`

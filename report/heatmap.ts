@@ -130,18 +130,19 @@ export function heatmapGridSvg(
   const longest = (labels: string[]) => Math.max(1, ...labels.map((l) => [...l].length));
   const maxCols = longest(panels.flatMap((p) => p.cols));
   const layout: PanelLayout = {
-    rowLabelW: longest(panels.flatMap((p) => p.rows)) * CHAR + 6,
-    colLabelH: maxCols > 1 ? maxCols * CHAR + 4 : LABEL + 3,
+    rowLabelW: Math.ceil(longest(panels.flatMap((p) => p.rows)) * CHAR + 6),
+    colLabelH: Math.ceil(maxCols > 1 ? maxCols * CHAR + 4 : LABEL + 3),
     vertical: maxCols > 1,
   };
   const span = Math.max(...panels.flatMap((p) => [p.rows.length, p.cols.length]));
   const cell = Math.min(16, Math.max(5, Math.floor(200 / span)));
   const max = options.max ?? Math.max(1e-9, ...panels.flatMap((p) => Array.from(p.values)));
-  const slotW =
+  const slotW = Math.ceil(
     Math.max(
       ...panels.map((p) => layout.rowLabelW + p.cols.length * cell),
       ...panels.map((p) => [...p.title].length * TITLE * 0.6),
-    ) + GAP;
+    ) + GAP,
+  );
   const slotH =
     Math.max(...panels.map((p) => p.rows.length * cell)) + TITLE + 4 + layout.colLabelH + GAP;
   const notes = options.notes ?? [];
@@ -174,9 +175,7 @@ export function heatmapGridSvg(
   grid.forEach((row, r) =>
     row.forEach((p, c) => {
       const [x, y] = [12 + c * slotW, top + r * slotH];
-      parts.push(
-        `<g transform="translate(${x.toFixed(1)} ${y})">${panelSvg(p, cell, max, layout)}</g>`,
-      );
+      parts.push(`<g transform="translate(${x} ${y})">${panelSvg(p, cell, max, layout)}</g>`);
     }),
   );
   parts.push('</svg>');

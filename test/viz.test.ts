@@ -112,6 +112,15 @@ test('char LM: --text is plain text, one map per layer × head, causal, rows sum
   assert.is(titles(mapsSvg(config, { maps, undrawable: [], input })).length, 4);
 });
 
+test('masked LM: bidirectional maps (nothing masked), █ in --text is the MASK token', () => {
+  const { maps } = mapsOf(`--model mlm ${text} ${tiny}`, 'to █e');
+  assert.equal(maps[0][0].queries, ['t', 'o', '␣', '█', 'e']);
+  for (const m of maps.flat()) {
+    checkRows(m);
+    assert.ok(m.masked.every((x) => x === 0) && m.weights[4] > 0, 'query 0 sees key 4');
+  }
+});
+
 test('toy-task LM: the prompt is the input and SEP, continued greedily', () => {
   const { maps } = mapsOf(`--model lm --task reverse ${tiny}`, 'a b c');
   const seen = maps[0][0].queries;
