@@ -4,6 +4,7 @@
 
 import { attentionFocus } from './attention-focus.ts';
 import { evenPairs } from './even-pairs.ts';
+import { gauInit } from './gau-init.ts';
 import { lengthExtrapolation } from './length-extrapolation.ts';
 import { lognMlm } from './logn-mlm.ts';
 import type { Experiment } from './experiment.ts';
@@ -15,6 +16,7 @@ export const experiments: readonly Experiment[] = [
   lengthExtrapolation,
   evenPairs,
   lognMlm,
+  gauInit,
 ];
 
 export const findExperiment = (name: string) => experiments.find((e) => e.name === name);

@@ -34,6 +34,10 @@ const expected: Record<string, { arms: string[]; metrics: string[] }> = {
     arms: ['exp', 'elu1', 'relu2', 'softmax', 'linear'],
     metrics: ['sparsity', 'acc', 'acc-hs64'],
   },
+  'gau-init': {
+    arms: ['gau-xavier', 'gau-lecun', 'gau-softmax', 'ffn', 'mha'],
+    metrics: ['rms-ratio', 'rms-ratio-min', 'rms-ratio-max'],
+  },
 };
 
 const smoke = (name: string, seed = 0) => {
@@ -147,6 +151,16 @@ test('D3 smoke: a larger logit scale at init, a lower attention entropy (c16 nea
   assert.ok(init('c4') < init('c1') && init('c16') < init('c4'));
   assert.ok(init('c16') < 0.2, `c16 ${init('c16')}`);
   assert.ok(init('cos-t1') > 4, `cos-t1 ${init('cos-t1')}`); // cos/τ ∈ [−1, 1]: near uniform
+});
+
+test('B1 smoke: GAU with Xavier ≪ GAU with LeCun ≪ … the FFN; LeCun GAU shrinks with n (s/n)', () => {
+  const at = (arm: string, n: number) => value('gau-init', arm, 'rms-ratio', n);
+  for (const n of [16, 64]) {
+    assert.ok(at('gau-xavier', n) < 0.1 * at('gau-lecun', n), `n ${n}: ${at('gau-xavier', n)}`);
+    assert.ok(at('gau-xavier', n) < 0.02 * at('ffn', n), `n ${n}: ${at('gau-xavier', n)}`);
+    assert.ok(value('gau-init', 'gau-xavier', 'rms-ratio-min', n) <= at('gau-xavier', n));
+  }
+  assert.ok(at('gau-lecun', 64) < 0.5 * at('gau-lecun', 16), `${at('gau-lecun', 64)}`);
 });
 
 const cli = (...args: string[]) =>
