@@ -13,10 +13,11 @@ import {
   pcfgChar,
   readTree,
   samplePcfg,
+  seedStream,
+  treeWords,
   withStream,
   type Tree,
 } from '../data/index.ts';
-import { seedStream } from '../data/rng.ts';
 import { writeFileAtomic } from '../nn/atomic-write.ts';
 import type { MaskedLM } from '../models/index.ts';
 import { impactMatrix } from '../analysis/impact.ts';
@@ -97,14 +98,14 @@ export function runParse(argv: string[], load: ModelLoader): void {
   if (flags.help) return void process.stdout.write(helpText(parseUsage, parseFlagSpecs));
   if (!flags.input) throw new UsageError('parse: --input <file> is required');
   const lines = readLines('--input', String(flags.input));
-  const gold = flags.score === undefined ? null : readGold(String(flags.score), lines.length);
+  const inputWords = lines.map((line) => line.split(' ').filter((w) => w !== ''));
+  const gold = flags.score === undefined ? null : readGold(String(flags.score), inputWords);
   const { model, config, data } = loadMaskedLM(load, flags.checkpoint as string | undefined);
 
   // tokens → ids, the line framed by line breaks; every line checked before any is parsed
   const frame = config.task === 'text' && !data.chars.includes('\n') ? [] : data.encode('\n');
   const limit = model.embed.positions ? model.config.blockSize - 2 * frame.length : Infinity;
-  const sentences = lines.map((line, l) => {
-    const words = line.split(' ').filter((w) => w !== '');
+  const sentences = inputWords.map((words, l) => {
     const where = `--input line ${l + 1}`;
     if (words.length === 0) throw new UsageError(`${where} has no tokens`);
     if (words.length > limit) {
@@ -137,20 +138,13 @@ export function runParse(argv: string[], load: ModelLoader): void {
   console.error(`parsed ${lines.length} lines in ${formatSeconds(seconds)}`);
   if (!gold) return;
 
-  const words = sentences.map((s) => s.words);
-  const score = (predicted: Tree[]) => {
-    try {
-      return bracketScore(predicted, gold);
-    } catch (e) {
-      throw new UsageError(`--score: ${(e as Error).message}`);
-    }
-  };
+  const score = (predicted: Tree[]) => bracketScore(predicted, gold);
   const seed = Number(flags.seed);
-  const [random] = withStream(seedStream(seed), () => words.map(randomSplit));
+  const [random] = withStream(seedStream(seed), () => inputWords.map(randomSplit));
   const rows: [string, BracketScore][] = [
     ['perturbed masking', score(trees)],
-    ['right-branching', score(words.map(rightBranching))],
-    ['left-branching', score(words.map(leftBranching))],
+    ['right-branching', score(inputWords.map(rightBranching))],
+    ['left-branching', score(inputWords.map(leftBranching))],
     [`random split (seed ${seed})`, score(random)],
   ];
   console.log(scoreTable(rows, rows[0][1].gold));
@@ -165,18 +159,26 @@ function pcfgWordChar(word: string): string | null {
   }
 }
 
-/** Gold trees, one a line, as many as the input's lines. */
-function readGold(path: string, count: number): Tree[] {
+/** Gold trees, one a line, over the same words as the input's lines. */
+function readGold(path: string, inputWords: string[][]): Tree[] {
   const lines = readLines('--score', path);
+  const count = inputWords.length;
   if (lines.length !== count) {
     throw new UsageError(`--score: '${path}' has ${lines.length} trees for ${count} input lines`);
   }
   return lines.map((line, l) => {
+    let tree: Tree;
     try {
-      return readTree(line);
+      tree = readTree(line);
     } catch (e) {
       throw new UsageError(`--score line ${l + 1}: ${(e as Error).message}`);
     }
+    const [a, b] = [treeWords(tree).join(' '), inputWords[l].join(' ')];
+    if (a !== b)
+      throw new UsageError(
+        `--score line ${l + 1}: the tree's words '${a}' are not --input's '${b}'`,
+      );
+    return tree;
   });
 }
 

@@ -1,9 +1,15 @@
-// Unsupervised parsing (analysis/parse.ts, data/pcfg.ts): the best-split tree on hand-made impact
-// matrices, bracket F1 against hand-counted values, the baselines' trees, and the PCFG (its trees
-// yield its sentences, are binary, read back from brackets, and branch both ways).
+// Unsupervised parsing (analysis/parse.ts, data/pcfg.ts, cli/parse.ts): the best-split tree on
+// hand-made impact matrices, bracket F1 against hand-counted values, the baselines' trees, the PCFG
+// (its trees yield its sentences, are binary, read back from brackets, and branch both ways), and
+// `attngrad pcfg` / `attngrad parse` on a tiny trained masked LM, with their one-line errors.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   bestSplitTree,
   bracketScore,
@@ -24,9 +30,12 @@ import {
   type Tree,
 } from '../data/pcfg.ts';
 import { seedStream, withStream } from '../data/rng.ts';
-import { parseFlags } from '../cli/args.ts';
-import { runConfigFrom, trainFlags } from '../cli/flags.ts';
-import { loadCorpus } from '../cli/sources.ts';
+import { parseFlags, UsageError } from '../cli/args.ts';
+import { runConfigFrom, savedRunConfig, trainFlags, type RunConfig } from '../cli/flags.ts';
+import { loadCorpus, makeSource } from '../cli/sources.ts';
+import { buildModel } from '../cli/build.ts';
+import { runParse, runPcfg } from '../cli/parse.ts';
+import { loadCheckpoint, readCheckpointConfig } from '../nn/checkpoint.ts';
 
 const words = (text: string) => text.split(' ');
 const trees = (...lines: string[]) => lines.map(readTree);
@@ -166,6 +175,92 @@ test('--task pcfg: the masked LM reads the grammar’s sentences, a character a 
   assert.is(data.decode(data.train.subarray(0, first.length)), first.map(pcfgChar).join(''));
   const seq2seq = parseFlags(words('--model seq2seq --task pcfg'), trainFlags);
   assert.throws(() => runConfigFrom(seq2seq), /--task pcfg trains a language model/);
+});
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = (cwd: string, args: string) => {
+  const env = { ...process.env, ATTNGRAD_THREADS: '1' };
+  const r = spawnSync(process.execPath, [join(repo, 'bin/attngrad.mjs'), ...words(args)], {
+    encoding: 'utf8',
+    cwd,
+    env,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+/** What main.ts's loadModel does, in process. */
+const load = (path: string | undefined) => {
+  const config = savedRunConfig(readCheckpointConfig(path!) as RunConfig);
+  const model = buildModel(config, makeSource(config));
+  loadCheckpoint(path!, { model });
+  return { model, config };
+};
+
+test('attngrad pcfg and parse: trees of the input’s words, F1 beside the baselines', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'attngrad-parse-'));
+  const tiny = '--layers 1 --d-model 16 --heads 2 --batch 4 --eval-size 8 --block-size 32';
+  const trained = cli(dir, `train --model mlm --task pcfg ${tiny} --steps 2 --checkpoint m.st`);
+  assert.is(trained.status, 0, trained.stderr);
+  runPcfg(
+    words(`--sentences ${join(dir, 's.txt')} --trees ${join(dir, 't.txt')} --count 12 --seed 4`),
+  );
+  const sentences = samplePcfg(12, { seed: 4 });
+  assert.is(
+    readFileSync(join(dir, 't.txt'), 'utf8'),
+    sentences.map((x) => formatTree(x.tree)).join('\n') + '\n',
+  );
+  const parsed = cli(dir, 'parse --checkpoint m.st --input s.txt --score t.txt --output p.txt');
+  assert.is(parsed.status, 0, parsed.stderr);
+  const trees = readFileSync(join(dir, 'p.txt'), 'utf8').trim().split('\n').map(readTree);
+  assert.equal(
+    trees.map(treeWords),
+    sentences.map((x) => x.words),
+  );
+  const row = (name: string) => parsed.stdout.split('\n').find((l) => l.startsWith(`| ${name}`));
+  const gold = sentences.map((x) => x.tree);
+  const f1 = (t: Tree[]) => (100 * bracketScore(t, gold).f1).toFixed(1);
+  assert.ok(row('perturbed masking')?.endsWith(`| ${f1(trees)} |`), parsed.stdout);
+  assert.ok(
+    row('right-branching')?.endsWith(`| ${f1(sentences.map((x) => rightBranching(x.words)))} |`),
+  );
+  assert.ok(row('random split (seed 0)'), parsed.stdout);
+
+  const oov = join(dir, 'oov.txt');
+  writeFileSync(oov, 'the dog slept\nthe zebra slept\n');
+  const bad = cli(dir, 'parse --checkpoint m.st --input oov.txt');
+  assert.is(bad.status, 2);
+  assert.is(
+    bad.stderr,
+    "attngrad: --input line 2: 'zebra' is not a token of the model's vocabulary\n",
+  );
+
+  // the other errors, in process: each is one UsageError saying what is wrong where
+  const file = (name: string, text: string) => (
+    writeFileSync(join(dir, name), text),
+    join(dir, name)
+  );
+  const fails = (args: string, message: RegExp) =>
+    assert.throws(
+      () => runParse(words(`--checkpoint ${join(dir, 'm.st')} ${args}`), load),
+      (e: Error) => e instanceof UsageError && message.test(e.message),
+    );
+  const input = file('one.txt', 'the dog slept\r\n');
+  fails(`--input ${join(dir, 'none.txt')}`, /^--input: no file at/);
+  fails(`--input ${file('empty.txt', '')}`, /^--input: '.*' is empty/);
+  fails(`--input ${file('blank.txt', 'the dog slept\n \n')}`, /^--input line 2 has no tokens/);
+  const long = Array(31).fill('dog').join(' ');
+  fails(`--input ${file('long.txt', long)}`, /^--input line 1 has 31 tokens; the model takes 30/);
+  fails(
+    `--input ${input} --score ${file('g1.txt', '((the dog) slept\n')}`,
+    /^--score line 1: readTree: a '\(' is never closed/,
+  );
+  fails(
+    `--input ${input} --score ${file('g2.txt', '((the cat) slept)\n')}`,
+    /^--score line 1: the tree's words 'the cat slept' are not --input's 'the dog slept'/,
+  );
+  fails(
+    `--input ${input} --score ${file('g3.txt', '(a b)\n(c d)\n')}`,
+    /^--score: .* has 2 trees for 1 input lines/,
+  );
 });
 
 test.run();
