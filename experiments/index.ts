@@ -9,6 +9,7 @@ import { lengthExtrapolation } from './length-extrapolation.ts';
 import { lognMlm } from './logn-mlm.ts';
 import type { Experiment } from './experiment.ts';
 import { softmaxNoiseEntropy } from './softmax-noise-entropy.ts';
+import { transformerPositions } from './transformer-positions.ts';
 
 export const experiments: readonly Experiment[] = [
   softmaxNoiseEntropy,
@@ -16,6 +17,7 @@ export const experiments: readonly Experiment[] = [
   lengthExtrapolation,
   evenPairs,
   lognMlm,
+  transformerPositions,
   gauInit,
 ];
 

@@ -34,6 +34,10 @@ const expected: Record<string, { arms: string[]; metrics: string[] }> = {
     arms: ['exp', 'elu1', 'relu2', 'softmax', 'linear'],
     metrics: ['sparsity', 'acc', 'acc-hs64'],
   },
+  'transformer-positions': {
+    arms: ['before-sinusoidal', 'before-none', 'contains-sinusoidal', 'contains-none'],
+    metrics: ['acc', 'acc-curve'],
+  },
   'gau-init': {
     arms: ['gau-xavier', 'gau-lecun', 'gau-softmax', 'ffn', 'mha'],
     metrics: ['rms-ratio', 'rms-ratio-min', 'rms-ratio-max'],
