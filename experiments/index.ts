@@ -9,6 +9,7 @@ import { lengthExtrapolation } from './length-extrapolation.ts';
 import { lognMlm } from './logn-mlm.ts';
 import type { Experiment } from './experiment.ts';
 import { softmaxNoiseEntropy } from './softmax-noise-entropy.ts';
+import { sparse } from './sparse.ts';
 import { transformerPositions } from './transformer-positions.ts';
 
 export const experiments: readonly Experiment[] = [
@@ -19,6 +20,7 @@ export const experiments: readonly Experiment[] = [
   lognMlm,
   transformerPositions,
   gauInit,
+  sparse,
 ];
 
 export const findExperiment = (name: string) => experiments.find((e) => e.name === name);

@@ -42,6 +42,14 @@ const expected: Record<string, { arms: string[]; metrics: string[] }> = {
     arms: ['gau-xavier', 'gau-lecun', 'gau-softmax', 'ffn', 'mha'],
     metrics: ['rms-ratio', 'rms-ratio-min', 'rms-ratio-max'],
   },
+  sparse: {
+    arms: ['softmax', 'local', 'atrous', 'strided', 'fixed', 'sparse', 'linear', 'flash'],
+    metrics: [
+      ...['train-bits', 'bits-per-char', 's-per-step'], // G2
+      'acc', // G3
+      ...['ms', 'peak-mib', 'ms-slope', 'peak-mib-slope'], // cost
+    ],
+  },
 };
 
 const smoke = (name: string, seed = 0) => {
@@ -165,6 +173,20 @@ test('B1 smoke: GAU with Xavier ≪ GAU with LeCun ≪ … the FFN; LeCun GAU sh
     assert.ok(value('gau-init', 'gau-xavier', 'rms-ratio-min', n) <= at('gau-xavier', n));
   }
   assert.ok(at('gau-lecun', 64) < 0.5 * at('gau-lecun', 16), `${at('gau-lecun', 64)}`);
+});
+
+test('sparse smoke: memory grows as n² for softmax, as n for the rest; G2 near log V; G3 per depth', () => {
+  const slope = (arm: string) => value('sparse', arm, 'peak-mib-slope');
+  assert.ok(slope('softmax') > 1.5, `softmax ${slope('softmax')}`);
+  for (const arm of ['local', 'linear', 'flash'])
+    assert.ok(Math.abs(slope(arm) - 1) < 0.2, `${arm} ${slope(arm)}`);
+  const bits = value('sparse', 'fixed', 'bits-per-char'); // 2 steps from init: about log2(65)
+  assert.ok(bits > 5 && bits < 6.5, `fixed ${bits}`);
+  const depths = results
+    .get('sparse')!
+    .rows.filter((r) => r.metric === 'acc')
+    .map((r) => r.x);
+  assert.equal([...new Set(depths)], [1, 2]);
 });
 
 const cli = (...args: string[]) =>
