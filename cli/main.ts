@@ -33,6 +33,7 @@ import { runExp } from './exp.ts';
 import { runViz } from './viz.ts';
 import { runSegment } from './segment.ts';
 import { runParse, runPcfg } from './parse.ts';
+import { runServe } from './serve.ts';
 
 const usage = `usage: attngrad train [flags]       train a model (default: seq2seq on 'reverse')
        attngrad eval --checkpoint F [--lengths 64,128,256,512 [--repeated]]   validate a saved
@@ -46,6 +47,7 @@ const usage = `usage: attngrad train [flags]       train a model (default: seq2s
        attngrad parse --checkpoint F --input FILE [--output FILE] [--score GOLD]   trees of
                                       sentences from a masked LM's impacts (parse --help)
        attngrad pcfg --sentences FILE --trees FILE   PCFG sentences and gold trees
+       attngrad serve [--port N] [--host H]   the playground and bench page in a browser
        attngrad --version
 Any command with --debug prints the stack trace of an error instead of one line.`;
 
@@ -246,11 +248,12 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'segment') return runSegment(rest, useBackend);
   if (command === 'parse') return runParse(rest, loadModel);
   if (command === 'pcfg') return runPcfg(rest);
+  if (command === 'serve') return void (await runServe(rest));
   if (command === '--version' || command === '-v') return void console.log(version());
   if (command === undefined || command === '--help' || command === 'help')
     return void console.log(usage);
   throw new UsageError(
-    `unknown command '${command}' (train, eval, sample, exp, viz, segment, parse, pcfg)`,
+    `unknown command '${command}' (train, eval, sample, exp, viz, segment, parse, pcfg, serve)`,
   );
 }
 
