@@ -7,7 +7,8 @@
 // brackets; with --score it prints bracket P/R/F1 beside the right-branching, left-branching and
 // random-split baselines. Read next: ../analysis/impact.ts (the impact matrix).
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import {
   formatTree,
   pcfgChar,
@@ -58,6 +59,16 @@ export const pcfgFlagSpecs = {
   'max-words': { type: 'int', default: 24, min: 3, help: 'the longest sentence' },
   help: { type: 'bool', default: false, help: 'show this help' },
 } satisfies Record<string, FlagSpec>;
+
+/** Write lines to a file atomically, its folder made if missing; else one line saying why not. */
+function writeLines(flag: string, path: string, lines: string[]): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileAtomic(path, `${lines.join('\n')}\n`);
+  } catch (e) {
+    throw new UsageError(`${flag}: cannot write '${path}' (${(e as Error).message})`);
+  }
+}
 
 /** A file's lines without the final empty one (LF or CRLF), or one line saying why not. */
 function readLines(flag: string, path: string): string[] {
@@ -131,9 +142,9 @@ export function runParse(argv: string[], load: ModelLoader): void {
     bar.tick(l + 1, `line ${l + 1}/${sentences.length}`);
     return tree;
   });
-  const text = `${trees.map(formatTree).join('\n')}\n`;
-  if (flags.output === undefined) process.stdout.write(text);
-  else writeFileAtomic(String(flags.output), text);
+  const text = trees.map(formatTree);
+  if (flags.output === undefined) process.stdout.write(`${text.join('\n')}\n`);
+  else writeLines('--output', String(flags.output), text);
   const seconds = (Date.now() - started) / 1000;
   console.error(`parsed ${lines.length} lines in ${formatSeconds(seconds)}`);
   if (!gold) return;
@@ -192,22 +203,9 @@ export function runPcfg(argv: string[]): void {
     seed: Number(flags.seed),
     maxWords: Number(flags.maxWords),
   });
-  const write = (flag: string, path: string, lines: string[]) => {
-    try {
-      writeFileAtomic(path, `${lines.join('\n')}\n`);
-    } catch (e) {
-      throw new UsageError(`${flag}: cannot write '${path}' (${(e as Error).message})`);
-    }
-  };
-  write(
-    '--sentences',
-    String(flags.sentences),
-    drawn.map((s) => s.words.join(' ')),
-  );
-  write(
-    '--trees',
-    String(flags.trees),
-    drawn.map((s) => formatTree(s.tree)),
-  );
-  console.log(`${drawn.length} sentences → ${flags.sentences}, their trees → ${flags.trees}`);
+  const [sentences, trees] = [String(flags.sentences), String(flags.trees)];
+  const [lines, gold] = [drawn.map((s) => s.words.join(' ')), drawn.map((s) => formatTree(s.tree))];
+  writeLines('--sentences', sentences, lines);
+  writeLines('--trees', trees, gold);
+  console.log(`${drawn.length} sentences → ${sentences}, their trees → ${trees}`);
 }

@@ -201,16 +201,21 @@ test('attngrad pcfg and parse: trees of the input’s words, F1 beside the basel
   const trained = cli(dir, `train --model mlm --task pcfg ${tiny} --steps 2 --checkpoint m.st`);
   assert.is(trained.status, 0, trained.stderr);
   runPcfg(
-    words(`--sentences ${join(dir, 's.txt')} --trees ${join(dir, 't.txt')} --count 12 --seed 4`),
+    words(
+      `--sentences ${join(dir, 'set/s.txt')} --trees ${join(dir, 'set/t.txt')} --count 12 --seed 4`,
+    ),
   );
   const sentences = samplePcfg(12, { seed: 4 });
   assert.is(
-    readFileSync(join(dir, 't.txt'), 'utf8'),
+    readFileSync(join(dir, 'set/t.txt'), 'utf8'),
     sentences.map((x) => formatTree(x.tree)).join('\n') + '\n',
   );
-  const parsed = cli(dir, 'parse --checkpoint m.st --input s.txt --score t.txt --output p.txt');
+  const parsed = cli(
+    dir,
+    'parse --checkpoint m.st --input set/s.txt --score set/t.txt --output out/p.txt',
+  );
   assert.is(parsed.status, 0, parsed.stderr);
-  const trees = readFileSync(join(dir, 'p.txt'), 'utf8').trim().split('\n').map(readTree);
+  const trees = readFileSync(join(dir, 'out/p.txt'), 'utf8').trim().split('\n').map(readTree);
   assert.equal(
     trees.map(treeWords),
     sentences.map((x) => x.words),
