@@ -7,7 +7,7 @@ import { gpuParity, PARITY_TOLERANCE } from './parity.ts';
 import type { BenchReply, BenchRequest } from './bench-protocol.ts';
 
 usePoolWorker(new URL('./pool-worker.js', import.meta.url));
-const scope = globalThis as unknown as { postMessage(m: BenchReply): void };
+const scope = globalThis as unknown as { postMessage(m: BenchReply & { id: number }): void };
 
 /** gpu.js on WebGL with every size offloaded, so each kernel really runs on the GPU. */
 async function webGl() {
@@ -26,9 +26,10 @@ async function handle(request: BenchRequest): Promise<BenchReply> {
   return { type: 'status', status: poolStatus() };
 }
 
-addEventListener('message', (event: MessageEvent<BenchRequest>) => {
+addEventListener('message', (event: MessageEvent<BenchRequest & { id: number }>) => {
+  const { id } = event.data;
   handle(event.data).then(
-    (reply) => scope.postMessage(reply),
-    (e: Error) => scope.postMessage({ type: 'error', message: e.message }),
+    (reply) => scope.postMessage({ ...reply, id }),
+    (e: Error) => scope.postMessage({ type: 'error', message: e.message, id }),
   );
 });

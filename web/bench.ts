@@ -6,17 +6,22 @@ import type { BenchReply, BenchRequest } from './bench-protocol.ts';
 const worker = new Worker(new URL('./bench-worker.js', import.meta.url), { type: 'module' });
 const byId = (id: string) => document.getElementById(id)!;
 
-/** One request, one reply (the worker answers in order). */
+const pending = new Map<number, (reply: BenchReply) => void>();
+let nextId = 0;
+worker.addEventListener('message', (event: MessageEvent<BenchReply & { id: number }>) => {
+  pending.get(event.data.id)?.(event.data);
+  pending.delete(event.data.id);
+});
+
+/** One request and its reply, matched by id. */
 function ask<T extends BenchReply['type']>(request: BenchRequest, type: T) {
   return new Promise<Extract<BenchReply, { type: T }>>((resolve, reject) => {
-    const listener = (event: MessageEvent<BenchReply>) => {
-      worker.removeEventListener('message', listener);
-      const reply = event.data;
+    const id = nextId++;
+    pending.set(id, (reply) => {
       if (reply.type === type) resolve(reply as Extract<BenchReply, { type: T }>);
       else reject(new Error(reply.type === 'error' ? reply.message : `got ${reply.type}`));
-    };
-    worker.addEventListener('message', listener);
-    worker.postMessage(request);
+    });
+    worker.postMessage({ ...request, id });
   });
 }
 

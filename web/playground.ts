@@ -169,8 +169,9 @@ byId<HTMLInputElement>('input').addEventListener('input', (event) =>
 );
 
 let nextId = 0;
-/** For tests and the console: the model's logits on `input`, from the worker. */
+/** For tests and the console: the losses so far, and the model's logits on `input`. */
 const playground = {
+  losses: () => losses.map(([, loss]) => loss),
   logits: (input: string) =>
     new Promise<number[]>((resolve) => {
       const id = nextId++;
