@@ -10,6 +10,7 @@ import { lognMlm } from './logn-mlm.ts';
 import type { Experiment } from './experiment.ts';
 import { softmaxNoiseEntropy } from './softmax-noise-entropy.ts';
 import { sparse } from './sparse.ts';
+import { synthesizer } from './synthesizer.ts';
 import { transformerPositions } from './transformer-positions.ts';
 
 export const experiments: readonly Experiment[] = [
@@ -19,6 +20,7 @@ export const experiments: readonly Experiment[] = [
   evenPairs,
   lognMlm,
   transformerPositions,
+  synthesizer,
   gauInit,
   sparse,
 ];

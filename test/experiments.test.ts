@@ -34,6 +34,13 @@ const expected: Record<string, { arms: string[]; metrics: string[] }> = {
     arms: ['exp', 'elu1', 'relu2', 'softmax', 'linear'],
     metrics: ['sparsity', 'acc', 'acc-hs64'],
   },
+  synthesizer: {
+    arms: [
+      ...['softmax', 'synth-dense', 'synth-random', 'synth-fixed'],
+      ...['synth-factorized-dense', 'synth-factorized-random', 'synth-mix'],
+    ],
+    metrics: ['permutation-acc', 'recall-acc', 'bits-per-char', 'params'],
+  },
   'transformer-positions': {
     arms: ['before-sinusoidal', 'before-none', 'contains-sinusoidal', 'contains-none'],
     metrics: ['acc', 'acc-curve'],
