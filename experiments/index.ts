@@ -5,6 +5,7 @@
 import { attentionFocus } from './attention-focus.ts';
 import { evenPairs } from './even-pairs.ts';
 import { gauInit } from './gau-init.ts';
+import { gauWarmup } from './gau-warmup.ts';
 import { lengthExtrapolation } from './length-extrapolation.ts';
 import { lognMlm } from './logn-mlm.ts';
 import type { Experiment } from './experiment.ts';
@@ -22,6 +23,7 @@ export const experiments: readonly Experiment[] = [
   transformerPositions,
   synthesizer,
   gauInit,
+  gauWarmup,
   sparse,
 ];
 

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { experiments, findExperiment, runExperiment, type Row } from '../experiments/index.ts';
+import { matchedTransformer } from '../experiments/gau-warmup.ts';
+import { TransformerLM, type TransformerConfig } from '../models/index.ts';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -48,6 +50,14 @@ const expected: Record<string, { arms: string[]; metrics: string[] }> = {
   'gau-init': {
     arms: ['gau-xavier', 'gau-lecun', 'gau-softmax', 'ffn', 'mha'],
     metrics: ['rms-ratio', 'rms-ratio-min', 'rms-ratio-max'],
+  },
+  'gau-warmup': {
+    arms: [4, 12, 24].flatMap((L) => [
+      `gau-L${L}`,
+      `transformer-L${L}`,
+      `transformer-warmup-L${L}`,
+    ]),
+    metrics: ['final-loss', 'diverged', 'max-lr', 'loss-L4', 'loss-L12', 'loss-L24'],
   },
   sparse: {
     arms: ['softmax', 'local', 'atrous', 'strided', 'fixed', 'sparse', 'linear', 'flash'],
@@ -194,6 +204,20 @@ test('sparse smoke: memory grows as n² for softmax, as n for the rest; G2 near 
     .rows.filter((r) => r.metric === 'acc')
     .map((r) => r.x);
   assert.equal([...new Set(depths)], [1, 2]);
+});
+
+test('B2 smoke: diverged is 0 or 1, max-lr one of the rates tried or 0; parameters matched', () => {
+  for (const r of results.get('gau-warmup')!.rows) {
+    if (r.metric === 'diverged') assert.ok(r.value === 0 || r.value === 1, JSON.stringify(r));
+    if (r.metric === 'max-lr') assert.ok([0, 3e-3, 1e-2].includes(r.value), JSON.stringify(r));
+  }
+  const gau = { vocabSize: 65, blockSize: 32, nLayer: 12, nHead: 4, nEmbd: 32 };
+  const config = { ...gau, norm: 'post', attention: 'gau', sharedDim: 32 } as const;
+  const matched = matchedTransformer(config);
+  const count = (c: TransformerConfig) => new TransformerLM(c).numParameters();
+  assert.is(matched.nLayer, 6);
+  assert.ok(Math.abs(count(matched) / count(config) - 1) < 0.01, `${count(matched)}`);
+  assert.throws(() => matchedTransformer({ ...config, nLayer: 3 }), /even number of layers/);
 });
 
 const cli = (...args: string[]) =>
