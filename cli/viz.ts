@@ -6,6 +6,7 @@
 // Every mixer that forms weights is drawn (linear attention: the weights it applies implicitly,
 // φ(q)·φ(k)/Σ); FLASH forms none and is named in one line. Read next: ../report/heatmap.ts.
 
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { noGrad, tensor, type Tensor } from '../lib/index.ts';
 import { writeFileAtomic } from '../nn/atomic-write.ts';
@@ -115,11 +116,13 @@ function cannotDraw(attention: string, stacks: string[]): string[] {
   return [`cannot draw ${stacks.join(' and ')} self-attention (${attention}): ${why}`];
 }
 
-/** A label per id: characters made visible (space, newline), names as they are. */
+const VISIBLE: Partial<Record<string, string>> = { ' ': '␣', '\n': '↵', '\t': '⇥' };
+
+/** A label per id: characters made visible (space, newline, tab), names as they are. */
 const labelsOf = (vocab: Vocabulary, ids: number[]) =>
   ids.map((id) => {
     const name = vocab.names[id] ?? `#${id}`;
-    return vocab.chars ? name.replace(' ', '␣').replace('\n', '↵').replace('\t', '⇥') : name;
+    return (vocab.chars && VISIBLE[name]) || name;
   });
 
 interface StackView {
@@ -326,7 +329,12 @@ export function runViz(
   if (maps.maps.length === 0) throw new UsageError(maps.undrawable.join('; '));
   for (const line of maps.undrawable) console.error(`attngrad viz: ${line}`);
   const out = String(flags.out ?? join(dirname(String(flags.checkpoint)), 'attention-map.svg'));
-  writeFileAtomic(out, mapsSvg(config, maps));
+  try {
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileAtomic(out, mapsSvg(config, maps));
+  } catch (e) {
+    throw new UsageError(`--out: cannot write '${out}' (${(e as Error).message})`);
+  }
   const panels = maps.maps.flat().length;
   console.log(`${maps.input}\nwrote ${out} (${panels} maps, ${maps.maps.length} rows)`);
 }
