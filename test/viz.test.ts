@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,10 @@ import { heatmapGridSvg } from '../report/heatmap.ts';
 
 const words = (line: string) => line.split(' ');
 const tiny = '--layers 2 --heads 2 --d-model 16 --ffn 32';
-const text = '--task text --data shakespeare --block-size 16';
+// a small corpus: char models build in milliseconds (shakespeare takes ~1 s to index, twice)
+const corpus = join(mkdtempSync(join(tmpdir(), 'attngrad-viz-text-')), 'hamlet.txt');
+writeFileSync(corpus, 'To be, or not to be, that is the question.\n'.repeat(40));
+const text = `--task text --data ${corpus} --block-size 16`;
 
 /** A freshly initialised model for a command line of train flags, and its config. */
 function built(flags: string): { model: Model; config: RunConfig } {
@@ -147,11 +150,11 @@ test('an out-of-vocabulary token or character is one UsageError line naming it',
 });
 
 test('linear attention: its implied weights are drawn (rows sum to 1); FLASH: one line, no map', () => {
-  const linear = mapsOf(`--model lm ${text} ${tiny} --attention linear`, 'abc def');
+  const linear = mapsOf(`--model lm ${text} ${tiny} --attention linear`, 'to be or');
   assert.is(linear.maps.flat().length, 4);
   for (const m of linear.maps.flat()) checkRows(m, 1e-4);
   assert.match(mapsSvg(linear.config, linear), /weights it applies, φ\(q\)·φ\(k\)\/Σ/);
-  const flash = mapsOf(`--model lm ${text} ${tiny} --attention flash`, 'abc def');
+  const flash = mapsOf(`--model lm ${text} ${tiny} --attention flash`, 'to be or');
   assert.equal(flash.maps, []);
   assert.is(flash.undrawable.length, 1);
   assert.match(flash.undrawable[0], /cannot draw the model's self-attention \(flash\): FLASH/);
@@ -164,7 +167,7 @@ test('linear attention: its implied weights are drawn (rows sum to 1); FLASH: on
 });
 
 test('GAU: relu²/n weights, each panel scaled to its own max (in its title)', () => {
-  const gau = mapsOf(`--model lm ${text} ${tiny} --attention gau`, 'abc');
+  const gau = mapsOf(`--model lm ${text} ${tiny} --attention gau`, 'the');
   assert.ok(gau.maps.flat().every((m) => !m.distribution));
   const top = Math.max(...gau.maps[0][0].weights);
   assert.ok(
