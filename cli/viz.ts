@@ -308,7 +308,8 @@ export function mapsSvg(config: RunConfig, maps: Maps): string {
     `attention maps: ${config.model} (${config.attention}, ${config.layers} layers × ` +
     `${config.heads} heads) on ${what}`;
   const maxLabel = all.some((m) => m.distribution) ? '1' : "the panel's max";
-  return heatmapGridSvg(title, heatmaps, { notes, max: 1, maxLabel });
+  const maskedLabel = 'masked (causal or padding)';
+  return heatmapGridSvg(title, heatmaps, { notes, max: 1, maxLabel, maskedLabel });
 }
 
 /** The command: load, read the input, draw, write; lines for what cannot be drawn on stderr. */

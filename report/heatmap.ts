@@ -1,8 +1,8 @@
 // A small SVG heatmap-grid writer (no dependency): panels of labelled cells in rows, one shared
 // color scale with its legend, masked cells hatched so that "masked" never reads as "weight 0".
 // Draws the attention maps of `attngrad viz` (cli/viz.ts). Compact on purpose: cells of one color
-// are one <path> per panel, colors are 32 steps of one ramp, so a grid of two dozen 12×12 maps
-// stays well under 100 kB. Read next: line-chart.ts.
+// are one <path> per panel, colors are 32 steps of one ramp, so a grid of two dozen 8×8 maps is
+// under 70 kB. Read next: line-chart.ts.
 
 export interface Heatmap {
   title: string;
