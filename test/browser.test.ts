@@ -4,11 +4,12 @@
 // head, and a downloaded checkpoint reloads to the same logits (and Node reads the same bytes);
 // gpu.js on WebGL (SwiftShader, a CPU renderer, in headless mode) matches the TypeScript kernels.
 // A screenshot of the playground lands in test/results/ (git-ignored). Without Chromium every case
-// is a counted skip: `apt-get install -y chromium` (or ATTNGRAD_CHROMIUM=/path/to/chrome).
+// is a counted skip: `apt-get install -y chromium` (or ATTNGRAD_CHROMIUM=/path/to/chrome). And
+// `attngrad serve`, which needs no browser: listening within 5 s, the isolation headers, GET, HEAD.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -150,6 +151,44 @@ it('gpu.js on WebGL matches the TypeScript kernels within float32 tolerance', as
   assert.ok(reply.rows.length >= 8);
   for (const row of reply.rows) assert.ok(row.ok, `${row.kernel} ${row.shape}: ${row.error}`);
   assert.equal(consoleErrors, []);
+});
+
+test('attngrad serve listens within 5 s, builds, and answers GET and HEAD cross-origin isolated', async () => {
+  const site = mkdtempSync(join(tmpdir(), 'attngrad-serve-'));
+  const started = Date.now();
+  const bin = join(results, '..', '..', 'bin', 'attngrad.mjs');
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--dir', site], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const url = await new Promise<string>((done, fail) => {
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const found = /at (http:\/\/\S+\/) \(playground\)/.exec(out);
+        if (found) done(found[1]);
+      });
+      child.once('exit', (code) => fail(new Error(`serve exited with ${code}: ${out}`)));
+    });
+    const listening = Date.now() - started;
+    assert.ok(listening < 5000, `listening after ${listening} ms`);
+    const page = await fetch(url); // waits for the build
+    assert.is(page.status, 200);
+    assert.match(await page.text(), /<title>attngrad playground<\/title>/);
+    for (const path of ['', 'playground.js', 'bench.html', 'pool-worker.js']) {
+      const head = await fetch(url + path, { method: 'HEAD' });
+      assert.is(head.status, 200, path);
+      assert.is(head.headers.get('cross-origin-opener-policy'), 'same-origin', path);
+      assert.is(head.headers.get('cross-origin-embedder-policy'), 'require-corp', path);
+      assert.is(await head.text(), '', `HEAD ${path} has no body`);
+    }
+    assert.is((await fetch(url, { method: 'POST' })).status, 405);
+    assert.is((await fetch(`${url}missing.js`)).status, 404);
+    assert.is((await fetch(`${url}..%2Fpackage.json`)).status, 403); // decoded, then resolved
+  } finally {
+    child.kill();
+    rmSync(site, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -2,9 +2,22 @@
 
 import type { ParityRow } from './parity.ts';
 
-export type BenchRequest = { type: 'parity' } | { type: 'status' };
+export interface ImplInfo {
+  id: string;
+  label: string;
+}
+
+export type BenchRequest =
+  | { type: 'status' }
+  | { type: 'parity' }
+  | { type: 'impls' }
+  | { type: 'trainStep'; impl: string; steps: number }
+  | { type: 'kernel'; impl: string; name: string };
 
 export type BenchReply =
-  | { type: 'parity'; reason: string; rows: ParityRow[]; tolerance: number }
   | { type: 'status'; status: string }
+  | { type: 'parity'; reason: string; rows: ParityRow[]; tolerance: number }
+  | { type: 'impls'; impls: ImplInfo[]; cases: { name: string; what: string }[]; notes: string[] }
+  | { type: 'trainStep'; msMedian: number; lossAfter: number; gflops: number }
+  | { type: 'kernel'; msMedian: number; error: number }
   | { type: 'error'; message: string };

@@ -1,7 +1,8 @@
-// The bench page: asks its worker (bench-worker.ts) for each table and draws it. `bench` on the
-// window runs the same requests for tests and the console. Read next: bench-worker.ts.
+// The bench page: asks its worker (bench-worker.ts) for each table and draws it: gpu.js parity,
+// the reference train step (?steps=N, default 10) and the kernel cases, on every implementation.
+// `bench` on the window runs the same for tests and the console. Read next: bench-worker.ts.
 
-import type { BenchReply, BenchRequest } from './bench-protocol.ts';
+import type { BenchReply, BenchRequest, ImplInfo } from './bench-protocol.ts';
 
 const worker = new Worker(new URL('./bench-worker.js', import.meta.url), { type: 'module' });
 const byId = (id: string) => document.getElementById(id)!;
@@ -43,22 +44,62 @@ async function parity() {
   return reply;
 }
 
+const STEPS = Number(new URLSearchParams(location.search).get('steps') ?? 10);
+
+/** The reference train step on every implementation: median ms per step, loss after the steps. */
+async function trainStep(impls: ImplInfo[]) {
+  const rows: (string | number)[][] = [];
+  for (const impl of impls) {
+    byId('progress').textContent = `train step: ${impl.id}…`;
+    const r = await ask({ type: 'trainStep', impl: impl.id, steps: STEPS }, 'trainStep');
+    rows.push([impl.id, r.msMedian.toFixed(0), r.gflops.toFixed(2), r.lossAfter.toFixed(5)]);
+    byId('train').innerHTML = table(['', 'ms/step', 'GFLOP/s', `loss after ${STEPS}`], rows);
+  }
+  return rows;
+}
+
+/** Every kernel case on every implementation: median ms, and the error against attngrad's. */
+async function kernels(impls: ImplInfo[], cases: { name: string; what: string }[]) {
+  const rows: (string | number)[][] = [];
+  for (const c of cases) {
+    const row: (string | number)[] = [c.what];
+    for (const impl of impls) {
+      byId('progress').textContent = `${c.name}: ${impl.id}…`;
+      const r = await ask({ type: 'kernel', impl: impl.id, name: c.name }, 'kernel');
+      row.push(
+        `${r.msMedian.toFixed(2)}${r.error > 1e-3 ? ` (error ${r.error.toExponential(1)})` : ''}`,
+      );
+    }
+    rows.push(row);
+    byId('kernels').innerHTML = table(['case (median ms)', ...impls.map((i) => i.id)], rows);
+  }
+  return rows;
+}
+
+/** Everything, in order; the tables fill in as rows arrive. */
 async function run() {
   const button = byId('run') as HTMLButtonElement;
   button.disabled = true;
   try {
     byId('progress').textContent = 'checking gpu.js…';
-    await parity();
+    const gpu = await parity();
+    const { impls, cases, notes } = await ask({ type: 'impls' }, 'impls');
+    byId('impls').innerHTML = impls.map((i) => `<li><b>${i.id}</b>: ${i.label}</li>`).join('');
+    byId('notes').textContent = notes.join(' ');
+    const train = await trainStep(impls);
+    const kernelRows = await kernels(impls, cases);
     byId('progress').textContent = 'done';
+    return { gpu, impls, notes, train, kernels: kernelRows };
   } catch (e) {
     byId('progress').textContent = `failed: ${(e as Error).message}`;
+    throw e;
   } finally {
     button.disabled = false;
   }
 }
 
-Object.assign(globalThis, { bench: { parity } });
-byId('run').addEventListener('click', () => void run());
+Object.assign(globalThis, { bench: { parity, run } });
+byId('run').addEventListener('click', () => void run().catch(() => {}));
 void ask({ type: 'status' }, 'status').then((reply) => {
   byId('status').textContent = reply.status;
   (byId('run') as HTMLButtonElement).disabled = false;

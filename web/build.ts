@@ -7,8 +7,10 @@
 //   lib/index.ts → lib/browser.ts                    gpu.js on WebGL, not Dawn or headless-gl
 //   lib/backend/threads/pool.ts → web-pool.ts        Web Workers, not worker_threads
 //   nn/index.ts → nn/portable.ts                     checkpoints as bytes, not files
-//   node:fs, node:url (data/char-text.ts only) → web/node-shims.ts: the shipped corpus is fetched,
-//     and CharDataset.fromText takes it
+//   bench/harness.ts → web/bench-harness.ts          tfjs's browser builds, a plain timing loop
+//   node:* imported by data/char-text.ts, bench/train-step.ts, bench/cpu-profile.ts →
+//     web/node-shims.ts: the shipped corpus is fetched for CharDataset.fromText, and the bench's
+//     profiler and command line never run (process.argv is [] in the bundle)
 // Read next: playground.ts (the page), train-worker.ts (training), ../cli/serve.ts.
 
 import { build, type Plugin } from 'esbuild';
@@ -25,7 +27,10 @@ const swaps: Record<string, string> = {
   'lib/index.ts': 'lib/browser.ts',
   'lib/backend/threads/pool.ts': 'lib/backend/threads/web-pool.ts',
   'nn/index.ts': 'nn/portable.ts',
+  'bench/harness.ts': 'web/bench-harness.ts',
 };
+/** Modules whose Node built-ins are served by web/node-shims.ts. */
+const shimmed = ['data/char-text.ts', 'bench/train-step.ts', 'bench/cpu-profile.ts'];
 
 const browserModules: Plugin = {
   name: 'attngrad-browser',
@@ -36,8 +41,8 @@ const browserModules: Plugin = {
       const swap = swaps[target.slice(root.length + 1)];
       return swap === undefined ? undefined : { path: join(root, swap) };
     });
-    b.onResolve({ filter: /^node:(fs|url)$/ }, (args) => {
-      if (args.importer === join(root, 'data/char-text.ts'))
+    b.onResolve({ filter: /^node:/ }, (args) => {
+      if (shimmed.some((file) => args.importer === join(root, file)))
         return { path: join(here, 'node-shims.ts') };
       return undefined; // anything else Node-only is an error: it must not reach the bundle
     });
@@ -57,6 +62,10 @@ const statics = [
   [join(here, 'bench.html'), 'bench.html'],
   [join(here, 'style.css'), 'style.css'],
   [join(root, 'data/tinyshakespeare.txt'), 'tinyshakespeare.txt'],
+  ...['', '-simd', '-threaded-simd'].map((kind) => {
+    const file = `tfjs-backend-wasm${kind}.wasm`;
+    return [join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist', file), file];
+  }),
 ];
 
 /** Build into `outDir` (replaced whole, atomically: a temp folder renamed over it). */
@@ -75,6 +84,7 @@ export async function buildWeb(outDir = defaultOutDir): Promise<void> {
       target: 'es2022',
       sourcemap: true,
       minify: false, // a minifier can break gpu.js kernels, which gpu.js reads as source text
+      define: { 'process.argv': '[]' },
       logLevel: 'warning',
       plugins: [browserModules],
     });
