@@ -4,6 +4,7 @@
 
 import { attentionFocus } from './attention-focus.ts';
 import { evenPairs } from './even-pairs.ts';
+import { flashVsQuad } from './flash-vs-quad.ts';
 import { gauInit } from './gau-init.ts';
 import { gauWarmup } from './gau-warmup.ts';
 import { lengthExtrapolation } from './length-extrapolation.ts';
@@ -24,6 +25,7 @@ export const experiments: readonly Experiment[] = [
   synthesizer,
   gauInit,
   gauWarmup,
+  flashVsQuad,
   sparse,
 ];
 

@@ -59,6 +59,10 @@ const expected: Record<string, { arms: string[]; metrics: string[] }> = {
     ]),
     metrics: ['final-loss', 'diverged', 'max-lr', 'loss-L4', 'loss-L12', 'loss-L24'],
   },
+  'flash-vs-quad': {
+    arms: ['gau', 'flash', 'transformer'],
+    metrics: ['loss', 's-per-step', 'parameters', 'train-loss'],
+  },
   sparse: {
     arms: ['softmax', 'local', 'atrous', 'strided', 'fixed', 'sparse', 'linear', 'flash'],
     metrics: [
@@ -218,6 +222,15 @@ test('B2 smoke: diverged is 0 or 1, max-lr one of the rates tried or 0; paramete
   assert.is(matched.nLayer, 6);
   assert.ok(Math.abs(count(matched) / count(config) - 1) < 0.01, `${count(matched)}`);
   assert.throws(() => matchedTransformer({ ...config, nLayer: 3 }), /even number of layers/);
+});
+
+test('B3 smoke: the three arms within 5% of one another in parameters; a time per step', () => {
+  const at = (arm: string, metric: string) => value('flash-vs-quad', arm, metric, 64);
+  for (const arm of ['flash', 'transformer']) {
+    const ratio = at(arm, 'parameters') / at('gau', 'parameters');
+    assert.ok(Math.abs(ratio - 1) < 0.05, `${arm}: ${ratio}`);
+    assert.ok(at(arm, 's-per-step') > 0);
+  }
 });
 
 const cli = (...args: string[]) =>
