@@ -99,24 +99,32 @@ export function randomCuts(
   )[0];
 }
 
-/** Character-bigram PMI of each gap, log p(ab) / (p(a) p(b)), counted over the lines themselves. */
-export function pmiScores(lines: readonly (readonly string[])[]): Float64Array[] {
+/**
+ * Character-bigram PMI of each gap, log p(ab) / (p(a) p(b)), with counts taken over the lines of
+ * `counted` (by default the lines themselves; the CLI counts over the model's training text, so
+ * both see the same unlabeled text). A character or pair never counted counts ½.
+ */
+export function pmiScores(
+  lines: readonly (readonly string[])[],
+  counted: readonly (readonly string[])[] = lines,
+): Float64Array[] {
   const unigrams = new Map<string, number>(),
     bigrams = new Map<string, number>();
   let [nu, nb] = [0, 0];
   const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
-  for (const chars of lines) {
+  for (const chars of counted) {
     chars.forEach((c, i) => {
       add(unigrams, c);
       nu++;
       if (i > 0) (add(bigrams, chars[i - 1] + '\u0000' + c), nb++);
     });
   }
+  const p = (map: Map<string, number>, key: string, n: number) => (map.get(key) ?? 0.5) / n;
   return lines.map((chars) =>
     Float64Array.from({ length: Math.max(0, chars.length - 1) }, (_, i) => {
       const [a, b] = [chars[i], chars[i + 1]];
-      const pab = bigrams.get(a + '\u0000' + b)! / nb;
-      return Math.log(pab / ((unigrams.get(a)! / nu) * (unigrams.get(b)! / nu)));
+      const pab = p(bigrams, a + '\u0000' + b, nb);
+      return Math.log(pab / (p(unigrams, a, nu) * p(unigrams, b, nu)));
     }),
   );
 }

@@ -3,7 +3,8 @@
 // the same lines with words separated by single spaces. With --score GOLD (gold words separated
 // by spaces) it segments the gold's text unless --input/--text is given, and prints word and
 // boundary P/R/F1 beside three baselines cut by the same rule (every character a word, random
-// cuts at the model's rate, character-bigram PMI); --sweep draws F1 over every cut rate.
+// cuts at the model's rate, character-bigram PMI counted over the model's training text); --sweep
+// draws F1 over every cut rate.
 // --word-language N writes N gold sentences of the generated word language instead.
 // Read next: ../analysis/segment.ts, ../docs/perturbed-masking.md.
 
@@ -224,7 +225,11 @@ export async function runSegment(argv: string[], useBackend: (name: unknown) => 
   if (!goldCuts) return;
 
   const ours = scoreCuts(cuts, goldCuts);
-  const pmi = pmiScores(lines);
+  const corpus = data.decode(Int32Array.from([...data.train, ...data.val])); // what the model saw
+  const pmi = pmiScores(
+    lines,
+    linesOf(corpus).map((line) => Array.from(line.replace(/\s+/g, ''))),
+  );
   const stream = seedStream(Number(flags.seed));
   const lengths = lines.map((l) => l.length);
   const goldWords = gold!.reduce((n, w) => n + w.length, 0);
