@@ -55,7 +55,7 @@ export const pcfgFlagSpecs = {
   sentences: { type: 'string', help: 'where the sentences go' },
   trees: { type: 'string', help: 'where the gold trees go' },
   count: { type: 'int', default: 300, min: 1, help: 'how many sentences' },
-  seed: { type: 'int', default: 1, help: 'the stream they are drawn on' },
+  seed: { type: 'int', default: 1000, help: 'their stream (not a training data seed)' },
   'max-words': { type: 'int', default: 24, min: 3, help: 'the longest sentence' },
   help: { type: 'bool', default: false, help: 'show this help' },
 } satisfies Record<string, FlagSpec>;
