@@ -64,6 +64,7 @@ export {
   linearAttention,
   type LinearAttentionOptions,
 } from './ops/linear-attention.ts';
+export { fusedAttention, type FusedAttentionOptions } from './ops/fused-attention.ts';
 export { primitives } from './ops/primitive.ts';
 export {
   backend,
@@ -73,6 +74,9 @@ export {
   type KernelName,
 } from './backend/backend.ts';
 export type {
+  FusedAttentionDims,
+  FusedAttentionMask,
+  FusedAttentionResult,
   LinearAttentionDims,
   LinearAttentionGrads,
   MatmulArgs,

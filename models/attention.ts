@@ -10,14 +10,19 @@
 // Glossary: B batch, T query length, S key length, C channels (nEmbd), nh heads, hs = C / nh.
 // Read next: score-modifiers.ts, block.ts.
 
-import type { Tensor } from '../lib/index.ts';
+import { fusedAttention, type FusedAttentionOptions, type Tensor } from '../lib/index.ts';
 import { Dropout } from '../nn/index.ts';
 import { appendKeysValues, HeadProjections, splitHeads } from './heads.ts';
 import { causalMask, combineMasks, paddingMask } from './masks.ts';
 import { keyValueState, stateOf } from './mixer.ts';
 import type { KeyValueState, MixerOptions, TokenMixer } from './mixer.ts';
+import { AlibiBias } from './relative-positions.ts';
 import {
+  AddBias,
+  LognScale,
+  Rope,
   scoreModifiers,
+  WindowBand,
   type AttentionSettings,
   type ScoreCall,
   type ScoreModifier,
@@ -29,6 +34,37 @@ export interface LogitOptions {
   causal?: boolean;
   keep?: Tensor | null; // (B, S) padding mask
   windowed?: boolean; // the inference-time window (Λ-mask), when the modifiers hold one
+}
+
+let fusedOn = false;
+
+/**
+ * Run softmax attention as one fused kernel (lib fusedAttention: no (B, nh, T, S) matrix) wherever
+ * it applies, or (the default) as matmul, softmax, matmul. The same function either way, to
+ * rounding.
+ */
+export function setFusedAttention(on: boolean): void {
+  fusedOn = on;
+}
+
+/**
+ * The fused kernel's options for these modifiers, or null where it cannot follow them: RoPE acts
+ * on q and k before it, a window becomes its band, log-n and ALiBi its per-score terms; KERPLE and
+ * T5 (learned biases) stay on the unfused path.
+ */
+function fusedOptions(
+  modifiers: readonly ScoreModifier[],
+  { causal = false, keep = null, windowed = false }: LogitOptions,
+): FusedAttentionOptions | null {
+  const options: FusedAttentionOptions = { causal, keep };
+  for (const m of modifiers) {
+    if (m instanceof WindowBand) {
+      if (m.always || windowed) [options.window, options.sinks] = [m.window, m.sinks];
+    } else if (m instanceof LognScale) options.logn = { base: m.base, clamp: m.clamp };
+    else if (m instanceof AddBias && m.bias instanceof AlibiBias) options.slopes = m.bias.slopes;
+    else if (!(m instanceof Rope)) return null;
+  }
+  return options;
 }
 
 export class MultiHeadAttention extends HeadProjections implements TokenMixer {
@@ -54,7 +90,11 @@ export class MultiHeadAttention extends HeadProjections implements TokenMixer {
       for (const m of this.modifiers) if (m.rotate) [q, k] = m.rotate(q, k, past);
       [k, v] = appendKeysValues(state, k, v); // (B, nh, S, hs)
     }
-    const scores = this.logits(q, k, { causal, keep, windowed: inferenceWindow }); // (B, nh, T, S)
+    const logitOptions = { causal, keep, windowed: inferenceWindow };
+    const dropping = this.attnDropout.training && this.attnDropout.p > 0;
+    const fused = fusedOn && !probe && !dropping && fusedOptions(this.modifiers, logitOptions);
+    if (fused) return this.output(fusedAttention(q, k, v, fused)); // (B, nh, T, hs) → (B, T, C)
+    const scores = this.logits(q, k, logitOptions); // (B, nh, T, S)
     const probs = scores.softmax(-1); // (B, nh, T, S)
     if (probe) probe.weights = probs;
     return this.output(this.attnDropout.forward(probs).matmul(v)); // (B, nh, T, hs) → (B, T, C)

@@ -15,6 +15,7 @@ import {
   scatterApply,
   dropout,
   elu,
+  fusedAttention,
   gather,
   indexSelect,
   layerNorm,
@@ -250,6 +251,11 @@ const cases: Case[] = [
     name: 'causalLinearAttention',
     inputs: () => [positive([2, 5, 3]), positive([2, 5, 3]), normal([2, 5, 4])],
     f: (q, k, v) => causalLinearAttention(q, k, v),
+  },
+  {
+    name: 'fusedAttention causal, ALiBi',
+    inputs: () => [normal([1, 2, 5, 3]), normal([1, 2, 5, 3]), normal([1, 2, 5, 4])],
+    f: (q, k, v) => fusedAttention(q, k, v, { causal: true, slopes: [0.5, 0.25] }),
   },
   {
     name: 'cast',

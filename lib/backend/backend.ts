@@ -99,6 +99,43 @@ export interface LinearAttentionGrads {
   dv: TypedArray;
 }
 
+/**
+ * Fused softmax attention (cpu/fused-attention.ts): batch·heads groups, T queries over S keys, q and
+ * k rows of width d, v rows of width dv; query t sits at position i = S − T + t, key j at j.
+ */
+export interface FusedAttentionDims {
+  batch: number;
+  heads: number;
+  T: number;
+  S: number;
+  d: number;
+  dv: number;
+}
+
+/**
+ * What the fused kernels do to the scores s_ij = κ_i·scale·q_i·k_j − slope_h·|i − j|: which keys a
+ * query sees (causal: j ≤ i; a window: |i − j| ≤ window or j < sinks, then causal if set; keep: a
+ * (batch, S) 0/1 padding mask of keys), the ALiBi slopes per head, and the log-n factor κ_i =
+ * max(floor, log n_i / log base) over the n_i keys query i sees.
+ */
+export interface FusedAttentionMask {
+  scale: number;
+  causal: boolean;
+  window: number | null;
+  sinks: number;
+  keep: TypedArray | null;
+  slopes: readonly number[] | null;
+  logn: { base: number; floor: number } | null;
+}
+
+export interface FusedAttentionResult {
+  y: TypedArray; // (batch, heads, T, dv)
+  lse: Float64Array; // (batch, heads, T): log Σ_j exp(s_ij) per row, −∞ for a row with no keys
+}
+
+/** dq, dk, dv: the same three gradients as linear attention's. */
+export type FusedAttentionGrads = LinearAttentionGrads;
+
 /** binary's and where's operands: a and b, each with its shape, broadcast to outShape. */
 export type BroadcastOperands = [
   a: TypedArray,
@@ -229,6 +266,25 @@ export interface Backend {
     dims: LinearAttentionDims,
     eps: number,
   ): LinearAttentionGrads;
+  /** Softmax attention without the T × S matrix: y and the row log-sum-exp (online softmax). */
+  fusedAttention(
+    q: TypedArray,
+    k: TypedArray,
+    v: TypedArray,
+    dims: FusedAttentionDims,
+    mask: FusedAttentionMask,
+  ): FusedAttentionResult;
+  /** Gradients of q, k, v from dy, the forward's output y and its log-sum-exp (tiles recomputed). */
+  fusedAttentionBackward(
+    dy: TypedArray,
+    q: TypedArray,
+    k: TypedArray,
+    v: TypedArray,
+    y: TypedArray,
+    lse: Float64Array,
+    dims: FusedAttentionDims,
+    mask: FusedAttentionMask,
+  ): FusedAttentionGrads;
 }
 
 export type KernelName = Exclude<keyof Backend, 'name'>;

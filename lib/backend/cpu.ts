@@ -4,6 +4,7 @@
 
 import type { Backend } from './backend.ts';
 import { binary, unary, where } from './cpu/elementwise.ts';
+import { fusedAttention, fusedAttentionBackward } from './cpu/fused-attention.ts';
 import { gather, indexAdd, indexSelect, scatterAdd } from './cpu/indexing.ts';
 import { causalLinearAttention, causalLinearAttentionBackward } from './cpu/linear-attention.ts';
 import { matmul } from './cpu/matmul.ts';
@@ -38,4 +39,6 @@ export const cpuBackend = {
   scatterApply,
   causalLinearAttention,
   causalLinearAttentionBackward,
+  fusedAttention,
+  fusedAttentionBackward,
 } satisfies Backend;
