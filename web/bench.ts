@@ -1,5 +1,6 @@
 // The bench page: asks its worker (bench-worker.ts) for each table and draws it: gpu.js parity,
-// the reference train step (?steps=N, default 10) and the kernel cases, on every implementation.
+// the reference train step (?steps=N, default 10) and the kernel cases (?only=REGEX picks them by
+// name), on every implementation.
 // `bench` on the window runs the same for tests and the console. Read next: bench-worker.ts.
 
 import type { BenchReply, BenchRequest, ImplInfo } from './bench-protocol.ts';
@@ -44,7 +45,9 @@ async function parity() {
   return reply;
 }
 
-const STEPS = Number(new URLSearchParams(location.search).get('steps') ?? 10);
+const query = new URLSearchParams(location.search);
+const STEPS = Number(query.get('steps') ?? 10);
+const only = new RegExp(query.get('only') ?? '.'); // kernel cases by name, as npm run bench --only
 
 /** The reference train step on every implementation: median ms per step, loss after the steps. */
 async function trainStep(impls: ImplInfo[]) {
@@ -87,7 +90,10 @@ async function run() {
     byId('impls').innerHTML = impls.map((i) => `<li><b>${i.id}</b>: ${i.label}</li>`).join('');
     byId('notes').textContent = notes.join(' ');
     const train = await trainStep(impls);
-    const kernelRows = await kernels(impls, cases);
+    const kernelRows = await kernels(
+      impls,
+      cases.filter((c) => only.test(c.name)),
+    );
     byId('progress').textContent = 'done';
     return { gpu, impls, notes, train, kernels: kernelRows };
   } catch (e) {

@@ -60,11 +60,22 @@ function readSettings(): Settings {
   };
 }
 
+/** Put an SVG into `id`, given a viewBox so that CSS can scale it to the column's width. */
+function drawSvg(id: string, svg: string): void {
+  const box = byId(id);
+  box.innerHTML = svg;
+  const element = box.querySelector('svg');
+  if (element && !element.getAttribute('viewBox')) {
+    const [w, h] = ['width', 'height'].map((k) => element.getAttribute(k));
+    element.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  }
+}
+
 function drawCurve(force = false): void {
   if (!force && performance.now() - curveDrawn < 200) return;
   curveDrawn = performance.now();
   const series = [{ name: 'training loss', points: losses, color: '#1f77b4' }];
-  byId('curve').innerHTML = lineChartSvg('training loss', 'step', 'loss', series);
+  drawSvg('curve', lineChartSvg('training loss', 'step', 'loss', series));
 }
 
 /** One panel per layer × head, rows = queries, columns = keys; future keys hatched (causal). */
@@ -85,9 +96,8 @@ function drawMaps(tokens: string[], maps: { layer: number; head: number; values:
         masked,
       })),
   );
-  byId('heatmaps').innerHTML = heatmapGridSvg('attention (queries × keys)', grid, {
-    maskedLabel: 'future (causal mask)',
-  });
+  const options = { maskedLabel: 'future (causal mask)' };
+  drawSvg('heatmaps', heatmapGridSvg('attention (queries × keys)', grid, options));
 }
 
 worker.addEventListener('message', (event: MessageEvent<FromWorker>) => {
