@@ -79,6 +79,11 @@ export const trainFlags = {
       'text: training windows of N while --block-size sizes the model, so eval --lengths ' +
       'can go up to it [default: --block-size]',
   },
+  'mask-rate': {
+    type: 'float',
+    min: 0,
+    help: 'mlm: the fraction of positions masked for training (80/10/10 rule) [default: 0.15]',
+  },
   'repeat-fraction': {
     type: 'float',
     default: 0,
@@ -214,6 +219,7 @@ export const trainFlagGroups: Record<string, readonly (keyof typeof trainFlags)[
     'pairs',
     'symbols',
     'train-block',
+    'mask-rate',
     'repeat-fraction',
     'data-seed',
   ],
@@ -243,6 +249,7 @@ export interface RunConfig {
   blockSize: number; // the model's length: position tables, synthesizer ℓ
   trainBlock?: number; // text: training window length (default blockSize)
   repeatFraction?: number; // text: the fraction of training windows repeated
+  maskRate?: number; // mlm: the fraction of positions masked (checkpoints from before: 0.15)
   layers: number;
   heads: number;
   dModel: number;
@@ -287,6 +294,7 @@ export function runConfigFrom(f: Flags): RunConfig {
     blockSize: f.blockSize,
     trainBlock: f.trainBlock,
     repeatFraction: f.repeatFraction,
+    maskRate: f.maskRate,
     layers: f.layers,
     heads: f.heads,
     dModel: f.dModel,
@@ -373,6 +381,12 @@ function checkTaskFlags(config: RunConfig): void {
   if (config.trainBlock !== undefined && config.trainBlock > blockSize) {
     const what = `--train-block ${config.trainBlock} exceeds --block-size ${blockSize}`;
     throw new UsageError(`${what} (the model's length; raise --block-size)`);
+  }
+  if (config.maskRate !== undefined && config.model !== 'mlm') {
+    throw new UsageError(`--mask-rate is only for --model mlm (got --model ${config.model})`);
+  }
+  if (config.maskRate !== undefined && !(config.maskRate > 0 && config.maskRate <= 1)) {
+    throw new UsageError(`--mask-rate must be in (0, 1], got ${config.maskRate}`);
   }
   if ((config.repeatFraction ?? 0) > 1) {
     throw new UsageError(`--repeat-fraction must be ≤ 1, got ${config.repeatFraction}`);

@@ -213,7 +213,8 @@ function maskedTextSource(config: RunConfig): Source {
   const data = loadCorpus(config);
   const T = trainWindow(config);
   const { dataSeed: seed, batch: batchSize, repeatFraction } = config;
-  const batches = maskedTextStream(data, { seed, batchSize, blockSize: T, repeatFraction });
+  const rate = config.maskRate ?? 0.15; // training only: validation masks 15% in every run
+  const batches = maskedTextStream(data, { seed, batchSize, blockSize: T, repeatFraction, rate });
   const { maskId, maskedVocabSize: vocabSize } = data;
   // validation: consecutive val windows, masked on one stream from a fixed seed
   const maxBatches = Math.max(1, Math.ceil(config.evalSize / 8 / batchSize));
