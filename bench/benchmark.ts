@@ -26,6 +26,7 @@ import {
   type Timing,
 } from './harness.ts';
 import { cases, type Case } from './cases.ts';
+import { longAttention, longAttentionWhat } from './long-attention.ts';
 import {
   LOSS_TOLERANCE,
   STEP_FLOP,
@@ -44,6 +45,7 @@ export interface Row {
   msMedian: number;
   gflops?: number;
   lossAfter10?: number;
+  peakMiB?: number; // long-attention cases: arrayBuffers high-water mark above the start
   msMin: number;
   msMax: number;
   samples: number;
@@ -103,6 +105,22 @@ async function runCase(c: Case, impls: Impl[]): Promise<void> {
       failures.push(
         `${c.name}: ${id} differs from tfjs-cpu (max rel. error ${err.toExponential(2)})`,
       );
+  }
+}
+
+/** The attngrad-only long-sequence cases (long-attention.ts) on the all-threads engine. */
+async function runLongAttention(impls: Impl[]): Promise<void> {
+  const impl = impls.find((i) => i.id === 'attngrad');
+  const names = Object.keys(longAttentionWhat).filter((c) => !only || only.test(c));
+  if (!impl || names.length === 0) return;
+  names.forEach((c) => whats.set(c, longAttentionWhat[c]));
+  await impl.enter();
+  try {
+    const done = longAttention(impl.id, only);
+    rows.push(...done.rows);
+    failures.push(...done.failures);
+  } finally {
+    await impl.leave();
   }
 }
 
@@ -201,6 +219,7 @@ async function main(): Promise<void> {
 
   const started = performance.now();
   for (const c of cases) if (!only || only.test(c.name)) await runCase(c, impls);
+  await runLongAttention(impls);
   if (withTrain) await runTrain(impls);
 
   console.log(`\n${table(ids)}\n`);
