@@ -17,10 +17,12 @@ import {
   seedStream,
   treeWords,
   withStream,
+  type CharDataset,
   type Tree,
 } from '../data/index.ts';
 import { writeFileAtomic } from '../nn/atomic-write.ts';
 import type { MaskedLM } from '../models/index.ts';
+import { heatmapGridSvg } from '../report/heatmap.ts';
 import { impactMatrix } from '../analysis/impact.ts';
 import {
   bestSplitTree,
@@ -38,11 +40,17 @@ import { loadCorpus, type Model } from './sources.ts';
 const parseUsage = `usage: attngrad parse --checkpoint F --input FILE [--output FILE] [--score GOLD]
   one sentence a line, tokens separated by spaces → one bracketed tree a line`;
 
+const PICTURE_LINES = 4; // --picture draws this many lines
+
 export const parseFlagSpecs = {
   checkpoint: { type: 'string', help: 'a masked LM: attngrad train --model mlm' },
   input: { type: 'string', help: 'sentences, one a line, tokens separated by spaces' },
   output: { type: 'string', help: 'where the trees go [default: standard output]' },
   score: { type: 'string', help: 'gold trees in brackets, one a line: print bracket F1' },
+  picture: {
+    type: 'string',
+    help: `an SVG of the first ${PICTURE_LINES} lines' impact matrices and their trees`,
+  },
   seed: { type: 'int', default: 0, help: 'the random-split baseline’s seed' },
   batch: { type: 'int', default: 64, min: 1, help: 'masked copies per forward pass' },
   help: { type: 'bool', default: false, help: 'show this help' },
@@ -60,15 +68,17 @@ export const pcfgFlagSpecs = {
   help: { type: 'bool', default: false, help: 'show this help' },
 } satisfies Record<string, FlagSpec>;
 
-/** Write lines to a file atomically, its folder made if missing; else one line saying why not. */
-function writeLines(flag: string, path: string, lines: string[]): void {
+/** Write text to a file atomically, its folder made if missing; else one line saying why not. */
+function writeText(flag: string, path: string, text: string): void {
   try {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileAtomic(path, `${lines.join('\n')}\n`);
+    writeFileAtomic(path, text);
   } catch (e) {
     throw new UsageError(`${flag}: cannot write '${path}' (${(e as Error).message})`);
   }
 }
+
+const linesText = (lines: string[]) => `${lines.join('\n')}\n`;
 
 /** A file's lines without the final empty one (LF or CRLF), or one line saying why not. */
 function readLines(flag: string, path: string): string[] {
@@ -104,16 +114,16 @@ function scoreTable(rows: [string, BracketScore][], gold: number): string {
   return `${head}\n\n| trees | P | R | F1 |\n|---|---|---|---|\n${lines.join('\n')}`;
 }
 
-export function runParse(argv: string[], load: ModelLoader): void {
-  const flags = parseFlags(argv, parseFlagSpecs);
-  if (flags.help) return void process.stdout.write(helpText(parseUsage, parseFlagSpecs));
-  if (!flags.input) throw new UsageError('parse: --input <file> is required');
-  const lines = readLines('--input', String(flags.input));
-  const inputWords = lines.map((line) => line.split(' ').filter((w) => w !== ''));
-  const gold = flags.score === undefined ? null : readGold(String(flags.score), inputWords);
-  const { model, config, data } = loadMaskedLM(load, flags.checkpoint as string | undefined);
-
-  // tokens → ids, the line framed by line breaks; every line checked before any is parsed
+/**
+ * Every line's tokens as ids, framed by the line break the corpus puts between sentences (when
+ * its vocabulary has one); every line is checked before any is parsed. frame: tokens before a line.
+ */
+function encodeLines(
+  inputWords: string[][],
+  model: MaskedLM,
+  config: RunConfig,
+  data: CharDataset,
+) {
   const frame = config.task === 'text' && !data.chars.includes('\n') ? [] : data.encode('\n');
   const limit = model.embed.positions ? model.config.blockSize - 2 * frame.length : Infinity;
   const sentences = inputWords.map((words, l) => {
@@ -132,21 +142,60 @@ export function runParse(argv: string[], load: ModelLoader): void {
     });
     return { words, ids: [...frame, ...ids, ...frame] };
   });
+  return { frame: frame.length, sentences };
+}
 
+/** The impact matrices of the first lines as heatmaps, each line's trees written under them. */
+function impactPicture(
+  parsed: { words: string[]; F: number[][]; tree: Tree }[],
+  gold: Tree[] | null,
+) {
+  const shown = parsed.slice(0, PICTURE_LINES);
+  const panels = shown.map(({ words, F }, l) => ({
+    title: `line ${l + 1}`,
+    rows: words,
+    cols: words,
+    values: F.flat(),
+    masked: F.flatMap((row, i) => row.map((_, j) => (i === j ? 1 : 0))), // f(i, i) is not measured
+    max: Math.max(...F.flat()),
+  }));
+  const notes = shown.flatMap(({ tree }, l) => [
+    `line ${l + 1}: ${formatTree(tree)}`,
+    ...(gold ? [`gold: ${formatTree(gold[l])}`] : []),
+  ]);
+  const title = 'Perturbed Masking: the impact f(i, j) of word j (column) on word i (row)';
+  notes.push('each panel is scaled to its own largest impact');
+  return heatmapGridSvg(title, [panels], { notes, maxLabel: 'max', maskedLabel: 'i = j' });
+}
+
+export function runParse(argv: string[], load: ModelLoader): void {
+  const flags = parseFlags(argv, parseFlagSpecs);
+  if (flags.help) return void process.stdout.write(helpText(parseUsage, parseFlagSpecs));
+  if (!flags.input) throw new UsageError('parse: --input <file> is required');
+  const lines = readLines('--input', String(flags.input));
+  const inputWords = lines.map((line) => line.split(' ').filter((w) => w !== ''));
+  const gold = flags.score === undefined ? null : readGold(String(flags.score), inputWords);
+  const { model, config, data } = loadMaskedLM(load, flags.checkpoint as string | undefined);
+
+  const { frame, sentences } = encodeLines(inputWords, model, config, data);
   const started = Date.now();
   const bar = new ProgressBar(sentences.length);
   const options = { maskId: data.maskId, batchSize: Number(flags.batch) };
-  const trees = sentences.map(({ words, ids }, l) => {
-    const spans = words.map((_, i) => [frame.length + i, frame.length + i + 1] as const);
-    const tree = bestSplitTree(impactMatrix(model, ids, spans, options), words);
+  const parsed = sentences.map(({ words, ids }, l) => {
+    const spans = words.map((_, i) => [frame + i, frame + i + 1] as const);
+    const F = impactMatrix(model, ids, spans, options); // (n, n): F[i][j] = f(word i, word j)
     bar.tick(l + 1, `line ${l + 1}/${sentences.length}`);
-    return tree;
+    return { words, F, tree: bestSplitTree(F, words) };
   });
-  const text = trees.map(formatTree);
-  if (flags.output === undefined) process.stdout.write(`${text.join('\n')}\n`);
-  else writeLines('--output', String(flags.output), text);
+  const trees = parsed.map((p) => p.tree);
+  const text = linesText(trees.map(formatTree));
+  if (flags.output === undefined) process.stdout.write(text);
+  else writeText('--output', String(flags.output), text);
   const seconds = (Date.now() - started) / 1000;
   console.error(`parsed ${lines.length} lines in ${formatSeconds(seconds)}`);
+  if (flags.picture !== undefined) {
+    writeText('--picture', String(flags.picture), impactPicture(parsed, gold));
+  }
   if (!gold) return;
 
   const score = (predicted: Tree[]) => bracketScore(predicted, gold);
@@ -205,7 +254,7 @@ export function runPcfg(argv: string[]): void {
   });
   const [sentences, trees] = [String(flags.sentences), String(flags.trees)];
   const [lines, gold] = [drawn.map((s) => s.words.join(' ')), drawn.map((s) => formatTree(s.tree))];
-  writeLines('--sentences', sentences, lines);
-  writeLines('--trees', trees, gold);
+  writeText('--sentences', sentences, linesText(lines));
+  writeText('--trees', trees, linesText(gold));
   console.log(`${drawn.length} sentences → ${sentences}, their trees → ${trees}`);
 }

@@ -212,7 +212,7 @@ test('attngrad pcfg and parse: trees of the input’s words, F1 beside the basel
   );
   const parsed = cli(
     dir,
-    'parse --checkpoint m.st --input set/s.txt --score set/t.txt --output out/p.txt',
+    'parse --checkpoint m.st --input set/s.txt --score set/t.txt --output out/p.txt --picture p.svg',
   );
   assert.is(parsed.status, 0, parsed.stderr);
   const trees = readFileSync(join(dir, 'out/p.txt'), 'utf8').trim().split('\n').map(readTree);
@@ -220,6 +220,11 @@ test('attngrad pcfg and parse: trees of the input’s words, F1 beside the basel
     trees.map(treeWords),
     sentences.map((x) => x.words),
   );
+  // the picture: the first 4 lines' matrices, each line's tree and its gold tree under the title
+  const svg = readFileSync(join(dir, 'p.svg'), 'utf8');
+  assert.ok(svg.startsWith('<svg') && svg.includes('>line 4<') && !svg.includes('>line 5<'));
+  assert.ok(svg.includes(`line 2: ${formatTree(trees[1])}`));
+  assert.ok(svg.includes(`gold: ${formatTree(sentences[1].tree)}`));
   const row = (name: string) => parsed.stdout.split('\n').find((l) => l.startsWith(`| ${name}`));
   const gold = sentences.map((x) => x.tree);
   const f1 = (t: Tree[]) => (100 * bracketScore(t, gold).f1).toFixed(1);
