@@ -12,26 +12,13 @@ import '@tensorflow/tfjs-backend-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as lib from '../lib/browser.ts';
 import { random } from '../lib/random.ts';
+// type-only, so erased from the bundle: the Node harness's shapes, which this module must match
+import type { Impl, Timing } from '../bench/harness.ts';
 
 export { tf };
+export type { Impl, Timing };
 tf.enableProdMode();
 setWasmPaths(new URL('./', import.meta.url).href); // the .wasm files sit beside the bundle
-
-export interface Timing {
-  msMedian: number;
-  msMin: number;
-  msMax: number;
-  samples: number;
-  timer: 'benchmark.js' | 'loop';
-}
-
-export interface Impl {
-  id: string; // attngrad, attngrad-1t, attngrad-gpu-webgl2, tfjs-cpu, tfjs-wasm, tfjs-webgl
-  framework: 'attngrad' | 'tfjs';
-  label: string; // the backend spelled out
-  enter(): Promise<void>;
-  leave(): Promise<void>;
-}
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b),

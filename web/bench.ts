@@ -1,6 +1,6 @@
 // The bench page: asks its worker (bench-worker.ts) for each table and draws it: gpu.js parity,
 // the reference train step (?steps=N, default 10) and the kernel cases (?only=REGEX picks them by
-// name), on every implementation.
+// name), on every implementation (?impls=REGEX picks them by id).
 // `bench` on the window runs the same for tests and the console. Read next: bench-worker.ts.
 
 import type { BenchReply, BenchRequest, ImplInfo } from './bench-protocol.ts';
@@ -48,6 +48,7 @@ async function parity() {
 const query = new URLSearchParams(location.search);
 const STEPS = Number(query.get('steps') ?? 10);
 const only = new RegExp(query.get('only') ?? '.'); // kernel cases by name, as npm run bench --only
+const picked = new RegExp(query.get('impls') ?? '.'); // implementations by id
 
 /** The reference train step on every implementation: median ms per step, loss after the steps. */
 async function trainStep(impls: ImplInfo[]) {
@@ -86,13 +87,14 @@ async function run() {
   try {
     byId('progress').textContent = 'checking gpu.js…';
     const gpu = await parity();
-    const { impls, cases, notes } = await ask({ type: 'impls' }, 'impls');
+    const reply = await ask({ type: 'impls' }, 'impls');
+    const [impls, notes] = [reply.impls.filter((i) => picked.test(i.id)), reply.notes];
     byId('impls').innerHTML = impls.map((i) => `<li><b>${i.id}</b>: ${i.label}</li>`).join('');
     byId('notes').textContent = notes.join(' ');
     const train = await trainStep(impls);
     const kernelRows = await kernels(
       impls,
-      cases.filter((c) => only.test(c.name)),
+      reply.cases.filter((c) => only.test(c.name)),
     );
     byId('progress').textContent = 'done';
     return { gpu, impls, notes, train, kernels: kernelRows };
