@@ -103,7 +103,14 @@ test('lib/ops imports no backend kernels, only backend.ts (the table)', () => {
 test('every backend implements every kernel; cpu-threads overrides only what it splits', () => {
   for (const kernel of kernelNames) {
     assert.type(threadedBackend[kernel], 'function', kernel);
-    const own = ['matmul', 'unary', 'softmax', 'softmaxBackward'].includes(kernel);
+    const own = [
+      'matmul',
+      'unary',
+      'softmax',
+      'softmaxBackward',
+      'fusedAttention',
+      'fusedAttentionBackward',
+    ].includes(kernel);
     assert.is(threadedBackend[kernel] === cpuBackend[kernel], !own, `cpu-threads ${kernel}`);
   }
 });

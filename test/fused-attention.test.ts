@@ -18,6 +18,9 @@ import {
   type FusedAttentionOptions,
   type Tensor,
 } from '../lib/index.ts';
+import type { Backend } from '../lib/backend/backend.ts';
+import { cpuBackend } from '../lib/backend/cpu.ts';
+import { setNumThreads, threadedBackend, threadStats } from '../lib/backend/threads.ts';
 import { MultiHeadAttention, setFusedAttention } from '../models/attention.ts';
 import type { AttentionSettings } from '../models/score-modifiers.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
@@ -238,6 +241,46 @@ test('KERPLE and T5 biases stay on the unfused path (the same bits with the swit
     const [on, off] = [true, false].map((fused) => attentionRun({ position }, fused, null));
     assert.equal(Array.from(on.y), Array.from(off.y), position);
     assert.equal(Array.from(on.dx), Array.from(off.dx), position);
+  }
+});
+
+test('cpu-threads splits fused attention over (batch, head) groups: bitwise the CPU kernels', () => {
+  manualSeed(9);
+  const [B, nh, T, S, d, dv] = [2, 3, 130, 200, 28, 5]; // 6 groups, ≥ 2^22 score multiply-adds
+  const keep = padding(B, S);
+  const dims = { batch: B, heads: nh, T, S, d, dv };
+  for (const dtype of ['float32', 'float64'] as const) {
+    const [q, k, v, dy] = [
+      [T, d],
+      [S, d],
+      [S, dv],
+      [T, dv],
+    ].map(([n, w]) => randn([B, nh, n, w], { dtype }).data);
+    const mask = {
+      scale: 0.3,
+      causal: true,
+      window: 40,
+      sinks: 2,
+      keep: keep.data,
+      slopes: [0.5, 0.2, 0.1],
+      logn: { base: 16, floor: 1 },
+    };
+    const run = (b: Backend) => {
+      const { y, lse } = b.fusedAttention(q, k, v, dims, mask);
+      const g = b.fusedAttentionBackward(dy, q, k, v, y, lse, dims, mask);
+      return [y, lse, g.dq, g.dk, g.dv];
+    };
+    setNumThreads(2);
+    const before = threadStats().dispatches;
+    const [want, got] = [cpuBackend, threadedBackend].map(run);
+    assert.is(threadStats().dispatches, before + 2, 'forward and backward on the pool');
+    ['y', 'lse', 'dq', 'dk', 'dv'].forEach((name, i) => {
+      assert.is(got[i].constructor, want[i].constructor, `${dtype} ${name} dtype`);
+      assert.ok(
+        got[i].every((x, j) => Object.is(x, want[i][j])),
+        `${dtype} ${name} differs from the CPU kernel`,
+      );
+    });
   }
 });
 

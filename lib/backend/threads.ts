@@ -25,6 +25,7 @@ import { cpuBackend } from './cpu.ts';
 import { unaryInto } from './cpu/elementwise.ts';
 import { matmulBlock, outRows } from './cpu/matmul.ts';
 import { softmaxBackwardInto, softmaxInto } from './cpu/softmax.ts';
+import { fusedAttentionSplits } from './threads/fused-attention.ts';
 import { overrideBackend, type Override, type Overrides } from './override.ts';
 import { fastMatmul, fastPanelKernel } from './wasm/matmul-kernel.ts';
 import { dtypeOf, type TypedArray } from '../dtype.ts';
@@ -54,7 +55,7 @@ const CHUNKS_PER_THREAD = 2;
 const MIN_EXTENT = 64;
 
 /** What a split call becomes: the job's params (plain data), its chunks, its operands. */
-interface Plan<P> {
+export interface Plan<P> {
   params: P; // posted to every worker with the job
   chunks: number;
   inputs: TypedArray[]; // copied into the arena, in this order, then the output's `outLength`
@@ -67,10 +68,12 @@ interface Plan<P> {
  * chunk c, over the arena's views (the inputs, then the output). Every chunk runs the CPU
  * kernel's own code on its share of the output, so the result never depends on the split.
  */
-interface Split<K extends KernelName, P> {
+export interface Split<K extends KernelName, P> {
   accepts: (...args: Parameters<Backend[K]>) => boolean;
   plan: (...args: Parameters<Backend[K]>) => Plan<P>;
   chunk: (params: P, views: TypedArray[]) => (chunk: number) => void;
+  /** The kernel's result from the job's output, where it is not that array itself. */
+  result?: (out: TypedArray, ...args: Parameters<Backend[K]>) => ReturnType<Backend[K]>;
 }
 
 /** Row kernels: `rows` independent rows of `rowLength` elements, cut into runs of whole rows. */
@@ -180,6 +183,7 @@ const splits = {
       softmaxBackwardInto(y, dy, [rows, n, inner], 1, log, dx),
     ),
   } satisfies Split<'softmaxBackward', Rows & { n: number; inner: number; log: boolean }>,
+  ...fusedAttentionSplits,
 };
 
 export type SplitKernel = keyof typeof splits;
@@ -188,6 +192,7 @@ export type SplitKernel = keyof typeof splits;
 type AnySplit = Split<KernelName, unknown> & {
   accepts: (...args: unknown[]) => boolean;
   plan: (...args: unknown[]) => Plan<unknown>;
+  result?: (out: TypedArray, ...args: unknown[]) => unknown;
 };
 const splitOf = (kernel: SplitKernel) => splits[kernel] as unknown as AnySplit;
 
@@ -212,7 +217,10 @@ const overrides: Overrides = {};
 for (const kernel of Object.keys(splits) as SplitKernel[]) {
   const override: Override<(...args: unknown[]) => unknown> = {
     accepts: (...args) => getNumThreads() > 1 && splitOf(kernel).accepts(...args),
-    run: (...args) => runSplit(kernel, args),
+    run: (...args) => {
+      const out = runSplit(kernel, args);
+      return splitOf(kernel).result?.(out, ...args) ?? out;
+    },
   };
   (overrides as Record<SplitKernel, unknown>)[kernel] = override;
 }

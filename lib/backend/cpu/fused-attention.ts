@@ -17,7 +17,12 @@
 // inputs (groups can be split across threads bit for bit).
 
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
-import type { FusedAttentionDims, FusedAttentionMask, Kernel } from '../backend.ts';
+import type {
+  FusedAttentionDims,
+  FusedAttentionGrads,
+  FusedAttentionMask,
+  Kernel,
+} from '../backend.ts';
 
 const TILE = 64; // keys a tile: one running-max rescale per tile rather than one per key
 
@@ -64,13 +69,14 @@ function lognFactor(row: Row, mask: FusedAttentionMask): number {
   return Math.max(logn.floor, Math.log(n) / Math.log(logn.base));
 }
 
-/** Visit every query row: group, position, visible spans and score coefficient filled in. */
+/** Visit every query row of groups g0 … g1 − 1: position, visible spans, score coefficient. */
 function forEachRow(
   dims: FusedAttentionDims,
   mask: FusedAttentionMask,
+  [g0, g1]: [number, number],
   visit: (row: Row) => void,
 ): void {
-  const { batch, heads, T, S } = dims;
+  const { heads, T, S } = dims;
   const row: Row = {
     g: 0,
     r: 0,
@@ -81,7 +87,7 @@ function forEachRow(
     spans: new Int32Array(4),
     count: 0,
   };
-  for (let g = 0; g < batch * heads; g++) {
+  for (let g = g0; g < g1; g++) {
     row.g = g;
     row.keepOff = Math.floor(g / heads) * S;
     row.slope = mask.slopes ? mask.slopes[g % heads] : 0;
@@ -131,15 +137,33 @@ function scaledQuery(q: TypedArray, row: Row, qs: Float64Array): void {
   for (let a = 0; a < d; a++) qs[a] = row.c * q[off + a];
 }
 
+/** All groups at once: the kernels' groups from 0 to batch·heads. */
+const allGroups = (dims: FusedAttentionDims): [number, number] => [0, dims.batch * dims.heads];
+
 /** y (batch, heads, T, dv) in v's dtype and the row log-sum-exp; q, k, v contiguous. */
 export const fusedAttention: Kernel<'fusedAttention'> = (q, k, v, dims, mask) => {
-  const { T, S, d, dv } = dims;
-  const y = allocate(dtypeOf(v), dims.batch * dims.heads * T * dv);
-  const lse = new Float64Array(dims.batch * dims.heads * T);
+  const y = allocate(dtypeOf(v), dims.batch * dims.heads * dims.T * dims.dv);
+  const lse = new Float64Array(dims.batch * dims.heads * dims.T);
+  fusedAttentionInto(q, k, v, dims, mask, allGroups(dims), y, lse);
+  return { y, lse };
+};
+
+/** The forward on groups [g0, g1), written into their rows of y and lse (the threads' chunks). */
+export function fusedAttentionInto(
+  q: TypedArray,
+  k: TypedArray,
+  v: TypedArray,
+  dims: FusedAttentionDims,
+  mask: FusedAttentionMask,
+  groups: [number, number],
+  y: TypedArray,
+  lse: Float64Array,
+): void {
+  const { S, d, dv } = dims;
   const qs = new Float64Array(d),
     acc = new Float64Array(dv),
     tile = new Float64Array(TILE);
-  forEachRow(dims, mask, (row) => {
+  forEachRow(dims, mask, groups, (row) => {
     scaledQuery(q, row, qs);
     const kOff = row.g * S * d,
       vOff = row.g * S * dv;
@@ -168,10 +192,9 @@ export const fusedAttention: Kernel<'fusedAttention'> = (q, k, v, dims, mask) =>
       }
     }
     lse[row.r] = l > 0 ? m + Math.log(l) : -Infinity;
-    if (l > 0) for (let c = 0; c < dv; c++) y[row.r * dv + c] = acc[c] / l;
+    for (let c = 0; c < dv; c++) y[row.r * dv + c] = l > 0 ? acc[c] / l : 0; // y may be reused memory
   });
-  return { y, lse };
-};
+}
 
 /** Gradients of q, k, v from dy and the forward's y and lse (both per row). */
 export const fusedAttentionBackward: Kernel<'fusedAttentionBackward'> = (
@@ -184,10 +207,29 @@ export const fusedAttentionBackward: Kernel<'fusedAttentionBackward'> = (
   dims,
   mask,
 ) => {
+  const grads = {
+    dq: allocate(dtypeOf(q), q.length),
+    dk: allocate(dtypeOf(k), k.length),
+    dv: allocate(dtypeOf(v), v.length),
+  };
+  fusedAttentionBackwardInto(dy, q, k, v, y, lse, dims, mask, allGroups(dims), grads);
+  return grads;
+};
+
+/** The backward on groups [g0, g1), written into their rows of dq, dk, dv. */
+export function fusedAttentionBackwardInto(
+  dy: TypedArray,
+  q: TypedArray,
+  k: TypedArray,
+  v: TypedArray,
+  y: TypedArray,
+  lse: Float64Array,
+  dims: FusedAttentionDims,
+  mask: FusedAttentionMask,
+  groups: [number, number],
+  { dq, dk, dv: dvOut }: FusedAttentionGrads,
+): void {
   const { T, S, d, dv } = dims;
-  const dq = allocate(dtypeOf(q), q.length),
-    dk = allocate(dtypeOf(k), k.length),
-    dvOut = allocate(dtypeOf(v), v.length);
   const dkAcc = new Float64Array(S * d),
     dvAcc = new Float64Array(S * dv); // one group's dk, dv in doubles
   const qs = new Float64Array(d),
@@ -200,7 +242,7 @@ export const fusedAttentionBackward: Kernel<'fusedAttentionBackward'> = (
     dkAcc.fill(0);
     dvAcc.fill(0);
   };
-  forEachRow(dims, mask, (row) => {
+  forEachRow(dims, mask, groups, (row) => {
     const L = lse[row.r];
     const kOff = row.g * S * d,
       vOff = row.g * S * dv,
@@ -234,8 +276,7 @@ export const fusedAttentionBackward: Kernel<'fusedAttentionBackward'> = (
         }
       }
       for (let a = 0; a < d; a++) dq[row.r * d + a] = row.c * dqRow[a];
-    }
+    } else dq.fill(0, row.r * d, (row.r + 1) * d); // a row with no keys (dq may be reused memory)
     if ((row.r + 1) % T === 0) flush(row.g);
   });
-  return { dq, dk, dv: dvOut };
-};
+}
