@@ -58,7 +58,7 @@ async function kernel(id: string, name: string): Promise<BenchReply> {
       const got = prepared.outputs();
       let error = 0;
       got.forEach((g, k) => {
-        const scale = Math.max(...want[k].map(Math.abs));
+        const scale = want[k].reduce((m, w) => Math.max(m, Math.abs(w)), 0);
         want[k].forEach((w, i) => (error = Math.max(error, Math.abs(g[i] - w) / scale)));
       });
       return { type: 'kernel', msMedian: time(prepared.run).msMedian, error };
