@@ -11,8 +11,11 @@ import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  backend,
+  cat,
   fusedAttention,
   manualSeed,
+  noGrad,
   randn,
   tensor,
   type FusedAttentionOptions,
@@ -200,6 +203,19 @@ test('fusedAttention: bad shapes and options throw naming the op and the values'
   );
 });
 
+/** run(), and how often it called the active backend's fusedAttention kernel. */
+function countFused<T>(run: () => T): [T, number] {
+  const table = backend();
+  const kernel = table.fusedAttention;
+  let calls = 0;
+  table.fusedAttention = (...args) => (calls++, kernel(...args));
+  try {
+    return [run(), calls];
+  } finally {
+    table.fusedAttention = kernel;
+  }
+}
+
 /** MultiHeadAttention's output and input gradient, fused or not, in float64. */
 function attentionRun(settings: AttentionSettings, fused: boolean, keep: Tensor | null) {
   manualSeed(6);
@@ -208,10 +224,10 @@ function attentionRun(settings: AttentionSettings, fused: boolean, keep: Tensor 
   const dy = randn([2, 17, 12], f64);
   setFusedAttention(fused);
   try {
-    const y = mha.forward(x, { causal: true, keep });
+    const [y, calls] = countFused(() => mha.forward(x, { causal: true, keep }));
     y.backward(dy);
     const weightGrads = mha.parameters().flatMap((p) => Array.from(p.grad?.data ?? []));
-    return { y: y.data, dx: x.grad!.data, weightGrads };
+    return { y: y.data, dx: x.grad!.data, weightGrads, calls };
   } finally {
     setFusedAttention(false);
   }
@@ -230,15 +246,48 @@ for (const [name, settings, tol] of settingsCases) {
   test(`MultiHeadAttention with setFusedAttention(true) = unfused: ${name}`, () => {
     const keep = padding(2, 17);
     const [on, off] = [true, false].map((fused) => attentionRun(settings, fused, keep));
+    assert.equal([on.calls, off.calls], [1, 0], 'the fused kernel ran with the switch on only');
     assert.ok(maxDiff(on.y, off.y) < tol, `y ${maxDiff(on.y, off.y)}`);
     assert.ok(maxDiff(on.dx, off.dx) < tol, `dx ${maxDiff(on.dx, off.dx)}`);
     assert.ok(maxDiff(on.weightGrads, off.weightGrads) < tol, 'weight gradients');
   });
 }
 
+test('with the KV cache (3 tokens, then 1, 2, 1): fused steps = the unfused full forward', () => {
+  const cached: AttentionSettings[] = [
+    { position: 'rope', window: 2, sinks: 1 },
+    { position: 'alibi' },
+  ];
+  for (const settings of cached) {
+    manualSeed(7);
+    const mha = new MultiHeadAttention(8, 2, 0, settings).to('float64');
+    const x = randn([2, 7, 8], f64);
+    const o = { causal: true, inferenceWindow: true };
+    const full = noGrad(() => mha.forward(x, o));
+    const state = mha.newState();
+    setFusedAttention(true);
+    try {
+      const [steps, calls] = countFused(() =>
+        [
+          [0, 3],
+          [3, 1],
+          [4, 2],
+          [6, 1],
+        ].map(([at, n]) => noGrad(() => mha.forward(x.narrow(1, at, n), { ...o, state }))),
+      );
+      assert.is(calls, 4, 'every step on the fused kernel');
+      const err = maxDiff(cat(steps, 1).data, full.data);
+      assert.ok(err < 1e-5, `${JSON.stringify(settings)}: ${err}`); // ALiBi: float32 bias unfused
+    } finally {
+      setFusedAttention(false);
+    }
+  }
+});
+
 test('KERPLE and T5 biases stay on the unfused path (the same bits with the switch on)', () => {
   for (const position of ['kerple', 't5'] as const) {
     const [on, off] = [true, false].map((fused) => attentionRun({ position }, fused, null));
+    assert.is(on.calls, 0, `${position}: the fused kernel ran`);
     assert.equal(Array.from(on.y), Array.from(off.y), position);
     assert.equal(Array.from(on.dx), Array.from(off.dx), position);
   }
