@@ -1,6 +1,6 @@
 // attngrad/models: the Transformer, masks, positions, sampling, and the data (toy tasks, char
 // text).
-export { MultiHeadAttention } from './attention.ts';
+export { MultiHeadAttention, setFusedAttention } from './attention.ts';
 export type {
   KVCache,
   KeyValueState,
