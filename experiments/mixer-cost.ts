@@ -20,8 +20,15 @@ import {
 } from '../models/index.ts';
 import { median } from './stats.ts';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+let gc: (() => void) | null = null;
+/** V8's gc(), exposed on first use (not at import: importing the experiments changes no flag). */
+function exposedGc(): () => void {
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  return gc;
+}
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /**
@@ -30,7 +37,7 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
  */
 function collect(): void {
   for (let i = 0; i < 2; i++) {
-    gc();
+    exposedGc()();
     Atomics.wait(pause, 0, 0, 30); // a synchronous 30 ms sleep: the sweeper runs on its own thread
   }
 }
