@@ -293,7 +293,7 @@ test('KERPLE and T5 biases stay on the unfused path (the same bits with the swit
   }
 });
 
-test('cpu-threads splits fused attention over (batch, head) groups: bitwise the CPU kernels', () => {
+test('cpu-threads (SIMD tile products; split over (batch, head) groups on 2 threads): bitwise the CPU kernels', () => {
   manualSeed(9);
   const [B, nh, T, S, d, dv] = [2, 3, 130, 200, 28, 5]; // 6 groups, ≥ 2^22 score multiply-adds
   const keep = padding(B, S);
@@ -319,17 +319,21 @@ test('cpu-threads splits fused attention over (batch, head) groups: bitwise the 
       const g = b.fusedAttentionBackward(dy, q, k, v, y, lse, dims, mask);
       return [y, lse, g.dq, g.dk, g.dv];
     };
-    setNumThreads(2);
-    const before = threadStats().dispatches;
-    const [want, got] = [cpuBackend, threadedBackend].map(run);
-    assert.is(threadStats().dispatches, before + 2, 'forward and backward on the pool');
-    ['y', 'lse', 'dq', 'dk', 'dv'].forEach((name, i) => {
-      assert.is(got[i].constructor, want[i].constructor, `${dtype} ${name} dtype`);
-      assert.ok(
-        got[i].every((x, j) => Object.is(x, want[i][j])),
-        `${dtype} ${name} differs from the CPU kernel`,
-      );
-    });
+    const want = run(cpuBackend);
+    for (const threads of [1, 2]) {
+      setNumThreads(threads);
+      const before = threadStats().dispatches;
+      const got = run(threadedBackend);
+      const pooled = threads > 1 ? 2 : 0; // forward and backward
+      assert.is(threadStats().dispatches, before + pooled, `${threads} thread(s): pool jobs`);
+      ['y', 'lse', 'dq', 'dk', 'dv'].forEach((name, i) => {
+        assert.is(got[i].constructor, want[i].constructor, `${dtype} ${name} dtype`);
+        assert.ok(
+          got[i].every((x, j) => Object.is(x, want[i][j])),
+          `${dtype}, ${threads} thread(s): ${name} differs from the CPU kernel`,
+        );
+      });
+    }
   }
 });
 

@@ -15,8 +15,9 @@
 //   unary                  TS             split from 2^15 elements (not      -
 //                                         neg, abs, sign, relu)
 //   softmax, its backward  TS             split from 2^15 elements (> 1 row) from 2^16 elements
-//   fusedAttention, its    TS             split by (batch, head) groups from -
-//   backward                              2^22 score multiply-adds (G·T·S·d)
+//   fusedAttention, its    TS tile        SIMD tile products; split by       -
+//   backward               products       (batch, head) groups from 2^22
+//                                         score multiply-adds (G·T·S·d)
 //   every other kernel     TS             the cpu kernel                     the cpu kernel
 //
 // The thresholds: MIN_WORK and MIN_ELEMENTS in threads.ts (measured there), minMatmulFlops and

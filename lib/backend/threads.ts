@@ -23,6 +23,7 @@
 import type { Backend, KernelName, MatmulArgs, UnaryOp } from './backend.ts';
 import { cpuBackend } from './cpu.ts';
 import { unaryInto } from './cpu/elementwise.ts';
+import { fusedAttentionBackwardOn, fusedAttentionOn } from './cpu/fused-attention.ts';
 import { matmulBlock, outRows } from './cpu/matmul.ts';
 import { softmaxBackwardInto, softmaxInto } from './cpu/softmax.ts';
 import { fusedAttentionSplits } from './threads/fused-attention.ts';
@@ -225,9 +226,17 @@ for (const kernel of Object.keys(splits) as SplitKernel[]) {
   (overrides as Record<SplitKernel, unknown>)[kernel] = override;
 }
 
-/** 'cpu' with matmul's SIMD panel kernel on every call, and the splits above as overrides. */
+/**
+ * 'cpu' with matmul's SIMD panel kernel on every call (fused attention's tile products too), and
+ * the splits above as overrides.
+ */
 export const threadedBackend: Backend = overrideBackend(
   'cpu-threads',
-  { ...cpuBackend, matmul: fastMatmul },
+  {
+    ...cpuBackend,
+    matmul: fastMatmul,
+    fusedAttention: fusedAttentionOn(fastPanelKernel),
+    fusedAttentionBackward: fusedAttentionBackwardOn(fastPanelKernel),
+  },
   overrides,
 );

@@ -3,18 +3,22 @@
 // table, which the primitive in ../../ops/fused-attention.ts reaches through backend().
 //
 // Per query row i (position S − T + t) of group g = (b, h), with s_ij = c_i·q_i·k_j − m_h·|i − j|
-// over the keys i sees (c_i = κ_i·scale; ../backend.ts FusedAttentionMask says which keys):
-//   forward   keys in tiles of TILE: scores of the tile, then one online-softmax step with a
+// over the keys i sees (c_i = κ_i·scale; ../backend.ts FusedAttentionMask says which keys), in
+// blocks of BR query rows against tiles of BC keys (a tile no row of the block sees is skipped):
+//   forward   S = Q_blk·K_tileᵀ, masked and scaled, then one online-softmax step a row with a
 //             running max m, a running sum l and an accumulator a (dv doubles):
-//               m' = max(m, max_tile s),  l ← l·e^(m−m') + Σ e^(s−m'),  a ← a·e^(m−m') + Σ e^(s−m') v_j
+//               m' = max(m, max_tile s),  l ← l·e^(m−m') + Σ e^(s−m'),  a ← a·e^(m−m') + P·V_tile
 //             y_i = a / l and lse_i = m + log l are all it keeps (a row with no keys: y = 0, −∞).
-//   backward  the tiles again, p_ij = e^(s_ij − lse_i) from the saved lse, D_i = dy_i·y_i:
-//               dv_j += p_ij dy_i,  ds_ij = p_ij (dy_i·v_j − D_i),
-//               dq_i += c_i ds_ij k_j,  dk_j += c_i ds_ij q_i
-// Memory: the outputs, the lse (n doubles) and, in backward, one group's dk and dv in doubles:
-// O(n·d), against O(n²) for the scores, probabilities and their gradients of the unfused path.
-// Every sum is in doubles, rows in order, so a row's result never depends on anything but its own
-// inputs (groups can be split across threads bit for bit).
+//   backward  the tiles again, P = e^(S − lse) from the saved lse, D_i = dy_i·y_i:
+//               dV_tile += Pᵀ·dY_blk,  dS = c ⊙ P ⊙ (dY_blk·V_tileᵀ − D),
+//               dQ_blk += dS·K_tile,  dK_tile += dSᵀ·Q_blk
+// The tile products are the blocked matmul's (matmul.ts, matmulBlock into doubles) with a panel
+// kernel the caller picks: the TypeScript one here, the WebAssembly SIMD one on the threads, which
+// does the same sums in the same order, so both give the same bits.
+// Memory: the outputs, the lse (n doubles), a few BR × BC tiles and, in backward, one group's dk
+// and dv in doubles: O(n·d), against O(n²) for the scores, probabilities and their gradients of
+// the unfused path. A group's result depends only on its own inputs, so groups can be split
+// across threads bit for bit.
 
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import type {
@@ -23,12 +27,14 @@ import type {
   FusedAttentionMask,
   Kernel,
 } from '../backend.ts';
+import { matmulBlock, tsPanelKernel, type PanelKernel } from './matmul.ts';
+import { scratch } from './scratch.ts';
 
-const TILE = 64; // keys a tile: one running-max rescale per tile rather than one per key
+const BR = 64; // query rows a block
+const BC = 128; // keys a tile
 
 /** One query row as both kernels walk it. */
 interface Row {
-  g: number; // group b·heads + h
   r: number; // row index g·T + t
   keepOff: number; // b·S into the padding mask
   i: number; // position
@@ -69,86 +75,144 @@ function lognFactor(row: Row, mask: FusedAttentionMask): number {
   return Math.max(logn.floor, Math.log(n) / Math.log(logn.base));
 }
 
-/** Visit every query row of groups g0 … g1 − 1: position, visible spans, score coefficient. */
-function forEachRow(
+/** A block of query rows of one group: its rows (the first `n` of `rows` are filled). */
+interface Block {
+  g: number; // group b·heads + h
+  t0: number; // first query
+  n: number; // rows
+  rows: Row[];
+}
+
+const newRow = (): Row => ({
+  r: 0,
+  keepOff: 0,
+  i: 0,
+  c: 0,
+  slope: 0,
+  spans: new Int32Array(4),
+  count: 0,
+});
+
+/** Visit the blocks of BR query rows of groups g0 … g1 − 1, every row's keys and factor filled. */
+function forEachBlock(
   dims: FusedAttentionDims,
   mask: FusedAttentionMask,
   [g0, g1]: [number, number],
-  visit: (row: Row) => void,
+  visit: (block: Block) => void,
 ): void {
   const { heads, T, S } = dims;
-  const row: Row = {
-    g: 0,
-    r: 0,
-    keepOff: 0,
-    i: 0,
-    c: 0,
-    slope: 0,
-    spans: new Int32Array(4),
-    count: 0,
-  };
+  const block: Block = { g: 0, t0: 0, n: 0, rows: Array.from({ length: BR }, newRow) };
   for (let g = g0; g < g1; g++) {
-    row.g = g;
-    row.keepOff = Math.floor(g / heads) * S;
-    row.slope = mask.slopes ? mask.slopes[g % heads] : 0;
-    for (let t = 0; t < T; t++) {
-      row.r = g * T + t;
-      row.i = S - T + t;
-      visibleSpans(row, S, mask);
-      row.c = mask.scale * lognFactor(row, mask);
-      visit(row);
+    for (let t0 = 0; t0 < T; t0 += BR) {
+      Object.assign(block, { g, t0, n: Math.min(BR, T - t0) });
+      for (let r = 0; r < block.n; r++) {
+        const row = block.rows[r];
+        row.r = g * T + t0 + r;
+        row.i = S - T + t0 + r;
+        row.keepOff = Math.floor(g / heads) * S;
+        row.slope = mask.slopes ? mask.slopes[g % heads] : 0;
+        visibleSpans(row, S, mask);
+        row.c = mask.scale * lognFactor(row, mask);
+      }
+      visit(block);
+    }
+  }
+}
+
+/** Does some row of the block see a key in [j0, j1) (before padding)? */
+function tileSeen(block: Block, j0: number, j1: number): boolean {
+  for (let r = 0; r < block.n; r++) {
+    const { spans, count } = block.rows[r];
+    for (let s = 0; s < count; s++) if (spans[2 * s] < j1 && spans[2 * s + 1] > j0) return true;
+  }
+  return false;
+}
+
+/** Visit the key tiles [j0, j1) of BC keys that some row of the block sees. */
+function forEachTile(block: Block, S: number, visit: (j0: number, j1: number) => void): void {
+  for (let j0 = 0; j0 < S; j0 += BC) {
+    const j1 = Math.min(j0 + BC, S);
+    if (tileSeen(block, j0, j1)) visit(j0, j1);
+  }
+}
+
+/** Does row see key j (its spans, then the padding)? */
+function sees(row: Row, j: number, keep: TypedArray | null): boolean {
+  for (let s = 0; s < row.count; s++)
+    if (j >= row.spans[2 * s] && j < row.spans[2 * s + 1])
+      return !keep || keep[row.keepOff + j] !== 0;
+  return false;
+}
+
+/** out (m × n, doubles) = op(a)·op(b), a (m × kk) or its transpose, through the matmul panels. */
+function product(
+  kernel: PanelKernel,
+  a: TypedArray,
+  b: TypedArray,
+  [m, kk, n]: [number, number, number],
+  [transA, transB]: [boolean, boolean],
+  out: Float64Array,
+): void {
+  const aShape = transA ? [kk, m] : [m, kk],
+    bShape = transB ? [n, kk] : [kk, n];
+  matmulBlock({ a, b, aShape, bShape, transA, transB, outShape: [m, n] }, out, 0, m, 0, n, kernel);
+}
+
+/**
+ * The block's scores against keys j0 … j1 − 1 into s (n × nc): c_i·q_i·k_j − slope·|i − j|, −∞
+ * for a key the row does not see.
+ */
+function scores(
+  q: TypedArray,
+  k: TypedArray,
+  dims: FusedAttentionDims,
+  mask: FusedAttentionMask,
+  block: Block,
+  [j0, j1]: [number, number],
+  kernel: PanelKernel,
+  s: Float64Array,
+): void {
+  const { S, d } = dims;
+  const nc = j1 - j0,
+    q0 = block.rows[0].r * d,
+    k0 = (block.g * S + j0) * d;
+  product(
+    kernel,
+    q.subarray(q0, q0 + block.n * d),
+    k.subarray(k0, k0 + nc * d),
+    [block.n, d, nc],
+    [false, true],
+    s,
+  );
+  for (let r = 0; r < block.n; r++) {
+    const row = block.rows[r];
+    for (let j = j0; j < j1; j++) {
+      const at = r * nc + j - j0;
+      s[at] = sees(row, j, mask.keep) ? row.c * s[at] - row.slope * Math.abs(row.i - j) : -Infinity;
     }
   }
 }
 
 /**
- * Scores s_j of keys j0 … j1 − 1 for the scaled query qs (c_i·q_i) into out[0 …]: −∞ for a padded
- * key. Returns the tile's max.
+ * The forward kernel with its tile products on `panels()`'s panel kernel: y (batch, heads, T, dv)
+ * in v's dtype and the row log-sum-exp; q, k, v contiguous.
  */
-function scoreTile(
-  qs: Float64Array,
-  k: TypedArray,
-  kOff: number,
-  j0: number,
-  j1: number,
-  row: Row,
-  keep: TypedArray | null,
-  out: Float64Array,
-): number {
-  const d = qs.length;
-  let max = -Infinity;
-  for (let j = j0; j < j1; j++) {
-    let s = -Infinity;
-    if (!keep || keep[row.keepOff + j] !== 0) {
-      const kj = kOff + j * d;
-      s = -row.slope * Math.abs(row.i - j);
-      for (let a = 0; a < d; a++) s += qs[a] * k[kj + a];
-    }
-    out[j - j0] = s;
-    if (s > max) max = s;
-  }
-  return max;
-}
+export const fusedAttentionOn =
+  (panels: () => PanelKernel): Kernel<'fusedAttention'> =>
+  (q, k, v, dims, mask) => {
+    const y = allocate(dtypeOf(v), dims.batch * dims.heads * dims.T * dims.dv);
+    const lse = new Float64Array(dims.batch * dims.heads * dims.T);
+    fusedAttentionInto(q, k, v, dims, mask, [0, dims.batch * dims.heads], y, lse, panels());
+    return { y, lse };
+  };
 
-/** qs = c·q_r, the row's query scaled, in doubles. */
-function scaledQuery(q: TypedArray, row: Row, qs: Float64Array): void {
-  const d = qs.length,
-    off = row.r * d;
-  for (let a = 0; a < d; a++) qs[a] = row.c * q[off + a];
-}
+/** The reference: products in TypeScript. */
+export const fusedAttention = fusedAttentionOn(() => tsPanelKernel);
 
-/** All groups at once: the kernels' groups from 0 to batch·heads. */
-const allGroups = (dims: FusedAttentionDims): [number, number] => [0, dims.batch * dims.heads];
-
-/** y (batch, heads, T, dv) in v's dtype and the row log-sum-exp; q, k, v contiguous. */
-export const fusedAttention: Kernel<'fusedAttention'> = (q, k, v, dims, mask) => {
-  const y = allocate(dtypeOf(v), dims.batch * dims.heads * dims.T * dims.dv);
-  const lse = new Float64Array(dims.batch * dims.heads * dims.T);
-  fusedAttentionInto(q, k, v, dims, mask, allGroups(dims), y, lse);
-  return { y, lse };
-};
-
-/** The forward on groups [g0, g1), written into their rows of y and lse (the threads' chunks). */
+/**
+ * The forward on groups [g0, g1), written into their rows of y and lse (the threads' chunks), the
+ * tile products through `kernel` (the threaded backend passes the SIMD one: the same sums).
+ */
 export function fusedAttentionInto(
   q: TypedArray,
   k: TypedArray,
@@ -158,63 +222,65 @@ export function fusedAttentionInto(
   groups: [number, number],
   y: TypedArray,
   lse: Float64Array,
+  kernel: PanelKernel = tsPanelKernel,
 ): void {
-  const { S, d, dv } = dims;
-  const qs = new Float64Array(d),
-    acc = new Float64Array(dv),
-    tile = new Float64Array(TILE);
-  forEachRow(dims, mask, groups, (row) => {
-    scaledQuery(q, row, qs);
-    const kOff = row.g * S * d,
-      vOff = row.g * S * dv;
-    let m = -Infinity,
-      l = 0;
+  const { S, dv } = dims;
+  const s = scratch('fused s', BR * BC),
+    pv = scratch('fused pv', BR * dv);
+  const max = new Float64Array(BR),
+    sum = new Float64Array(BR),
+    acc = new Float64Array(BR * dv);
+  forEachBlock(dims, mask, groups, (block) => {
+    max.fill(-Infinity);
+    sum.fill(0);
     acc.fill(0);
-    for (let s = 0; s < row.count; s++) {
-      const hi = row.spans[2 * s + 1];
-      for (let j0 = row.spans[2 * s]; j0 < hi; j0 += TILE) {
-        const j1 = Math.min(j0 + TILE, hi);
-        const max = scoreTile(qs, k, kOff, j0, j1, row, mask.keep, tile);
-        if (max > m) {
-          const rescale = Math.exp(m - max); // 0 on the first visible tile (m = −∞)
-          l *= rescale;
-          for (let c = 0; c < dv; c++) acc[c] *= rescale;
-          m = max;
+    forEachTile(block, S, (j0, j1) => {
+      const nc = j1 - j0;
+      scores(q, k, dims, mask, block, [j0, j1], kernel, s);
+      // one online-softmax step a row: rescale to the new max, s becomes p = e^(s − max)
+      for (let r = 0; r < block.n; r++) {
+        let m = max[r];
+        for (let j = 0; j < nc; j++) m = Math.max(m, s[r * nc + j]);
+        if (m > max[r]) {
+          const rescale = Math.exp(max[r] - m); // 0 on the first keys the row sees (max = −∞)
+          sum[r] *= rescale;
+          for (let c = 0; c < dv; c++) acc[r * dv + c] *= rescale;
+          max[r] = m;
         }
-        if (m === -Infinity) continue; // only padded keys so far
-        for (let j = j0; j < j1; j++) {
-          const p = Math.exp(tile[j - j0] - m);
-          if (p === 0) continue;
-          l += p;
-          const vj = vOff + j * dv;
-          for (let c = 0; c < dv; c++) acc[c] += p * v[vj + c];
+        for (let j = 0; j < nc; j++) {
+          const p = m === -Infinity ? 0 : Math.exp(s[r * nc + j] - m);
+          s[r * nc + j] = p;
+          sum[r] += p;
         }
       }
+      const v0 = (block.g * S + j0) * dv;
+      product(kernel, s, v.subarray(v0, v0 + nc * dv), [block.n, nc, dv], [false, false], pv);
+      for (let e = 0; e < block.n * dv; e++) acc[e] += pv[e];
+    });
+    for (let r = 0; r < block.n; r++) {
+      const { r: at } = block.rows[r];
+      lse[at] = sum[r] > 0 ? max[r] + Math.log(sum[r]) : -Infinity;
+      for (let c = 0; c < dv; c++) y[at * dv + c] = sum[r] > 0 ? acc[r * dv + c] / sum[r] : 0; // y may be reused memory
     }
-    lse[row.r] = l > 0 ? m + Math.log(l) : -Infinity;
-    for (let c = 0; c < dv; c++) y[row.r * dv + c] = l > 0 ? acc[c] / l : 0; // y may be reused memory
   });
 }
 
-/** Gradients of q, k, v from dy and the forward's y and lse (both per row). */
-export const fusedAttentionBackward: Kernel<'fusedAttentionBackward'> = (
-  dy,
-  q,
-  k,
-  v,
-  y,
-  lse,
-  dims,
-  mask,
-) => {
-  const grads = {
-    dq: allocate(dtypeOf(q), q.length),
-    dk: allocate(dtypeOf(k), k.length),
-    dv: allocate(dtypeOf(v), v.length),
+/** The backward kernel on `panels()`: gradients of q, k, v from dy, the forward's y and lse. */
+export const fusedAttentionBackwardOn =
+  (panels: () => PanelKernel): Kernel<'fusedAttentionBackward'> =>
+  (dy, q, k, v, y, lse, dims, mask) => {
+    const grads = {
+      dq: allocate(dtypeOf(q), q.length),
+      dk: allocate(dtypeOf(k), k.length),
+      dv: allocate(dtypeOf(v), v.length),
+    };
+    const groups: [number, number] = [0, dims.batch * dims.heads];
+    fusedAttentionBackwardInto(dy, q, k, v, y, lse, dims, mask, groups, grads, panels());
+    return grads;
   };
-  fusedAttentionBackwardInto(dy, q, k, v, y, lse, dims, mask, allGroups(dims), grads);
-  return grads;
-};
+
+/** The reference: products in TypeScript. */
+export const fusedAttentionBackward = fusedAttentionBackwardOn(() => tsPanelKernel);
 
 /** The backward on groups [g0, g1), written into their rows of dq, dk, dv. */
 export function fusedAttentionBackwardInto(
@@ -228,55 +294,53 @@ export function fusedAttentionBackwardInto(
   mask: FusedAttentionMask,
   groups: [number, number],
   { dq, dk, dv: dvOut }: FusedAttentionGrads,
+  kernel: PanelKernel = tsPanelKernel,
 ): void {
   const { T, S, d, dv } = dims;
+  const p = scratch('fused s', BR * BC),
+    dp = scratch('fused dp', BR * BC),
+    part = scratch('fused part', Math.max(BR, BC) * Math.max(d, dv));
   const dkAcc = new Float64Array(S * d),
-    dvAcc = new Float64Array(S * dv); // one group's dk, dv in doubles
-  const qs = new Float64Array(d),
-    dqRow = new Float64Array(d),
-    tile = new Float64Array(TILE);
-  // the group's dk, dv out of the accumulators (called when its last row is done)
-  const flush = (g: number) => {
-    dk.set(dkAcc, g * S * d);
-    dvOut.set(dvAcc, g * S * dv);
-    dkAcc.fill(0);
-    dvAcc.fill(0);
-  };
-  forEachRow(dims, mask, groups, (row) => {
-    const L = lse[row.r];
-    const kOff = row.g * S * d,
-      vOff = row.g * S * dv,
-      yOff = row.r * dv;
-    if (L !== -Infinity) {
-      scaledQuery(q, row, qs);
-      let D = 0; // D_i = dy_i · y_i
-      for (let c = 0; c < dv; c++) D += dy[yOff + c] * y[yOff + c];
-      dqRow.fill(0);
-      for (let s = 0; s < row.count; s++) {
-        const hi = row.spans[2 * s + 1];
-        for (let j0 = row.spans[2 * s]; j0 < hi; j0 += TILE) {
-          const j1 = Math.min(j0 + TILE, hi);
-          scoreTile(qs, k, kOff, j0, j1, row, mask.keep, tile);
-          for (let j = j0; j < j1; j++) {
-            const p = Math.exp(tile[j - j0] - L);
-            if (p === 0) continue;
-            const vj = vOff + j * dv,
-              kj = kOff + j * d;
-            let dp = 0;
-            for (let c = 0; c < dv; c++) {
-              dp += dy[yOff + c] * v[vj + c];
-              dvAcc[j * dv + c] += p * dy[yOff + c];
-            }
-            const ds = p * (dp - D);
-            for (let a = 0; a < d; a++) {
-              dqRow[a] += ds * k[kj + a];
-              dkAcc[j * d + a] += ds * qs[a];
-            }
-          }
-        }
+    dvAcc = new Float64Array(S * dv), // one group's dk, dv
+    dqAcc = new Float64Array(BR * d),
+    D = new Float64Array(BR); // D_i = dy_i · y_i
+  forEachBlock(dims, mask, groups, (block) => {
+    const { n, g } = block;
+    const r0 = block.rows[0].r;
+    const [qb, dyb] = [q.subarray(r0 * d, (r0 + n) * d), dy.subarray(r0 * dv, (r0 + n) * dv)];
+    dqAcc.fill(0);
+    for (let r = 0; r < n; r++) {
+      D[r] = 0;
+      for (let c = 0; c < dv; c++) D[r] += dy[(r0 + r) * dv + c] * y[(r0 + r) * dv + c];
+    }
+    forEachTile(block, S, (j0, j1) => {
+      const nc = j1 - j0;
+      const [k0, v0] = [(g * S + j0) * d, (g * S + j0) * dv];
+      const [kb, vb] = [k.subarray(k0, k0 + nc * d), v.subarray(v0, v0 + nc * dv)];
+      scores(q, k, dims, mask, block, [j0, j1], kernel, p);
+      for (let r = 0; r < n; r++) {
+        const L = lse[r0 + r];
+        for (let j = 0; j < nc; j++)
+          p[r * nc + j] = L === -Infinity ? 0 : Math.exp(p[r * nc + j] - L);
       }
-      for (let a = 0; a < d; a++) dq[row.r * d + a] = row.c * dqRow[a];
-    } else dq.fill(0, row.r * d, (row.r + 1) * d); // a row with no keys (dq may be reused memory)
-    if ((row.r + 1) % T === 0) flush(row.g);
+      product(kernel, p, dyb, [nc, n, dv], [true, false], part); // dv_j += Σ_i p_ij dy_i
+      for (let e = 0; e < nc * dv; e++) dvAcc[j0 * dv + e] += part[e];
+      product(kernel, dyb, vb, [n, dv, nc], [false, true], dp); // dy_i · v_j
+      for (let r = 0; r < n; r++) {
+        const c = block.rows[r].c;
+        for (let j = 0; j < nc; j++) p[r * nc + j] = c * p[r * nc + j] * (dp[r * nc + j] - D[r]); // c·ds
+      }
+      product(kernel, p, kb, [n, nc, d], [false, false], part); // dq_i += Σ_j c ds_ij k_j
+      for (let e = 0; e < n * d; e++) dqAcc[e] += part[e];
+      product(kernel, p, qb, [nc, n, d], [true, false], part); // dk_j += Σ_i c ds_ij q_i
+      for (let e = 0; e < nc * d; e++) dkAcc[j0 * d + e] += part[e];
+    });
+    dq.set(dqAcc.subarray(0, n * d), r0 * d); // every row, zeros for one with no keys
+    if (block.t0 + n === T) {
+      dk.set(dkAcc, g * S * d);
+      dvOut.set(dvAcc, g * S * dv);
+      dkAcc.fill(0);
+      dvAcc.fill(0);
+    }
   });
 }

@@ -1,15 +1,17 @@
 // Fused attention on the pool: whole (batch, head) groups a chunk, each chunk running the CPU
-// kernel's own loop (../cpu/fused-attention.ts) on its groups, so the result is bitwise the CPU
-// backend's. The pool's arena holds one dtype, and the kernels return more than one array (y and
-// the row log-sum-exp; dq, dk, dv), some in doubles: so operands travel as float64 (exact for
-// float32 input, and the kernel computes in doubles anyway), the outputs sit end to end in one
-// float64 output, and `result` casts them back (y rounds to float32 once, as the CPU kernel's
-// store does). Read next: ../threads.ts (the splits table this extends).
+// kernel's own code (../cpu/fused-attention.ts) on its groups with the tile products in
+// WebAssembly SIMD (the same sums in the same order), so the result is bitwise the CPU backend's.
+// The pool's arena holds one dtype, and the kernels return more than one array (y and the row
+// log-sum-exp; dq, dk, dv), some in doubles: so operands travel as float64 (exact for float32
+// input, and the kernel computes in doubles anyway), the outputs sit end to end in one float64
+// output, and `result` casts them back (y rounds to float32 once, as the CPU kernel's store does).
+// Read next: ../threads.ts (the splits table this extends).
 
 import { castArray, dtypeOf, type TypedArray } from '../../dtype.ts';
 import type { FusedAttentionDims, FusedAttentionMask } from '../backend.ts';
 import { fusedAttentionBackwardInto, fusedAttentionInto } from '../cpu/fused-attention.ts';
 import type { Split } from '../threads.ts';
+import { fastPanelKernel } from '../wasm/matmul-kernel.ts';
 
 // Multiply-adds of the scores alone (groups · T · S · d) from which a call splits: as matmul's
 // MIN_WORK, a job costs ~0.1 ms and this is ~0.5 ms of work on one thread.
@@ -57,8 +59,9 @@ export const fusedAttentionSplits = {
       const rows = groupsOf(params.dims) * params.dims.T;
       const y = out.subarray(0, rows * params.dims.dv),
         lse = out.subarray(rows * params.dims.dv) as Float64Array;
+      const kernel = fastPanelKernel(); // the tile products in WebAssembly SIMD, the same sums
       return (g) =>
-        fusedAttentionInto(ops[0], ops[1], ops[2], params.dims, mask, [g, g + 1], y, lse);
+        fusedAttentionInto(ops[0], ops[1], ops[2], params.dims, mask, [g, g + 1], y, lse, kernel);
     },
     result: (out, _q, _k, v, dims) => {
       const yLength = groupsOf(dims) * dims.T * dims.dv;
@@ -81,6 +84,7 @@ export const fusedAttentionSplits = {
         dk: out.subarray(nq, nq + nk),
         dv: out.subarray(nq + nk),
       };
+      const kernel = fastPanelKernel();
       return (g) =>
         fusedAttentionBackwardInto(
           dy,
@@ -93,6 +97,7 @@ export const fusedAttentionSplits = {
           mask,
           [g, g + 1],
           grads,
+          kernel,
         );
     },
     result: (out, _dy, q, k, v) => {
