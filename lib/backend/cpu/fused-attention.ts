@@ -186,11 +186,26 @@ function scores(
   );
   for (let r = 0; r < block.n; r++) {
     const row = block.rows[r];
+    const { c, slope, i } = row;
+    if (!mask.keep && seesAll(row, j0, j1)) {
+      // the usual tile: every key visible (no per-key test), and without ALiBi only the scale
+      if (slope === 0) for (let at = r * nc; at < (r + 1) * nc; at++) s[at] *= c;
+      else
+        for (let j = j0, at = r * nc; j < j1; j++, at++)
+          s[at] = c * s[at] - slope * Math.abs(i - j);
+      continue;
+    }
     for (let j = j0; j < j1; j++) {
       const at = r * nc + j - j0;
-      s[at] = sees(row, j, mask.keep) ? row.c * s[at] - row.slope * Math.abs(row.i - j) : -Infinity;
+      s[at] = sees(row, j, mask.keep) ? c * s[at] - slope * Math.abs(i - j) : -Infinity;
     }
   }
+}
+
+/** Is [j0, j1) inside one of the row's spans? */
+function seesAll({ spans, count }: Row, j0: number, j1: number): boolean {
+  for (let s = 0; s < count; s++) if (spans[2 * s] <= j0 && j1 <= spans[2 * s + 1]) return true;
+  return false;
 }
 
 /**
