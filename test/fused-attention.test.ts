@@ -1,10 +1,11 @@
 // Fused softmax attention (lib/ops/fused-attention.ts, lib/backend/cpu/fused-attention.ts) against
 // the unfused composite (matmul, + bias and mask, softmax, matmul) in float64 on odd shapes: n = 1,
-// lengths across and off the 64-key tile, a KV-cache offset (T < S), batches, heads, causal or not,
-// key padding (a fully padded batch row too), windows with sinks, ALiBi, log-n; outputs and the
-// gradients of q, k, v, and finite differences. Then MultiHeadAttention with setFusedAttention on
-// against off for every position scheme it takes (KERPLE and T5 stay unfused), and memory: the
-// fused forward + backward allocates O(n), not the n × n matrix.
+// lengths across and off the 64-query blocks and 128-key tiles, a KV-cache offset (T < S),
+// batches, heads, causal or not, key padding (a fully padded batch row too), windows with sinks,
+// ALiBi, log-n; outputs and the gradients of q, k, v, and finite differences. Then
+// MultiHeadAttention with setFusedAttention on against off for every position scheme it takes
+// (KERPLE and T5 stay unfused), cpu-threads bitwise the CPU kernels, and memory: the fused forward
+// + backward allocates O(n), not the n × n matrix.
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -113,6 +114,16 @@ const cases: Case[] = [
     name: 'causal window 5 + 2 sinks, n 80',
     shape: [1, 2, 80, 80, 4, 2],
     options: () => ({ causal: true, window: 5, sinks: 2 }),
+  },
+  {
+    name: 'causal window 10 + 3 sinks, n 300 (key tiles no row of a block sees are skipped)',
+    shape: [1, 2, 300, 300, 4, 3],
+    options: () => ({ causal: true, window: 10, sinks: 3 }),
+  },
+  {
+    name: 'bidirectional window 20, T 70 < S 260, padding',
+    shape: [2, 1, 70, 260, 3, 2],
+    options: (B, S) => ({ window: 20, keep: padding(B, S) }),
   },
   {
     name: 'bidirectional window 3, no sinks, padding',
