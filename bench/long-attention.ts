@@ -92,7 +92,8 @@ export function longAttention(impl: string, only: RegExp | null = null) {
       const cost = mixerCost(mixer(c.n), c.n, SHAPE);
       rows.push({ case: c.name, impl, ...cost, timer: 'loop' });
       process.stdout.write(
-        `  ${c.name.padEnd(26)} ${impl.padEnd(12)} ${fmtMs(cost.msMedian).padStart(8)} ms  peak ${cost.peakMiB.toFixed(1)} MiB\n`,
+        `  ${c.name.padEnd(26)} ${impl.padEnd(12)} ${fmtMs(cost.msMedian).padStart(8)} ms  ` +
+          `peak ${cost.peakMiB.toFixed(1)} MiB\n`,
       );
     } finally {
       setFusedAttention(false);

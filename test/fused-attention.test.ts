@@ -67,7 +67,8 @@ function scoreTerms(B: number, nh: number, T: number, S: number, o: FusedAttenti
 function reference(q: Tensor, k: Tensor, v: Tensor, o: FusedAttentionOptions): Tensor {
   const [B, nh, T, d] = q.shape;
   const { bias, kappa } = scoreTerms(B, nh, T, k.shape[2], o);
-  const scores = q.matmul(k.transpose(-2, -1)).mul((o.scale ?? 1 / Math.sqrt(d)) as number); // (B, nh, T, S)
+  const scale = o.scale ?? 1 / Math.sqrt(d);
+  const scores = q.matmul(k.transpose(-2, -1)).mul(scale); // (B, nh, T, S)
   return scores.mul(kappa).add(bias).softmax(-1).matmul(v); // (B, nh, T, dv)
 }
 
@@ -181,7 +182,7 @@ for (const c of cases) {
   });
 }
 
-test('fused attention gradchecks against finite differences (causal, padding, ALiBi, window)', () => {
+test('fused attention: finite differences (causal, padding, ALiBi, window)', () => {
   manualSeed(4);
   const keep = padding(2, 6);
   const options = { causal: true, keep, slopes: [0.5, 0.1], window: 3, sinks: 1 };
@@ -304,7 +305,7 @@ test('KERPLE and T5 biases stay on the unfused path (the same bits with the swit
   }
 });
 
-test('cpu-threads (SIMD tile products; split over (batch, head) groups on 2 threads): bitwise the CPU kernels', () => {
+test('cpu-threads (SIMD tiles; split over groups on 2 threads) is bitwise the CPU kernels', () => {
   manualSeed(9);
   const [B, nh, T, S, d, dv] = [2, 3, 130, 200, 28, 5]; // 6 groups, ≥ 2^22 score multiply-adds
   const keep = padding(B, S);
@@ -366,7 +367,7 @@ function fusedBytes(n: number): number {
   return used;
 }
 
-test('memory grows linearly: fused causal forward + backward at n = 2048 holds no n × n matrix', () => {
+test('memory grows linearly: fused causal fwd + bwd at n = 2048 holds no n × n matrix', () => {
   const runs = [0, 1].map(() => [fusedBytes(1024), fusedBytes(2048)]);
   const [small, large] = [0, 1].map((i) => Math.max(...runs.map((r) => r[i])));
   const square = 2048 * 2048 * 4; // one n × n float32 matrix: 16 MiB

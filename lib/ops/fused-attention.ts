@@ -68,7 +68,7 @@ function dimsOf(q: Tensor, k: Tensor, v: Tensor): FusedAttentionDims {
     k.shape[2] >= 1;
   if (!ok)
     throw new Error(
-      `fusedAttention: expected q (B, nh, T, d), k (B, nh, S, d), v (B, nh, S, dv) with T, S ≥ 1, ` +
+      `fusedAttention: expected q (B, nh, T, d), k (B, nh, S, d), v (B, nh, S, dv), T, S ≥ 1, ` +
         `got q ${fmt(q.shape)}, k ${fmt(k.shape)}, v ${fmt(v.shape)}`,
     );
   checkSameDtype('fusedAttention', q, k);

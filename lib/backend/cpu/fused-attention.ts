@@ -274,8 +274,9 @@ export function fusedAttentionInto(
     });
     for (let r = 0; r < block.n; r++) {
       const { r: at } = block.rows[r];
-      lse[at] = sum[r] > 0 ? max[r] + Math.log(sum[r]) : -Infinity;
-      for (let c = 0; c < dv; c++) y[at * dv + c] = sum[r] > 0 ? acc[r * dv + c] / sum[r] : 0; // y may be reused memory
+      const l = sum[r]; // 0: the row sees no key, y = 0 (y may be reused memory: always written)
+      lse[at] = l > 0 ? max[r] + Math.log(l) : -Infinity;
+      for (let c = 0; c < dv; c++) y[at * dv + c] = l > 0 ? acc[r * dv + c] / l : 0;
     }
   });
 }
@@ -343,7 +344,8 @@ export function fusedAttentionBackwardInto(
       product(kernel, dyb, vb, [n, dv, nc], [false, true], dp); // dy_i · v_j
       for (let r = 0; r < n; r++) {
         const c = block.rows[r].c;
-        for (let j = 0; j < nc; j++) p[r * nc + j] = c * p[r * nc + j] * (dp[r * nc + j] - D[r]); // c·ds
+        // p becomes c·ds = c·p ⊙ (dy·v − D)
+        for (let j = 0; j < nc; j++) p[r * nc + j] = c * p[r * nc + j] * (dp[r * nc + j] - D[r]);
       }
       product(kernel, p, kb, [n, nc, d], [false, false], part); // dq_i += Σ_j c ds_ij k_j
       for (let e = 0; e < n * d; e++) dqAcc[e] += part[e];
