@@ -109,7 +109,10 @@ worker.addEventListener('message', (event: MessageEvent<FromWorker>) => {
   }
   if (m.type === 'step') {
     losses.push([m.step, m.loss]);
-    const gpu = m.gpuRuns + m.cpuFallbacks > 0 ? `, gpu kernels ${m.gpuRuns}` : '';
+    const gpu =
+      m.gpuRuns + m.cpuFallbacks > 0
+        ? `, gpu.js kernels ${m.gpuRuns}, below its size thresholds on the CPU ${m.cpuFallbacks}`
+        : '';
     const line = `step ${m.step}  loss ${m.loss.toFixed(4)}  ${m.ms.toFixed(1)} ms/step${gpu}`;
     show('stats', line);
     drawCurve();
