@@ -130,7 +130,7 @@ function sweepSvg(
     ];
   });
   const ruleLine: Series = {
-    name: 'the rule’s cut rate',
+    name: 'the rule’s rate',
     points: [
       [rule, 0],
       [rule, 1],
@@ -251,12 +251,7 @@ export async function runSegment(argv: string[], useBackend: (name: unknown) => 
   console.log(row('every character a word', scoreCuts(everyCharacter, goldCuts)));
   if (flags.sweep !== undefined) {
     const title = `segmentation F1 against the cut rate: ${String(flags.score).split('/').pop()}`;
-    const svg = sweepSvg(
-      title,
-      { 'perturbed masking': scores, 'bigram PMI': pmi },
-      goldCuts,
-      ours.cutRate,
-    );
+    const svg = sweepSvg(title, { masking: scores, PMI: pmi }, goldCuts, ours.cutRate);
     writeFileAtomic(String(flags.sweep), svg);
   }
 }
