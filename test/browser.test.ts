@@ -4,8 +4,9 @@
 // head, and a downloaded checkpoint reloads to the same logits (and Node reads the same bytes);
 // gpu.js on WebGL (SwiftShader, a CPU renderer, in headless mode) matches the TypeScript kernels.
 // A screenshot of the playground lands in test/results/ (git-ignored). Without Chromium every case
-// is a counted skip: `apt-get install -y chromium` (or ATTNGRAD_CHROMIUM=/path/to/chrome). And
-// `attngrad serve`, which needs no browser: listening within 5 s, the isolation headers, GET, HEAD.
+// is a counted skip: `apt-get install -y chromium` (or ATTNGRAD_CHROMIUM=/path/to/chrome). Without
+// a browser: checkpoint bytes equal the file saveCheckpoint writes, and `attngrad serve` listens
+// within 5 s and answers GET and HEAD with the isolation headers.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,8 +19,9 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { staticServer } from '../cli/serve.ts';
 import { buildWeb } from '../web/build.ts';
-import { Session, type Settings } from '../web/session.ts';
-import { checkpointBytesConfig } from '../nn/portable.ts';
+import { defaultSettings, Session, type Settings } from '../web/session.ts';
+import { checkpointBytes, checkpointBytesConfig } from '../nn/portable.ts';
+import { saveCheckpoint } from '../nn/checkpoint.ts';
 
 const results = join(dirname(fileURLToPath(import.meta.url)), 'results');
 const STEPS = 100;
@@ -138,6 +140,10 @@ it('a downloaded checkpoint reloads to the same logits, and Node reads the same 
   const node = Array.from(inNode.logits(input));
   const worst = Math.max(...node.map((v, i) => Math.abs(v - before[i])));
   assert.ok(worst <= 1e-5, `Node's logits from the same file differ by ${worst}`);
+  assert.ok(
+    Buffer.from(inNode.save()).equals(bytes),
+    'Node saves the same state to the same bytes',
+  );
   assert.equal(consoleErrors, []);
 });
 
@@ -151,6 +157,18 @@ it('gpu.js on WebGL matches the TypeScript kernels within float32 tolerance', as
   assert.ok(reply.rows.length >= 8);
   for (const row of reply.rows) assert.ok(row.ok, `${row.kernel} ${row.shape}: ${row.error}`);
   assert.equal(consoleErrors, []);
+});
+
+test('checkpoint bytes are the bytes saveCheckpoint writes to a file', () => {
+  const run = new Session({ ...defaultSettings, layers: 1 });
+  run.trainStep();
+  const file = join(mkdtempSync(join(tmpdir(), 'attngrad-bytes-')), 'model.safetensors');
+  const { model, step, settings } = run;
+  saveCheckpoint(file, { model, step, config: { settings } });
+  assert.ok(
+    Buffer.from(checkpointBytes({ model, step, config: { settings } })).equals(readFileSync(file)),
+  );
+  rmSync(dirname(file), { recursive: true, force: true });
 });
 
 test('attngrad serve listens within 5 s, builds, and answers GET and HEAD cross-origin isolated', async () => {
