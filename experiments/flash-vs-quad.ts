@@ -7,9 +7,9 @@
 //   transformer  L/2 softmax blocks, the FFN width counted so the parameters match gau's
 // Metrics (x = n): loss (nats/char on fixed validation windows of 512 after training), s-per-step
 // (the median wall time of a training step: forward, backward, update), parameters; train-loss
-// (x = step) the curves. The article: FLASH-Quad's
-// quality at least matches the Transformer's; FLASH about matches FLASH-Quad and is faster, the
-// more so the longer n. Read next: gau-warmup.ts (matchedTransformer), training.ts.
+// (x = step) the curves. The article: FLASH-Quad's quality at least matches the Transformer's;
+// FLASH about matches FLASH-Quad and is faster, the more so the longer n. Read next:
+// gau-warmup.ts (matchedTransformer), training.ts.
 
 import { manualSeed, noGrad } from '../lib/index.ts';
 import { CharDataset, corpusPath, stepSeed, textStream } from '../data/index.ts';

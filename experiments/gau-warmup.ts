@@ -9,13 +9,14 @@
 //   transformer-warmup-L<L>  the same with a linear warmup over the first third of the steps
 // Metrics: final-loss (the mean training loss over the last 10 steps; every batch is new) and
 // diverged (1 when final-loss is not finite or above the unigram entropy of the text: the model
-// learnt nothing a character count does not know); loss-L<L>, the curves (10-step means). --full
-// adds depth 48 and max-lr: the largest rate of a small grid at which the arm does not diverge
-// (0 when none). Read next: flash-vs-quad.ts (B3), training.ts.
+// learnt nothing a character count does not know); loss-L<L>, the curves (about 15 points, each
+// the mean loss of the steps since the one before: 10 steps by default). --full adds depth 48 and
+// max-lr: the largest rate of a small grid at which the arm does not diverge (0 when none).
+// Read next: flash-vs-quad.ts (B3), training.ts.
 
 import { manualSeed } from '../lib/index.ts';
-import { CharDataset, corpusPath, stepSeed, textStream, type BatchStream } from '../data/index.ts';
-import type { TextBatch } from '../data/index.ts';
+import { CharDataset, corpusPath, stepSeed, textStream } from '../data/index.ts';
+import type { BatchStream, TextBatch } from '../data/index.ts';
 import { TransformerLM, type TransformerConfig } from '../models/index.ts';
 import { rowMaker } from './experiment.ts';
 import type { Experiment, ExperimentPart, PartContext, PlotSpec, Row } from './experiment.ts';
