@@ -136,7 +136,8 @@ function encodeLines(
     const ids = words.map((w) => {
       const char = config.task === 'pcfg' ? pcfgWordChar(w) : w;
       if (char === null || Array.from(char).length !== 1 || !data.chars.includes(char)) {
-        throw new UsageError(`${where}: '${w}' is not a token of the model's vocabulary`);
+        const hint = config.task === 'pcfg' ? 'a word of data/pcfg.ts' : 'one character';
+        throw new UsageError(`${where}: '${w}' is not a token of the model's vocabulary (${hint})`);
       }
       return data.encode(char)[0];
     });

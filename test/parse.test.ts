@@ -240,7 +240,7 @@ test('attngrad pcfg and parse: trees of the input’s words, F1 beside the basel
   assert.is(bad.status, 2);
   assert.is(
     bad.stderr,
-    "attngrad: --input line 2: 'zebra' is not a token of the model's vocabulary\n",
+    "attngrad: --input line 2: 'zebra' is not a token of the model's vocabulary (a word of data/pcfg.ts)\n",
   );
 
   // the other errors, in process: each is one UsageError saying what is wrong where
