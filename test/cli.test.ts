@@ -199,7 +199,7 @@ test('--version; train --help grouped by topic with defaults', () => {
   assert.is(help.status, 0);
   const titles = [...help.stdout.matchAll(/^(\w+):$/gm)].map((m) => m[1]);
   assert.equal(titles, ['model', 'attention', 'data', 'optimisation', 'run']);
-  assert.match(help.stdout, /--steps +optimizer steps \[default: 700\]/);
+  assert.match(help.stdout, /--steps +optimizer steps \[default: 700; mlm on text: 1500\]/);
   assert.match(help.stdout, /attention:\n {2}--attention /);
 });
 

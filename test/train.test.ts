@@ -166,7 +166,7 @@ test('CLI: train --help lists the new flags with their defaults', () => {
     assert.ok(help.includes(flag), `${flag} missing from --help`);
   }
   assert.match(help, /--model .*\(seq2seq \| lm \| mlm\) \[default: seq2seq\]/);
-  assert.match(help, /\| recall1 \| even-pairs \| text\)/);
+  assert.match(help, /\| recall1 \| even-pairs \| text \| pcfg\)/);
   assert.match(help, /--pairs .*\[default: 4\]/);
   assert.match(help, /--logn-clamp .*\[default: true; the article: false\]/);
   const evalHelp = cli('eval', '--help').stdout;

@@ -18,7 +18,7 @@ import { fastPanelKernel } from '../wasm/matmul-kernel.ts';
 const MIN_WORK = 1 << 22;
 
 /** What every chunk needs: the sizes and the mask, its padding travelling as the last operand. */
-interface Params {
+export interface Params {
   dims: FusedAttentionDims;
   mask: Omit<FusedAttentionMask, 'keep'>;
   hasKeep: boolean;
