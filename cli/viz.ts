@@ -19,12 +19,10 @@ import {
   SEP,
   Seq2SeqTransformer,
   makeTask,
-  type Block,
   type Task,
   type TaskName,
   type Trace,
 } from '../models/index.ts';
-import type { AttentionProbe } from '../models/mixer.ts';
 import { heatmapGridSvg, type Heatmap } from '../report/heatmap.ts';
 import { helpText, parseFlags, UsageError, type FlagSpec } from './args.ts';
 import { lengthLimit } from './build.ts';
@@ -161,26 +159,6 @@ function rowsOf(weights: (Tensor | null)[], view: StackView, vocab: Vocabulary):
   });
 }
 
-/**
- * Run fn while every block's cross-attention leaves its weights in a probe of its own: runBlocks
- * probes only the token mixer, so the instance's forward is wrapped for the call and restored.
- */
-function withCrossProbes<T>(blocks: Block[], fn: () => T): [T, (Tensor | null)[]] {
-  const probes: AttentionProbe[] = blocks.map(() => ({ weights: null }));
-  blocks.forEach((block, i) => {
-    const cross = block.crossAttn;
-    if (!cross) return;
-    const own = cross.forward.bind(cross);
-    cross.forward = (x, options = {}) => own(x, { ...options, probe: probes[i] });
-  });
-  try {
-    return [fn(), probes.map((p) => p.weights)];
-  } finally {
-    for (const block of blocks)
-      if (block.crossAttn) Reflect.deleteProperty(block.crossAttn, 'forward');
-  }
-}
-
 const row = (ids: number[]) => tensor(new Int32Array(ids), { shape: [1, ids.length] });
 
 /** The longest input the model takes, checked (absolute position tables, synthesizers). */
@@ -216,10 +194,7 @@ export function attentionMaps(model: Model, vocab: Vocabulary, ids: number[], fl
       const src = row(ids);
       const [out] = model.generate(src, { srcKeep, bos: BOS, eos: EOS, maxLen: blockSize - 1 });
       const tgt = [BOS, ...out];
-      const items = model.decoder.items;
-      const [{ trace, encoderTrace }, cross] = withCrossProbes(items, () =>
-        model.forward(src, row(tgt), { srcKeep, inspect: true }),
-      );
+      const { trace, encoderTrace } = model.forward(src, row(tgt), { srcKeep, inspect: true });
       const enc = {
         stack: 'encoder',
         prefix: 'enc ',
@@ -237,7 +212,7 @@ export function attentionMaps(model: Model, vocab: Vocabulary, ids: number[], fl
         padded: false,
       };
       const crossView = { ...dec, kind: 'cross' as const, keys: ids, causal: false, padded };
-      const crossRows = rowsOf(cross, { ...crossView, distribution: true }, vocab);
+      const crossRows = rowsOf(trace!.crossAttention, { ...crossView, distribution: true }, vocab);
       const [encRows, decRows] = [selfRows(encoderTrace!, enc), selfRows(trace!, dec)];
       const decoder = decRows.length ? decRows.flatMap((r, i) => [r, crossRows[i]]) : crossRows;
       const maps = [...encRows, ...decoder];

@@ -60,6 +60,7 @@ export interface BlockOptions {
   state?: BlockState; // generation: what the mixers carry between steps
   inferenceWindow?: boolean;
   probe?: AttentionProbe; // introspection: the mixer's attention weights land here
+  crossProbe?: AttentionProbe; // introspection: the cross-attention's weights land here
 }
 
 /** A block's generation state: its mixer's, and its cross-attention's (the memory's keys). */
@@ -90,12 +91,25 @@ export class Block extends Module {
   }
 
   forward(x: Tensor, options: BlockOptions = {}): Tensor {
-    const { causal = false, keep = null, memory, state, inferenceWindow, probe } = options;
+    const {
+      causal = false,
+      keep = null,
+      memory,
+      state,
+      inferenceWindow,
+      probe,
+      crossProbe,
+    } = options;
     const self = { causal, keep, state: state?.self, inferenceWindow, probe };
     x = this.sub1.forward(x, (h) => this.selfAttn.forward(h, self)); // (B, T, C)
     const [cross, subCross] = [this.crossAttn, this.subCross];
     if (cross && subCross && memory) {
-      const attend = { memory, keep: options.memoryKeep, state: state?.cross ?? undefined };
+      const attend = {
+        memory,
+        keep: options.memoryKeep,
+        state: state?.cross ?? undefined,
+        probe: crossProbe,
+      };
       x = subCross.forward(x, (h) => cross.forward(h, attend)); // (B, T, C)
     }
     const [ffn, sub2] = [this.ffn, this.sub2];
@@ -130,6 +144,7 @@ export class DecoderLayer extends Block {
 export interface Trace {
   hidden: Tensor[]; // (B, T, C) after each block
   attention: (Tensor | null)[]; // (B, nh, T, S) weights of each block's mixer, null if it forms none
+  crossAttention: (Tensor | null)[]; // (B, nh, T, S) weights of each block's cross-attention, if any
 }
 
 /** x through the blocks in turn, block i with optionsOf(i); each block's insides into `trace`. */
@@ -140,9 +155,14 @@ export function runBlocks(
   trace?: Trace,
 ): Tensor {
   blocks.forEach((block, i) => {
-    const probe: AttentionProbe | undefined = trace && { weights: null };
-    x = block.forward(x, { ...optionsOf(i), probe }); // (B, T, C)
-    if (trace && probe) [trace.hidden[i], trace.attention[i]] = [x, probe.weights];
+    const [probe, crossProbe]: (AttentionProbe | undefined)[] = trace
+      ? [{ weights: null }, { weights: null }]
+      : [];
+    x = block.forward(x, { ...optionsOf(i), probe, crossProbe }); // (B, T, C)
+    if (trace && probe && crossProbe) {
+      [trace.hidden[i], trace.attention[i]] = [x, probe.weights];
+      trace.crossAttention[i] = crossProbe.weights;
+    }
   });
   return x;
 }

@@ -26,7 +26,7 @@ export interface ModelOutput {
 
 /** An empty trace when asked for one. */
 export const traceIf = (inspect: boolean | undefined): Trace | undefined =>
-  inspect ? { hidden: [], attention: [] } : undefined;
+  inspect ? { hidden: [], attention: [], crossAttention: [] } : undefined;
 
 /** Encoder-decoder Transformer; source and target share the vocabulary and the embedding. */
 export class Seq2SeqTransformer extends Module {
