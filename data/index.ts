@@ -12,6 +12,7 @@
 //   batches.ts         examples → padded tensors for a seq2seq model or a decoder-only LM
 //   stream.ts          the batch of training step s as a pure function of (data seed, s)
 //   length-windows.ts  fixed evaluation windows at several lengths, the same targets in each
+//   two-hop.ts         copy the first token to the last through an intermediate (sparse attention)
 //   pcfg.ts            a small PCFG with gold trees (unsupervised parsing)
 //   rng.ts             private streams of the global generator, so data never moves it
 //   word-language.ts   a generated word language with known word boundaries (segmentation)
@@ -27,6 +28,7 @@ export * from './repeated-text.ts';
 export * from './batches.ts';
 export * from './stream.ts';
 export * from './length-windows.ts';
+export * from './two-hop.ts';
 export * from './pcfg.ts';
 export { seedStream, withStream, stepSeed } from './rng.ts';
 export * from './word-language.ts';
