@@ -118,6 +118,9 @@ function sweepSvg(
   const fractions = Array.from({ length: 20 }, (_, k) => (k + 1) / 20);
   const series: Series[] = Object.entries(scores).flatMap(([name, s], k) => {
     const points = sweep(s, gold, fractions);
+    const best = points.reduce((a, b) => (b.word.f1 > a.word.f1 ? b : a));
+    const at = `cutting ${best.fraction.toFixed(2)} of the gaps`;
+    console.log(`sweep: ${name}'s best word F1 ${best.word.f1.toFixed(3)}, ${at} (reads the gold)`);
     const color = PALETTE[k];
     return [
       { name: `${name}: word F1`, points: points.map((p) => [p.fraction, p.word.f1]), color },
