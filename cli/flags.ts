@@ -25,7 +25,7 @@ export const trainFlags = {
     type: 'string',
     default: 'seq2seq',
     choices: ['seq2seq', 'lm', 'mlm'],
-    help: 'encoder-decoder, decoder-only, or encoder-only masked LM (mlm: --task text)',
+    help: 'encoder-decoder, decoder-only, or encoder-only masked LM (mlm: --task text or pcfg)',
   },
   task: {
     type: 'string',
