@@ -340,8 +340,8 @@ export const synthesizer: Experiment = {
     'fixed length, batch 32 (A3: 16), AdamW 3e-3, the same batches and initial draws for every ' +
     'arm. A1: reverse 16 of 10 symbols; A2: recall1, 8 pairs (keys from 16 symbols, 10 ' +
     'values); A3: Shakespeare char-LM at n = 64, dev bits/char on 16 batches of 32 validation ' +
-    'windows. Default: 7 arms × 200 steps (A2: 700), 256 held-out inputs (29 min 23 s on the 2 ' +
-    'cores shared with ~7 other jobs, 10.9 CPU-minutes: about 6–11 min alone); --full: 1000 ' +
+    'windows. Default: 7 arms × 200 steps (A2: 700), 256 held-out inputs (7 min 50 s measured on the ' +
+    'quiet 2-core machine); --full: 1000 ' +
     'steps (A2: 2000), 1000 inputs, the whole validation split, 3 seeds (about 4× the default a seed: 1.5–2.5 hours alone).',
   parts: [permutationPart, recallPart, lmPart],
 };
