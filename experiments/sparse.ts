@@ -399,8 +399,7 @@ export const sparse: Experiment = {
     'G3: two-hop copy at n 64 (10 values, 16 fillers), d 32, 2 heads, 1 and 2 layers, batch 32, ' +
     'window 7, rate 8, 256 held-out sequences; cost: one forward+backward, B 1, C 64, 4 heads, ' +
     'causal, n 256…16,384, local window 32, FLASH chunk 64. Default: 120 LM steps, 200 two-hop ' +
-    'steps (28 min 04 s measured on the 2 cores shared with ~7 other jobs, load 9–16; 8 min 39 s of ' +
-    'CPU time, so about 5–9 min alone); --full: 1000 and 600 steps, 32 eval batches, 3 seeds ' +
+    'steps (6 min 19 s measured on the quiet 2-core machine); --full: 1000 and 600 steps, 32 eval batches, 3 seeds ' +
     '(estimated 2–3 hours alone).',
   parts: [lmPart, hopPart, costPart],
 };
