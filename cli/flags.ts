@@ -7,7 +7,7 @@ import {
   type AttentionName,
   type PositionName,
 } from '../models/config.ts';
-import type { TaskName } from '../data/index.ts';
+import { taskNames, type TaskName } from '../data/index.ts';
 import type { FlagSpec, Flags } from './args.ts';
 import { UsageError } from './args.ts';
 
@@ -30,17 +30,7 @@ export const trainFlags = {
   task: {
     type: 'string',
     default: 'reverse',
-    choices: [
-      'copy',
-      'reverse',
-      'sort',
-      'addition',
-      'recall',
-      'recall1',
-      'even-pairs',
-      'text',
-      'pcfg',
-    ],
+    choices: [...taskNames, 'text', 'pcfg'],
     help: 'toy task, text (char LM / MLM on --data), or pcfg (data/pcfg.ts, a token a word)',
   },
   data: {
