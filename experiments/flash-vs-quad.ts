@@ -12,13 +12,13 @@
 // gau-warmup.ts (matchedTransformer), training.ts.
 
 import { manualSeed, noGrad } from '../lib/index.ts';
-import { CharDataset, corpusPath, stepSeed, textStream } from '../data/index.ts';
+import { stepSeed, textStream } from '../data/index.ts';
 import { TransformerLM, type TransformerConfig } from '../models/index.ts';
 import { rowMaker } from './experiment.ts';
 import type { ArticleFigure, Experiment, ExperimentPart, PartContext, Row } from './experiment.ts';
 import { matchedTransformer } from './gau-warmup.ts';
 import { mean, median } from './stats.ts';
-import { armProgress, textLoss, trainModel } from './training.ts';
+import { armProgress, textLoss, trainModel, shakespeare } from './training.ts';
 
 const EXPERIMENT = 'flash-vs-quad';
 
@@ -31,9 +31,6 @@ function settingsOf({ full, smoke }: PartContext['options']) {
     ? { ...common, width: 64, batch: 4, steps: 600, evalBatches: 8 }
     : { ...common, width: 32, batch: 2, steps: 120, evalBatches: 4 };
 }
-
-let corpus: CharDataset | null = null;
-const shakespeare = () => (corpus ??= CharDataset.fromFile(corpusPath('shakespeare')));
 
 /** The three arms' configs: GAU and FLASH stacks of `depth` layers, the matched Transformer. */
 function armsOf(settings: ReturnType<typeof settingsOf>, vocabSize: number) {

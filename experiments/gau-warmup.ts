@@ -15,13 +15,13 @@
 // Read next: flash-vs-quad.ts (B3), training.ts.
 
 import { manualSeed } from '../lib/index.ts';
-import { CharDataset, corpusPath, stepSeed, textStream } from '../data/index.ts';
+import { stepSeed, textStream } from '../data/index.ts';
 import type { BatchStream, TextBatch } from '../data/index.ts';
 import { TransformerLM, type TransformerConfig } from '../models/index.ts';
 import { rowMaker } from './experiment.ts';
 import type { Experiment, ExperimentPart, PartContext, PlotSpec, Row } from './experiment.ts';
 import { mean } from './stats.ts';
-import { armProgress, textLoss, trainModel } from './training.ts';
+import { armProgress, textLoss, trainModel, shakespeare } from './training.ts';
 
 const EXPERIMENT = 'gau-warmup';
 const PLOTTED_DEPTHS = [4, 12, 24]; // the default sweep; its curves are the plots
@@ -43,9 +43,6 @@ function settingsOf({ full, smoke }: PartContext['options']) {
     : { ...common, ...sizes, steps: 150 };
 }
 type Settings = ReturnType<typeof settingsOf>;
-
-let corpus: CharDataset | null = null;
-const shakespeare = () => (corpus ??= CharDataset.fromFile(corpusPath('shakespeare')));
 
 /**
  * The post-norm Transformer matched to a GAU stack of L layers: L/2 blocks (L residual sublayers,

@@ -15,7 +15,7 @@
 // about flat; HWFA flat and best on repeated text. Read next: length-eval.ts, training.ts.
 
 import { manualSeed } from '../lib/index.ts';
-import { CharDataset, corpusPath, stepSeed, textStream } from '../data/index.ts';
+import { stepSeed, textStream } from '../data/index.ts';
 import { TransformerLM, type TransformerConfig } from '../models/index.ts';
 import {
   rowMaker,
@@ -26,7 +26,7 @@ import {
 } from './experiment.ts';
 import { evaluateLengths } from './length-eval.ts';
 import { mean } from './stats.ts';
-import { armProgress, textLoss, trainModel } from './training.ts';
+import { armProgress, textLoss, trainModel, shakespeare } from './training.ts';
 
 const EXPERIMENT = 'length-extrapolation';
 const TRAIN_LENGTH = 64;
@@ -68,9 +68,6 @@ function settingsOf({ full, smoke }: PartContext['options']) {
     ? { steps: 1500, width: 64, heads: 4, lengths, windows: 32 }
     : { steps: 400, width: 64, heads: 4, lengths, windows: 16 };
 }
-
-let corpus: CharDataset | null = null;
-const shakespeare = () => (corpus ??= CharDataset.fromFile(corpusPath('shakespeare')));
 
 function run({ options, seed, progress }: PartContext): Row[] {
   const data = shakespeare();

@@ -10,13 +10,13 @@
 // length, most at 256 (+11 points). Read next: length-eval.ts, training.ts.
 
 import { manualSeed } from '../lib/index.ts';
-import { CharDataset, corpusPath, maskedTextStream, stepSeed } from '../data/index.ts';
+import { maskedTextStream, stepSeed } from '../data/index.ts';
 import { MaskedLM, type TransformerConfig } from '../models/index.ts';
 import { rowMaker } from './experiment.ts';
 import type { ArticleFigure, Experiment, ExperimentPart, PartContext, Row } from './experiment.ts';
 import { evaluateLengths } from './length-eval.ts';
 import { mean } from './stats.ts';
-import { armProgress, trainModel } from './training.ts';
+import { armProgress, trainModel, shakespeare } from './training.ts';
 
 const EXPERIMENT = 'logn-mlm';
 const TRAIN_LENGTH = 64;
@@ -50,9 +50,6 @@ function settingsOf({ full, smoke }: PartContext['options']) {
     ? { steps: 2000, width: 64, heads: 4, lengths: ARTICLE_LENGTHS, windows: 128 }
     : { steps: 600, width: 64, heads: 4, lengths: [64, 128, 256, 512], windows: 96 };
 }
-
-let corpus: CharDataset | null = null;
-const shakespeare = () => (corpus ??= CharDataset.fromFile(corpusPath('shakespeare')));
 
 function run({ options, seed, progress }: PartContext): Row[] {
   const data = shakespeare();

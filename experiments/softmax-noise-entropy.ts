@@ -16,8 +16,6 @@ import {
 } from '../lib/index.ts';
 import { Embedding, Linear, Module } from '../nn/index.ts';
 import {
-  CharDataset,
-  corpusPath,
   lengthWindows,
   MultiHeadAttention,
   ScoreModifier,
@@ -38,7 +36,7 @@ import type {
   Row,
 } from './experiment.ts';
 import { logLogSlope, mean, median } from './stats.ts';
-import { armProgress, textLoss, trainModel } from './training.ts';
+import { armProgress, textLoss, trainModel, shakespeare } from './training.ts';
 
 const EXPERIMENT = 'softmax-noise-entropy';
 
@@ -171,9 +169,6 @@ function entropySettings({ full, smoke }: ExperimentOptions) {
     ? { steps: 1500, width: 64, heads: 4, keys, windows: 64 }
     : { steps: 400, width: 64, heads: 4, keys, windows: 32 };
 }
-
-let corpus: CharDataset | null = null;
-const shakespeare = () => (corpus ??= CharDataset.fromFile(corpusPath('shakespeare')));
 
 /** Log n at test time, causal attention without a window: query t of T sees S − T + t + 1 keys. */
 class TestTimeLogn extends ScoreModifier {

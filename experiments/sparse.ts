@@ -12,7 +12,7 @@
 // Read next: ../models/sparse-attention.ts, mixer-cost.ts, training.ts.
 
 import { manualSeed, noGrad } from '../lib/index.ts';
-import { CharDataset, corpusPath, stepSeed, textStream } from '../data/index.ts';
+import { CharDataset, stepSeed, textStream } from '../data/index.ts';
 import {
   twoHopHeldOut,
   twoHopStream,
@@ -30,7 +30,7 @@ import {
 } from './experiment.ts';
 import { costMixer, mixerCost, quadraticPeakBytes } from './mixer-cost.ts';
 import { logLogSlope, mean, median } from './stats.ts';
-import { armProgress, textLoss, trainModel } from './training.ts';
+import { armProgress, textLoss, trainModel, shakespeare } from './training.ts';
 
 const EXPERIMENT = 'sparse';
 const row = rowMaker(EXPERIMENT);
@@ -75,8 +75,6 @@ function settingsOf({ full, smoke }: PartContext['options']) {
 
 // ---- G2: char-LM at n = 256 ----
 
-let corpus: CharDataset | null = null;
-const shakespeare = () => (corpus ??= CharDataset.fromFile(corpusPath('shakespeare')));
 const LM_BATCH = 8;
 
 /** Bits per character on the first `batches` batches of consecutive validation windows. */

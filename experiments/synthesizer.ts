@@ -19,7 +19,6 @@ import { manualSeed, noGrad } from '../lib/index.ts';
 import { scoreTargets } from '../nn/index.ts';
 import {
   CharDataset,
-  corpusPath,
   EOS,
   IGNORE_INDEX,
   lmBatch,
@@ -42,7 +41,7 @@ import {
   type Row,
 } from './experiment.ts';
 import { mean } from './stats.ts';
-import { armProgress, textLoss, trainModel } from './training.ts';
+import { armProgress, textLoss, trainModel, shakespeare } from './training.ts';
 
 const EXPERIMENT = 'synthesizer';
 const ARMS = attentionNames.filter((name) => name === 'softmax' || name.startsWith('synth-'));
@@ -138,8 +137,6 @@ function taskRun(
   return rows;
 }
 
-let corpus: CharDataset | null = null;
-const shakespeare = () => (corpus ??= CharDataset.fromFile(corpusPath('shakespeare')));
 const LM_LENGTH = 64;
 
 /** Bits per character on the first `batches` batches of consecutive validation windows. */

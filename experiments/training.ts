@@ -4,10 +4,14 @@
 // Read next: length-extrapolation.ts (an experiment that trains).
 
 import type { Tensor } from '../lib/index.ts';
-import type { BatchStream, TextBatch } from '../data/index.ts';
+import { CharDataset, corpusPath, type BatchStream, type TextBatch } from '../data/index.ts';
 import type { TransformerLM } from '../models/index.ts';
 import { AdamW, clipGradNorm, linearWarmup, type Module } from '../nn/index.ts';
 import type { PartContext } from './experiment.ts';
+
+let corpus: CharDataset | null = null;
+/** The shipped Shakespeare, read once per process (the text every char-LM experiment trains on). */
+export const shakespeare = () => (corpus ??= CharDataset.fromFile(corpusPath('shakespeare')));
 
 export interface TrainOptions {
   steps: number;
