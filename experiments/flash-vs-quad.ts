@@ -135,8 +135,8 @@ export const flashVsQuad: Experiment = {
   description:
     'causal char-LM on the shipped Shakespeare at n = 512, batch 2, d 32, 4 GAU/FLASH layers ' +
     '(chunks of 32) vs 2 Transformer blocks with the FFN width matched by counting, pre-norm, ' +
-    'AdamW 3e-3 with 20 warmup steps, 120 steps, loss on 8 validation windows of 512: 5 min ' +
-    '41 s measured on 2 shared cores (2.1 min of CPU). --full: d 64, batch 4, 600 steps, 32 ' +
+    'AdamW 3e-3 with 20 warmup steps, 120 steps, loss on 8 validation windows of 512: 1 min ' +
+    '30 s measured on the quiet 2-core machine. --full: d 64, batch 4, 600 steps, 32 ' +
     'windows, 3 seeds: about 2.5 h (estimated from the default, not run).',
   parts: [part],
 };

@@ -205,8 +205,7 @@ export const gauWarmup: Experiment = {
     'causal char-LM on the shipped Shakespeare, d 32, windows of 32, batch 16, post-norm, ' +
     'Xavier, AdamW at a constant 3e-3 with no clipping, 150 steps; depths 4/12/24 (GAU layers; ' +
     'Transformers with half as many blocks, parameters matched by counting); the warmup arm ' +
-    'warms up over the first 50 steps: 13 min 34 s measured on the 2 cores shared (load ≈ 12), ' +
-    '3.5 min of CPU, so about 4 min alone. --full: 300 steps, depths up to 48, max-lr over ' +
+    'warms up over the first 50 steps: 2 min 44 s measured on the quiet 2-core machine. --full: 300 steps, depths up to 48, max-lr over ' +
     '1e-3, 3e-3, 1e-2, 3e-2, 3 seeds: about 3 h (estimated from the default, not run).',
   parts: [part],
 };
