@@ -12,13 +12,12 @@
 // gau-warmup.ts (matchedTransformer), training.ts.
 
 import { manualSeed, noGrad } from '../lib/index.ts';
-import { stepSeed, textStream } from '../data/index.ts';
 import { TransformerLM, type TransformerConfig } from '../models/index.ts';
 import { rowMaker } from './experiment.ts';
 import type { ArticleFigure, Experiment, ExperimentPart, PartContext, Row } from './experiment.ts';
 import { matchedTransformer } from './gau-warmup.ts';
 import { mean, median } from './stats.ts';
-import { armProgress, textLoss, trainModel, shakespeare } from './training.ts';
+import { armProgress, textLoss, trainModel, shakespeare, shakespeareBatches } from './training.ts';
 
 const EXPERIMENT = 'flash-vs-quad';
 
@@ -54,8 +53,7 @@ function armsOf(settings: ReturnType<typeof settingsOf>, vocabSize: number) {
 function run({ options, seed, progress }: PartContext): Row[] {
   const data = shakespeare();
   const settings = settingsOf(options);
-  const batches = textStream(data, {
-    seed: stepSeed(seed, 0x5eed),
+  const batches = shakespeareBatches(seed, {
     batchSize: settings.batch,
     blockSize: settings.length,
   });

@@ -15,13 +15,12 @@
 // Read next: flash-vs-quad.ts (B3), training.ts.
 
 import { manualSeed } from '../lib/index.ts';
-import { stepSeed, textStream } from '../data/index.ts';
 import type { BatchStream, TextBatch } from '../data/index.ts';
 import { TransformerLM, type TransformerConfig } from '../models/index.ts';
 import { rowMaker } from './experiment.ts';
 import type { Experiment, ExperimentPart, PartContext, PlotSpec, Row } from './experiment.ts';
 import { mean } from './stats.ts';
-import { armProgress, textLoss, trainModel, shakespeare } from './training.ts';
+import { armProgress, textLoss, trainModel, shakespeare, shakespeareBatches } from './training.ts';
 
 const EXPERIMENT = 'gau-warmup';
 const PLOTTED_DEPTHS = [4, 12, 24]; // the default sweep; its curves are the plots
@@ -106,8 +105,7 @@ function train(
 function run({ options, seed, progress }: PartContext): Row[] {
   const data = shakespeare();
   const settings = settingsOf(options);
-  const batches = textStream(data, {
-    seed: stepSeed(seed, 0x5eed),
+  const batches = shakespeareBatches(seed, {
     batchSize: settings.batch,
     blockSize: settings.length,
   });

@@ -15,7 +15,6 @@
 // about flat; HWFA flat and best on repeated text. Read next: length-eval.ts, training.ts.
 
 import { manualSeed } from '../lib/index.ts';
-import { stepSeed, textStream } from '../data/index.ts';
 import { TransformerLM, type TransformerConfig } from '../models/index.ts';
 import {
   rowMaker,
@@ -26,7 +25,7 @@ import {
 } from './experiment.ts';
 import { evaluateLengths } from './length-eval.ts';
 import { mean } from './stats.ts';
-import { armProgress, textLoss, trainModel, shakespeare } from './training.ts';
+import { armProgress, textLoss, trainModel, shakespeare, shakespeareBatches } from './training.ts';
 
 const EXPERIMENT = 'length-extrapolation';
 const TRAIN_LENGTH = 64;
@@ -76,8 +75,7 @@ function run({ options, seed, progress }: PartContext): Row[] {
     ([, arm]) => options.full || !arm.full,
   );
   // the batches: one stream for every arm, seeded apart from the weights
-  const batches = textStream(data, {
-    seed: stepSeed(seed, 0x5eed),
+  const batches = shakespeareBatches(seed, {
     batchSize: 16,
     blockSize: TRAIN_LENGTH,
     repeatFraction: 0.25, // some windows repeat, so copying from far back can be learned

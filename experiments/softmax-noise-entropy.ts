@@ -21,7 +21,6 @@ import {
   ScoreModifier,
   seedStream,
   stepSeed,
-  textStream,
   TransformerLM,
   withStream,
   type ScoreCall,
@@ -36,7 +35,7 @@ import type {
   Row,
 } from './experiment.ts';
 import { logLogSlope, mean, median } from './stats.ts';
-import { armProgress, textLoss, trainModel, shakespeare } from './training.ts';
+import { armProgress, textLoss, trainModel, shakespeare, shakespeareBatches } from './training.ts';
 
 const EXPERIMENT = 'softmax-noise-entropy';
 
@@ -220,8 +219,7 @@ function entropyRun({ options, seed, progress }: PartContext): Row[] {
   const data = shakespeare();
   const settings = entropySettings(options);
   const longest = Math.max(...settings.keys);
-  const batches = textStream(data, {
-    seed: stepSeed(seed, 0x5eed),
+  const batches = shakespeareBatches(seed, {
     batchSize: 16,
     blockSize: ENTROPY_TRAIN_LENGTH,
   });

@@ -12,7 +12,7 @@
 // Read next: ../models/sparse-attention.ts, mixer-cost.ts, training.ts.
 
 import { manualSeed, noGrad } from '../lib/index.ts';
-import { CharDataset, stepSeed, textStream } from '../data/index.ts';
+import { CharDataset, stepSeed } from '../data/index.ts';
 import {
   twoHopHeldOut,
   twoHopStream,
@@ -30,7 +30,7 @@ import {
 } from './experiment.ts';
 import { costMixer, mixerCost, quadraticPeakBytes } from './mixer-cost.ts';
 import { logLogSlope, mean, median } from './stats.ts';
-import { armProgress, textLoss, trainModel, shakespeare } from './training.ts';
+import { armProgress, textLoss, trainModel, shakespeare, shakespeareBatches } from './training.ts';
 
 const EXPERIMENT = 'sparse';
 const row = rowMaker(EXPERIMENT);
@@ -93,8 +93,7 @@ function lmRun({ options, seed, progress }: PartContext): Row[] {
   const { length, window, rate, width, heads, steps, every, batches } = settingsOf(options).lm;
   const data = shakespeare();
   // one batch stream for every arm, seeded apart from the weights
-  const stream = textStream(data, {
-    seed: stepSeed(seed, 0x5eed),
+  const stream = shakespeareBatches(seed, {
     batchSize: LM_BATCH,
     blockSize: length,
   });

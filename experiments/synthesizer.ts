@@ -26,7 +26,6 @@ import {
   NUM_VALUES,
   stepSeed,
   taskStream,
-  textStream,
   type Example,
   type Task,
 } from '../data/index.ts';
@@ -41,7 +40,7 @@ import {
   type Row,
 } from './experiment.ts';
 import { mean } from './stats.ts';
-import { armProgress, textLoss, trainModel, shakespeare } from './training.ts';
+import { armProgress, textLoss, trainModel, shakespeare, shakespeareBatches } from './training.ts';
 
 const EXPERIMENT = 'synthesizer';
 const ARMS = attentionNames.filter((name) => name === 'softmax' || name.startsWith('synth-'));
@@ -155,8 +154,7 @@ function bitsPerChar(model: TransformerLM, data: CharDataset, batches: number): 
 function lmRun({ options, seed, progress }: PartContext): Row[] {
   const { steps, every, evalBatches } = sizesOf(options);
   const data = shakespeare();
-  const batches = textStream(data, {
-    seed: stepSeed(seed, 0x5eed),
+  const batches = shakespeareBatches(seed, {
     batchSize: 16,
     blockSize: LM_LENGTH,
   });

@@ -4,7 +4,15 @@
 // Read next: length-extrapolation.ts (an experiment that trains).
 
 import type { Tensor } from '../lib/index.ts';
-import { CharDataset, corpusPath, type BatchStream, type TextBatch } from '../data/index.ts';
+import {
+  CharDataset,
+  corpusPath,
+  stepSeed,
+  textStream,
+  type BatchStream,
+  type TextBatch,
+  type TextStreamOptions,
+} from '../data/index.ts';
 import type { TransformerLM } from '../models/index.ts';
 import { AdamW, clipGradNorm, linearWarmup, type Module } from '../nn/index.ts';
 import type { PartContext } from './experiment.ts';
@@ -12,6 +20,10 @@ import type { PartContext } from './experiment.ts';
 let corpus: CharDataset | null = null;
 /** The shipped Shakespeare, read once per process (the text every char-LM experiment trains on). */
 export const shakespeare = () => (corpus ??= CharDataset.fromFile(corpusPath('shakespeare')));
+
+/** A part's char-LM batches on the shipped text, seeded apart from weight init: every arm sees them. */
+export const shakespeareBatches = (seed: number, options: Omit<TextStreamOptions, 'seed'>) =>
+  textStream(shakespeare(), { seed: stepSeed(seed, 0x5eed), ...options });
 
 export interface TrainOptions {
   steps: number;

@@ -12,13 +12,13 @@ import { createRequire } from 'node:module';
 import { manualSeed, randint, randn, registerBackend, setBackend } from '../lib/index.ts';
 import type { MatmulArgs } from '../lib/backend/backend.ts';
 import { cpuBackend } from '../lib/backend/cpu.ts';
+import { initGpuBackend } from '../lib/backend/gpu.ts';
 import {
   cpuSoftmaxBackward,
   gpuCounters,
-  initGpuBackend,
   type GpuCounters,
   type GpuMode,
-} from '../lib/backend/gpu.ts';
+} from '../lib/backend/gpu/table.ts';
 import { TransformerLM } from '../models/transformer.ts';
 import { AdamW } from '../nn/optim.ts';
 

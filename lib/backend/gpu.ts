@@ -25,16 +25,6 @@ import {
 import { makeGpuBackend, type GpuBackendOptions, type GpuInit } from './gpu/table.ts';
 import { startWebGpu } from './gpu/webgpu-bridge.ts';
 
-export {
-  cpuSoftmaxBackward,
-  gpuCounters,
-  resetGpuCounters,
-  type GpuBackendOptions,
-  type GpuCounters,
-  type GpuInit,
-  type GpuMode,
-} from './gpu/table.ts';
-
 /**
  * Load gpu.js and pick its mode (see the header). Returns the backend, not registered: the caller
  * does registerBackend(backend) and setBackend('gpu'), or prints `reason` and keeps the CPU.
