@@ -24,6 +24,7 @@ import {
   randomCuts,
   wordsOf,
 } from '../analysis/segment.ts';
+import { checkMeasure, IMPACT_MEASURES, type ImpactMeasure } from '../analysis/impact.ts';
 import { cutsOfWords, scoreCuts, sweep, type SegmentScores } from '../analysis/segment-score.ts';
 import { helpText, parseFlags, UsageError, type FlagSpec } from './args.ts';
 import { backendFlag, savedRunConfig, type RunConfig } from './flags.ts';
@@ -49,6 +50,13 @@ export const segmentFlags = {
     help: 'the mean word length assumed in advance: cut N/L − lines of the lowest-scoring gaps',
   },
   window: { type: 'int', min: 2, help: 'characters per window [default: the model length]' },
+  impact: {
+    type: 'string',
+    default: 'hidden',
+    choices: IMPACT_MEASURES,
+    help: 'hidden: the article’s ‖ΔH‖; cosine; kl or logprob: the head’s distribution at i',
+  },
+  layer: { type: 'int', min: 1, help: 'read the states after this block [default: the last]' },
   lines: { type: 'int', min: 1, help: 'only the first N lines' },
   sweep: { type: 'string', help: 'with --score: an SVG of F1 over every cut rate' },
   seed: { type: 'int', default: 0, min: 0, help: 'the random baseline (and --word-language)' },
@@ -204,7 +212,19 @@ export async function runSegment(argv: string[], useBackend: (name: unknown) => 
 
   const started = Date.now();
   const bar = new ProgressBar(lines.length);
-  const options = { maskId: data.maskId, window, batchSize: Number(flags.batch) };
+  const options = {
+    maskId: data.maskId,
+    window,
+    batchSize: Number(flags.batch),
+    measure: flags.impact as ImpactMeasure,
+    layer: flags.layer === undefined ? undefined : Number(flags.layer),
+  };
+  try {
+    checkMeasure('segment', model, options);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const methodName = `${options.measure}${flags.layer === undefined ? '' : `, layer ${options.layer}`}`;
   const scores = ids.map((line, l) => {
     const s = noGrad(() => adjacentScores(model, line, options));
     bar.tick(l + 1, `line ${l + 1}/${lines.length}`);
@@ -245,7 +265,7 @@ export async function runSegment(argv: string[], useBackend: (name: unknown) => 
     '| method | cut rate | word P | word R | word F1 | boundary P | boundary R | boundary F1 |',
   );
   console.log('|---|---|---|---|---|---|---|---|');
-  console.log(row('perturbed masking', ours));
+  console.log(row(`perturbed masking (${methodName})`, ours));
   console.log(row('bigram PMI, same rule', scoreCuts(lowestCuts(pmi, count), goldCuts)));
   console.log(
     row('random, the model’s rate', scoreCuts(randomCuts(lengths, ours.cutRate, stream), goldCuts)),
@@ -254,7 +274,7 @@ export async function runSegment(argv: string[], useBackend: (name: unknown) => 
   console.log(row('every character a word', scoreCuts(everyCharacter, goldCuts)));
   if (flags.sweep !== undefined) {
     const title = `segmentation F1 against the cut rate: ${String(flags.score).split('/').pop()}`;
-    const svg = sweepSvg(title, { masking: scores, PMI: pmi }, goldCuts, ours.cutRate);
+    const svg = sweepSvg(title, { [methodName]: scores, PMI: pmi }, goldCuts, ours.cutRate);
     writeFileAtomic(String(flags.sweep), svg);
   }
 }

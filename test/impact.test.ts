@@ -1,7 +1,9 @@
 // Perturbed Masking's impact (analysis/impact.ts) on tiny masked LMs: the batched copies give
 // what one copy at a time gives, the adjacent form runs 2T − 1 copies, a token outside another's
-// receptive field (local attention) has impact exactly 0, spans average their vectors; and the
-// masked LM's masked-rows loss equals the full-head loss.
+// receptive field (local attention) has impact exactly 0, spans average their vectors; the other
+// measures (cosine, kl, logprob, a middle layer) agree with the same copies read by hand through
+// MaskedLM.forward's logits and trace; and the masked LM's masked-rows loss equals the full-head
+// loss.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -47,6 +49,21 @@ function naive(mlm: MaskedLM, a: Span, b: Span): number {
   const span = ([s, e]: Span) => Array.from({ length: e - s }, (_, k) => s + k);
   const [alone, both] = [stateOf(span(a)), stateOf([...span(a), ...span(b)])];
   return Math.hypot(...alone.map((v, c) => v - both[c]));
+}
+
+/** One masked copy by hand: the trace's states after every block and the log-softmax of the logits. */
+function readCopy(mlm: MaskedLM, masked: number[]) {
+  const input = Int32Array.from(ids, (id, t) => (masked.includes(t) ? MASK : id));
+  const out = noGrad(() =>
+    mlm.eval().forward(tensor(input, { shape: [1, ids.length] }), undefined, { inspect: true }),
+  );
+  const logP = noGrad(() => out.logits.logSoftmax(-1)).data;
+  const C = config.nEmbd;
+  return {
+    state: (layer: number, t: number) =>
+      out.trace!.hidden[layer - 1].data.slice(t * C, (t + 1) * C),
+    logP: (t: number) => Array.from(logP.slice(t * V, (t + 1) * V)),
+  };
 }
 
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b));
@@ -126,6 +143,89 @@ test('impact: errors name the function and the bad value', () => {
   assert.throws(() => tokenImpacts(mlm, ids, [[0, 0]], o), /overlap/);
   assert.throws(() => tokenImpacts(mlm, ids, [[0, 9]], o), /span \[9,10\]/);
   assert.throws(() => tokenImpacts(mlm, ids, [[0, 1]], { maskId: 12 }), /maskId/);
+});
+
+test('measures: cosine, kl, logprob and a middle layer are the hand-read copies', () => {
+  const mlm = model();
+  const pairs: [number, number][] = [
+    [0, 1],
+    [3, 2],
+    [6, 8],
+  ];
+  const of = (measure: 'cosine' | 'kl' | 'logprob' | 'hidden', layer?: number) =>
+    tokenImpacts(mlm, ids, pairs, { maskId: MASK, measure, layer });
+  const [cosine, kl, logprob, middle] = [of('cosine'), of('kl'), of('logprob'), of('hidden', 1)];
+  pairs.forEach(([i, j], k) => {
+    const [alone, both] = [readCopy(mlm, [i]), readCopy(mlm, [i, j])];
+    // cosine reads the final states (after the final norm), as hidden does
+    const [a, b] = [
+      noGrad(() =>
+        mlm.hidden(
+          tensor(
+            Int32Array.from(ids, (id, t) => (t === i ? MASK : id)),
+            { shape: [1, ids.length] },
+          ),
+        ),
+      ).data.slice(i * config.nEmbd, (i + 1) * config.nEmbd),
+      noGrad(() =>
+        mlm.hidden(
+          tensor(
+            Int32Array.from(ids, (id, t) => (t === i || t === j ? MASK : id)),
+            { shape: [1, ids.length] },
+          ),
+        ),
+      ).data.slice(i * config.nEmbd, (i + 1) * config.nEmbd),
+    ];
+    let [ab, aa, bb] = [0, 0, 0];
+    a.forEach((v, c) => ((ab += v * b[c]), (aa += v * v), (bb += b[c] * b[c])));
+    const wantCosine = 1 - ab / Math.sqrt(aa * bb);
+    const [p, q] = [alone.logP(i), both.logP(i)];
+    const wantKl = p.reduce((sum, lp, v) => sum + Math.exp(lp) * (lp - q[v]), 0);
+    const wantLogprob = p[ids[i]] - q[ids[i]];
+    const [h1, h2] = [alone.state(1, i), both.state(1, i)];
+    const wantMiddle = Math.hypot(...Array.from(h1, (v, c) => v - h2[c]));
+    assert.ok(wantCosine > 1e-6 && wantKl > 1e-6 && wantMiddle > 1e-4, `pair ${k} is trivial`);
+    assert.ok(close(cosine[k], wantCosine), `cosine ${k}: ${cosine[k]} vs ${wantCosine}`);
+    assert.ok(close(kl[k], wantKl), `kl ${k}: ${kl[k]} vs ${wantKl}`);
+    assert.ok(
+      Math.abs(logprob[k] - wantLogprob) < 1e-4,
+      `logprob ${k}: ${logprob[k]} vs ${wantLogprob}`,
+    );
+    assert.ok(close(middle[k], wantMiddle), `layer 1 ${k}: ${middle[k]} vs ${wantMiddle}`);
+  });
+  // the middle layer is not the final one: the final norm and block 2 lie between
+  assert.ok(Math.abs(middle[0] - of('hidden')[0]) > 1e-3);
+});
+
+test('measures: kl and logprob are exactly 0 outside the receptive field, and checked', () => {
+  const mlm = model({ nLayer: 1, attention: 'local', window: 1 });
+  const o = { maskId: MASK };
+  for (const measure of ['kl', 'logprob'] as const) {
+    const f = tokenImpacts(
+      mlm,
+      ids,
+      [
+        [0, 3],
+        [5, 2],
+        [4, 5],
+      ],
+      { ...o, measure },
+    );
+    assert.is(f[0], 0);
+    assert.is(f[1], 0);
+    assert.ok(Math.abs(f[2]) > 1e-6, `${measure}: a neighbour should matter`);
+  }
+  const two = model();
+  assert.throws(
+    () => tokenImpacts(two, ids, [[0, 1]], { ...o, layer: 3 }),
+    /layer must be .*\[1, 2\], got 3/,
+  );
+  assert.throws(
+    () => tokenImpacts(two, ids, [[0, 1]], { ...o, measure: 'kl', layer: 1 }),
+    /kl reads the head/,
+  );
+  const bad = { ...o, measure: 'dot' as 'kl' };
+  assert.throws(() => tokenImpacts(two, ids, [[0, 1]], bad), /measure must be one of .* got dot/);
 });
 
 test('MaskedLM.maskedLoss: the head on masked rows only gives the full-head loss', () => {
