@@ -86,6 +86,11 @@ export { overrideBackend, type Override, type Overrides } from './backend/overri
 export { toNdarray, fromNdarray } from './ndarray-interop.ts';
 export { setNumThreads, getNumThreads, threadStats, type ThreadStats } from './backend/threads.ts';
 export {
+  setMatmulPrecision,
+  getMatmulPrecision,
+  type MatmulPrecision,
+} from './backend/cpu/matmul.ts';
+export {
   gpuCounters,
   resetGpuCounters,
   type GpuBackendOptions,

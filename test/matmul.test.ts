@@ -1,53 +1,23 @@
 // The packed CPU matmul kernel against a plain triple loop written here: odd shapes that cut
 // every tile and block edge, all four transpose combinations, batched and broadcast batch
 // shapes, float32 and float64; with each panel kernel (TypeScript, WebAssembly SIMD), which must
-// also agree bit for bit. Read next: ../lib/backend/cpu/matmul.ts.
+// also agree bit for bit. The float64 precision (sums in doubles) throughout: matmul-f32.test.ts
+// tests the float32 one. Read next: ../lib/backend/cpu/matmul.ts.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { MatmulArgs } from '../lib/backend/backend.ts';
-import { matmul, tsPanelKernel, type PanelKernel } from '../lib/backend/cpu/matmul.ts';
+import {
+  matmul,
+  setMatmulPrecision,
+  tsPanelKernel,
+  type PanelKernel,
+} from '../lib/backend/cpu/matmul.ts';
 import { wasmPanelKernel } from '../lib/backend/wasm/matmul-kernel.ts';
 import { manualSeed } from '../lib/random.ts';
-import { sizeOf, type Shape } from '../lib/shape.ts';
-import { matmulLabel, matmulProblem } from './helpers/matmul.ts';
+import { sizeOf } from '../lib/shape.ts';
+import { matmulLabel, matmulProblem, textbookMatmul } from './helpers/matmul.ts';
 
-/** The textbook definition, one batch entry at a time, with the batch broadcast done by hand. */
-function reference({ a, b, aShape, bShape, transA, transB, outShape }: MatmulArgs): Float64Array {
-  const r = outShape.length;
-  const [M, N] = [outShape[r - 2], outShape[r - 1]];
-  const K = transA ? aShape[aShape.length - 2] : aShape[aShape.length - 1];
-  const outBatch = outShape.slice(0, -2);
-  const out = new Float64Array(sizeOf(outShape));
-  // Which matrix of an operand batch index `idx` reads (right-aligned; size-1 dims broadcast).
-  const flatIndex = (shape: Shape, idx: number[]) => {
-    const batch = shape.slice(0, -2);
-    let flat = 0;
-    for (let e = 0; e < batch.length; e++) {
-      flat = flat * batch[e] + (batch[e] === 1 ? 0 : idx[idx.length - batch.length + e]);
-    }
-    return flat;
-  };
-  for (let p = 0; p < sizeOf(outBatch); p++) {
-    const idx: number[] = [];
-    for (let d = outBatch.length - 1, rest = p; d >= 0; d--) {
-      idx.unshift(rest % outBatch[d]);
-      rest = Math.floor(rest / outBatch[d]);
-    }
-    const ao = flatIndex(aShape, idx) * M * K,
-      bo = flatIndex(bShape, idx) * K * N;
-    for (let i = 0; i < M; i++) {
-      for (let j = 0; j < N; j++) {
-        let s = 0;
-        for (let k = 0; k < K; k++) {
-          s += a[ao + (transA ? k * M + i : i * K + k)] * b[bo + (transB ? j * K + k : k * N + j)];
-        }
-        out[p * M * N + i * N + j] = s;
-      }
-    }
-  }
-  return out;
-}
+setMatmulPrecision('float64');
 
 /**
  * Equal element by element as numbers (Object.is), so a NaN equals a NaN whatever its bit pattern.
@@ -65,7 +35,7 @@ function check(...problem: Parameters<typeof matmulProblem>): void {
   const args = matmulProblem(...problem);
   const [, , , K, , , , float64] = problem; // the inner size and the dtype
   const got = matmul(args);
-  const want = reference(args);
+  const want = textbookMatmul(args);
   const label = matmulLabel(args);
   if (simd)
     assertSameNumbers(matmul(args, simd), got, `${label}, WebAssembly kernel vs TypeScript`);

@@ -24,11 +24,11 @@ import type { Backend, KernelName, MatmulArgs, UnaryOp } from './backend.ts';
 import { cpuBackend } from './cpu.ts';
 import { unaryInto } from './cpu/elementwise.ts';
 import { fusedAttentionBackwardOn, fusedAttentionOn } from './cpu/fused-attention.ts';
-import { matmulBlock, outRows } from './cpu/matmul.ts';
+import { getMatmulPrecision, matmulBlock, outRows, type MatmulPrecision } from './cpu/matmul.ts';
 import { softmaxBackwardInto, softmaxInto } from './cpu/softmax.ts';
 import { fusedAttentionSplits } from './threads/fused-attention.ts';
 import { overrideBackend, type Override, type Overrides } from './override.ts';
-import { fastMatmul, fastPanelKernel } from './wasm/matmul-kernel.ts';
+import { fastMatmul, fastPanelKernel, fastPanels } from './wasm/matmul-kernel.ts';
 import { dtypeOf, type TypedArray } from '../dtype.ts';
 import { aroundDim, type Shape } from '../shape.ts';
 import { jobViews, type Job } from './threads/jobs.ts';
@@ -125,10 +125,15 @@ function softmaxPlan(shape: Shape, dim: number, log: boolean, inputs: TypedArray
  * matmul: out = op(A)·op(B) cut into blocks: bands of `chunkRows` of the output's rows across
  * the batch (batch × M) times bands of `chunkCols` columns (N); chunk c is row band ⌊c / b⌋ and
  * column band c mod b, with b the number of column bands. Each block is matmulBlock with the
- * SIMD panel kernel.
+ * SIMD panel kernel of the calling thread's matmul precision (a worker's own setting may differ).
  */
 type MatmulShapes = Omit<MatmulArgs, 'a' | 'b'>;
-const matmulSplit: Split<'matmul', MatmulShapes & { chunkRows: number; chunkCols: number }> = {
+type MatmulParams = MatmulShapes & {
+  chunkRows: number;
+  chunkCols: number;
+  precision: MatmulPrecision;
+};
+const matmulSplit: Split<'matmul', MatmulParams> = {
   accepts: (args) => {
     const { rows, cols, K } = matmulSize(args);
     return Math.max(rows, cols) >= 2 * MIN_EXTENT && rows * cols * K >= MIN_WORK;
@@ -140,10 +145,10 @@ const matmulSplit: Split<'matmul', MatmulShapes & { chunkRows: number; chunkCols
     const band = (n: number) => Math.max(MIN_EXTENT, Math.ceil(n / target));
     const [chunkRows, chunkCols] = rows >= cols ? [band(rows), cols] : [rows, band(cols)];
     const chunks = Math.ceil(rows / chunkRows) * Math.ceil(cols / chunkCols);
-    const params = { ...shapes, chunkRows, chunkCols };
+    const params = { ...shapes, chunkRows, chunkCols, precision: getMatmulPrecision() };
     return { params, chunks, inputs: [a, b], outLength: rows * cols };
   },
-  chunk: ({ chunkRows, chunkCols, ...shapes }, [a, b, out]) => {
+  chunk: ({ chunkRows, chunkCols, precision, ...shapes }, [a, b, out]) => {
     const { rows, cols } = matmulSize(shapes);
     const bands = Math.ceil(cols / chunkCols);
     return (chunk) => {
@@ -151,7 +156,7 @@ const matmulSplit: Split<'matmul', MatmulShapes & { chunkRows: number; chunkCols
         j0 = (chunk % bands) * chunkCols;
       const r1 = Math.min(rows, r0 + chunkRows),
         j1 = Math.min(cols, j0 + chunkCols);
-      matmulBlock({ a, b, ...shapes }, out, r0, r1, j0, j1, fastPanelKernel());
+      matmulBlock({ a, b, ...shapes }, out, r0, r1, j0, j1, fastPanels(a, precision));
     };
   },
 };

@@ -61,9 +61,12 @@ export const op = {
   brIf: (depth: number): Bytes => [0x0d, ...uleb(depth)],
   v128Load: (offset: number): Bytes => simd(0x00, ...memarg(4, offset)),
   v128Store: (offset: number): Bytes => simd(0x0b, ...memarg(4, offset)),
-  // one double, in both lanes
+  // one float32 in all four lanes; one double in both lanes
+  v128Load32Splat: (offset: number): Bytes => simd(0x09, ...memarg(2, offset)),
   v128Load64Splat: (offset: number): Bytes => simd(0x0a, ...memarg(3, offset)),
   v128Zero: simd(0x0c, ...new Array<number>(16).fill(0)), // v128.const of 16 zero bytes
+  f32x4Add: simd(0xe4),
+  f32x4Mul: simd(0xe6),
   f64x2Add: simd(0xf0),
   f64x2Mul: simd(0xf2),
 };

@@ -1,39 +1,74 @@
-// matmul's inner loops (a PanelKernel, see ../cpu/matmul.ts) in WebAssembly SIMD: the same 4×4
-// tiles, the same sums in the same order, so the result is the TypeScript kernel's bit for bit
-// (but for the bits inside a NaN: WebAssembly may return another NaN pattern).
+// matmul's inner loops (a PanelKernel, see ../cpu/matmul.ts) in WebAssembly SIMD, in two
+// precisions, each doing its TypeScript reference's sums in the same order, so the results are the
+// reference's bit for bit (but for the bits inside a NaN: WebAssembly may return another NaN).
 // Read next: encode.ts (the bytes), ../threads.ts (the backend that uses it).
 //
-// Why it is ~4× faster: V8 compiles the TypeScript micro-kernel to scalar code (one double per
-// instruction, 16 accumulators spilling out of 16 registers, a bounds check on every load). Here
-// a v128 register holds two doubles, so a 4×4 tile is 8 registers:
+// Why it is fast: V8 compiles the TypeScript micro-kernel to scalar code (one number per
+// instruction, 16 accumulators spilling out of 16 registers, a bounds check on every load). Here a
+// v128 register holds `lanes` numbers (2 doubles or 4 float32s), and a tile of mr × nr outputs is
+// mr · nr / lanes accumulator registers:
 //
-//     acc[i][h] = (c[i][2h], c[i][2h+1])     for row i in 0..3, half h in 0..1
+//     acc[i][h] = (c[i][lanes·h], …, c[i][lanes·h + lanes − 1])    row i < mr, h < nr / lanes
 //
-// and one step along k loads B's 4 numbers as two pairs b0 = (b[0], b[1]), b1 = (b[2], b[3]),
-// broadcasts each a[i] to both lanes, and does acc[i][h] += splat(a[i]) · b_h: 8 multiplies and
-// 8 adds for 32 flops. Every lane does what the TypeScript line `cij += ai * bj` does: an f64
-// multiply rounded, then an f64 add rounded (wasm has no fused multiply-add), hence the same bits.
+// One step along k loads B's nr numbers as nr / lanes vectors b_h, broadcasts each a[i] to every
+// lane, and does acc[i][h] += splat(a[i]) · b_h. Every lane does what the TypeScript line does: a
+// multiply rounded, then an add rounded (wasm has no fused multiply-add), hence the same bits.
+//   float64: the reference's 4×4 tile, 8 accumulators; the sums start at 0 and are added to C.
+//   float32: a 4×8 tile (also measured: 4×4, 6×8, 8×8, 4×12; see bench/matmul.ts), 8
+//            accumulators; the sums start from C and are stored back, so each output element is
+//            one float32 sum along k, as microKernelF32 does it.
 //
 // The function takes byte addresses into its own memory: multiply(pa, pb, mc, nc, kc, c, ldc).
 // The packs and C live there, so `scratch` hands out views of that memory. Its size is fixed by
-// SCRATCH_LENGTHS, so it never grows and the views stay valid.
+// the kernel's blocking, so it never grows and the views stay valid.
 
 import { I32, V128, moduleBytes, op, type Bytes } from './encode.ts';
-import { SCRATCH_LENGTHS, matmul, tsPanelKernel, type PanelKernel } from '../cpu/matmul.ts';
+import {
+  matmul,
+  scratchLengths,
+  summedInFloat32,
+  tsPanelKernel,
+  tsPanelKernelF32,
+  type Blocking,
+  type MatmulPrecision,
+  type PanelKernel,
+  type Panels,
+} from '../cpu/matmul.ts';
 import type { MatmulArgs } from '../backend.ts';
 import type { TypedArray } from '../../dtype.ts';
 
-const R = 4; // the tile, as in ../cpu/matmul.ts
-const F64 = 8; // bytes in a double
+/** A number format: its SIMD instructions, and whether a tile's sums start from C ('carry'). */
+interface Format {
+  bytes: number; // of one number
+  splat: (offset: number) => Bytes; // load one number into every lane
+  mul: Bytes;
+  add: Bytes;
+  carry: boolean;
+  View: Float32ArrayConstructor | Float64ArrayConstructor;
+}
+const F64: Format = {
+  bytes: 8,
+  splat: op.v128Load64Splat,
+  mul: op.f64x2Mul,
+  add: op.f64x2Add,
+  carry: false,
+  View: Float64Array,
+};
+const F32: Format = {
+  bytes: 4,
+  splat: op.v128Load32Splat,
+  mul: op.f32x4Mul,
+  add: op.f32x4Add,
+  carry: true,
+  View: Float32Array,
+};
+const VECTOR = 16; // bytes in a v128
 
-// Locals: the 7 parameters (addresses in bytes, sizes in elements), then loop state, then v128s.
+// Locals: the 7 parameters (addresses in bytes, sizes in elements), then loop state, then v128s:
+// the accumulators, A's splat, then B's vectors.
 const [PA, PB, MC, NC, KC, C, LDC] = [0, 1, 2, 3, 4, 5, 6];
 const [JR, IR, K, X, Y, TILE] = [7, 8, 9, 10, 11, 12];
-const ACC = 13; // acc[i][h] is local ACC + 2i + h
-const A = ACC + 8,
-  B0 = A + 1,
-  B1 = A + 2;
-const acc = (i: number, h: number) => ACC + 2 * i + h;
+const ACC = 13;
 
 /** for (local = 0; local < limit; local += step) { body }: a block around a loop. */
 function forLoop(local: number, limit: number, step: number, body: Bytes[]): Bytes[] {
@@ -58,67 +93,80 @@ function forLoop(local: number, limit: number, step: number, body: Bytes[]): Byt
   ];
 }
 
-/** local = base + n · 8, with n the element count that `elements` leaves on the stack. */
-const setAddress = (local: number, base: number, elements: Bytes[]): Bytes[] => [
-  op.localGet(base),
-  ...elements,
-  op.i32Const(F64),
-  op.i32Mul,
+/** local += n (a constant). */
+const advance = (local: number, n: number): Bytes[] => [
+  op.localGet(local),
+  op.i32Const(n),
   op.i32Add,
   op.localSet(local),
 ];
 
-/** local = base + index · kc · 8: where panel `index` (counted in rows or columns) starts. */
-const panelStart = (local: number, base: number, index: number): Bytes[] =>
-  setAddress(local, base, [op.localGet(index), op.localGet(KC), op.i32Mul]);
+/** The module of one format and tile: `multiply` over B panels (jr), then A panels (ir). */
+function kernelBytes(format: Format, { mr, nr, ...blocks }: Blocking): Uint8Array<ArrayBuffer> {
+  const { bytes } = format;
+  const vectors = (nr * bytes) / VECTOR; // per row of the tile
+  const acc = (i: number, h: number) => ACC + vectors * i + h;
+  const A = ACC + mr * vectors,
+    B = A + 1; // B's vector h is local B + h
 
-/** One step along k: acc[i][h] += splat(a[i]) · b_h, then x and y move to the next k. */
-function step(): Bytes[] {
-  const code: Bytes[] = [
-    op.localGet(Y),
-    op.v128Load(0),
-    op.localSet(B0),
-    op.localGet(Y),
-    op.v128Load(16),
-    op.localSet(B1),
+  /** local = base + n · bytes, with n the element count that `elements` leaves on the stack. */
+  const setAddress = (local: number, base: number, elements: Bytes[]): Bytes[] => [
+    op.localGet(base),
+    ...elements,
+    op.i32Const(bytes),
+    op.i32Mul,
+    op.i32Add,
+    op.localSet(local),
   ];
-  for (let i = 0; i < R; i++) {
-    code.push(op.localGet(X), op.v128Load64Splat(i * F64), op.localSet(A));
-    for (const [h, b] of [
-      [0, B0],
-      [1, B1],
-    ]) {
-      code.push(
+  /** TILE = c + (ir·ldc + jr)·bytes: the tile's first row in C. */
+  const tileStart = setAddress(TILE, C, [
+    op.localGet(IR),
+    op.localGet(LDC),
+    op.i32Mul,
+    op.localGet(JR),
+    op.i32Add,
+  ]);
+  /** `row(i, h)` for every vector of the tile, TILE moving down C's rows. */
+  const eachVector = (row: (i: number, h: number) => Bytes[]): Bytes[] => {
+    const code: Bytes[] = [...tileStart];
+    for (let i = 0; i < mr; i++) {
+      for (let h = 0; h < vectors; h++) code.push(...row(i, h));
+      code.push(...setAddress(TILE, TILE, [op.localGet(LDC)]));
+    }
+    return code;
+  };
+
+  // One step along k: acc[i][h] += splat(a[i]) · b_h, then x and y move to the next k.
+  const step: Bytes[] = [];
+  for (let h = 0; h < vectors; h++)
+    step.push(op.localGet(Y), op.v128Load(VECTOR * h), op.localSet(B + h));
+  for (let i = 0; i < mr; i++) {
+    step.push(op.localGet(X), format.splat(i * bytes), op.localSet(A));
+    for (let h = 0; h < vectors; h++) {
+      step.push(
         op.localGet(acc(i, h)),
         op.localGet(A),
-        op.localGet(b),
-        op.f64x2Mul,
-        op.f64x2Add,
+        op.localGet(B + h),
+        format.mul,
+        format.add,
         op.localSet(acc(i, h)),
       );
     }
   }
-  const advance = (local: number) => [
-    op.localGet(local),
-    op.i32Const(R * F64),
-    op.i32Add,
-    op.localSet(local),
-  ];
-  return [...code, ...advance(X), ...advance(Y)];
-}
+  step.push(...advance(X, mr * bytes), ...advance(Y, nr * bytes));
 
-/** One 4×4 tile: zero the accumulators, run kc steps (kc ≥ 1), add them into C's tile. */
-function tile(): Bytes[] {
-  const code: Bytes[] = [];
-  for (let i = 0; i < R; i++)
-    for (let h = 0; h < 2; h++) code.push(op.v128Zero, op.localSet(acc(i, h)));
-  code.push(...panelStart(X, PA, IR), ...panelStart(Y, PB, JR));
-  // do { step } while (--k != 0)
-  code.push(
+  // One tile: the accumulators from C (carry) or zero, kc steps (kc ≥ 1), then into C's tile.
+  const tile: Bytes[] = format.carry
+    ? eachVector((i, h) => [op.localGet(TILE), op.v128Load(VECTOR * h), op.localSet(acc(i, h))])
+    : Array.from({ length: mr * vectors }, (_, v) => [op.v128Zero, op.localSet(ACC + v)]).flat();
+  tile.push(
+    ...setAddress(X, PA, [op.localGet(IR), op.localGet(KC), op.i32Mul]), // A panel ir
+    ...setAddress(Y, PB, [op.localGet(JR), op.localGet(KC), op.i32Mul]), // B panel jr
+    // do { step } while (--k != 0)
     op.localGet(KC),
     op.localSet(K),
     op.loop,
-    ...step(),
+    ...step,
     op.localGet(K),
     op.i32Const(1),
     op.i32Sub,
@@ -126,40 +174,34 @@ function tile(): Bytes[] {
     op.brIf(0),
     op.end,
   );
-  // tile = c + (ir·ldc + jr)·8, then row by row: C[i][..] += acc[i][..], tile += ldc·8
-  const tileOffset = [op.localGet(IR), op.localGet(LDC), op.i32Mul, op.localGet(JR), op.i32Add];
-  code.push(...setAddress(TILE, C, tileOffset));
-  for (let i = 0; i < R; i++) {
-    for (let h = 0; h < 2; h++) {
-      code.push(
-        op.localGet(TILE),
-        op.localGet(TILE),
-        op.v128Load(16 * h),
-        op.localGet(acc(i, h)),
-        op.f64x2Add,
-        op.v128Store(16 * h),
-      );
-    }
-    code.push(...setAddress(TILE, TILE, [op.localGet(LDC)]));
-  }
-  return code;
-}
+  tile.push(
+    ...eachVector((i, h) =>
+      format.carry
+        ? [op.localGet(TILE), op.localGet(acc(i, h)), op.v128Store(VECTOR * h)]
+        : [
+            op.localGet(TILE),
+            op.localGet(TILE),
+            op.v128Load(VECTOR * h),
+            op.localGet(acc(i, h)),
+            format.add,
+            op.v128Store(VECTOR * h),
+          ],
+    ),
+  );
 
-/** The module: `multiply` loops over B panels (jr), then A panels (ir), as tsPanelKernel does. */
-function kernelBytes(): Uint8Array<ArrayBuffer> {
-  const doubles = SCRATCH_LENGTHS.c + SCRATCH_LENGTHS.packA + SCRATCH_LENGTHS.packB;
-  const pages = Math.ceil((doubles * F64) / 65536);
+  const lengths = scratchLengths({ mr, nr, ...blocks });
+  const elements = lengths.c + lengths.packA + lengths.packB;
   return moduleBytes(
     {
       name: 'multiply',
       params: [I32, I32, I32, I32, I32, I32, I32],
       locals: [
         [TILE - JR + 1, I32],
-        [B1 - ACC + 1, V128],
+        [mr * vectors + 1 + vectors, V128],
       ],
-      body: forLoop(JR, NC, R, forLoop(IR, MC, R, tile())),
+      body: forLoop(JR, NC, nr, forLoop(IR, MC, mr, tile)),
     },
-    pages,
+    Math.ceil((elements * bytes) / 65536),
   );
 }
 
@@ -173,40 +215,67 @@ type Multiply = (
   ldc: number,
 ) => void;
 
-let kernel: PanelKernel | null | undefined; // one per thread: a worker builds its own
-
-/** The WebAssembly PanelKernel, or null where WebAssembly SIMD is missing (then use the TS one). */
-export function wasmPanelKernel(): PanelKernel | null {
-  if (kernel !== undefined) return kernel;
-  const bytes = kernelBytes();
-  if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (kernel = null);
+/** An instance of the module as a PanelKernel, or null where WebAssembly SIMD is missing. */
+function instantiate<P extends Panels>(format: Format, blocking: Blocking): PanelKernel<P> | null {
+  const { mr, nr, mc, nc } = blocking;
+  if (mc % mr || nc % nr || (nr * format.bytes) % VECTOR) {
+    throw new Error(
+      `matmul: a WebAssembly tile needs mc a multiple of mr, nc of nr and rows of whole ` +
+        `vectors, got ${JSON.stringify(blocking)}`,
+    );
+  }
+  const bytes = kernelBytes(format, blocking);
+  if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return null;
   const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
   const multiply = exports.multiply as Multiply,
     memory = exports.memory as WebAssembly.Memory;
   // The memory, cut into C then the two packs, each as long as matmulBlock ever asks.
-  const views: Record<string, Float64Array> = {};
+  const views: Record<string, Panels> = {};
   let offset = 0;
-  for (const [slot, length] of Object.entries(SCRATCH_LENGTHS)) {
-    views[slot] = new Float64Array(memory.buffer, offset * F64, length);
+  for (const [slot, length] of Object.entries(scratchLengths(blocking))) {
+    views[slot] = new format.View(memory.buffer, offset * format.bytes, length);
     offset += length;
   }
-  return (kernel = {
+  const size = format.bytes;
+  return {
+    blocking,
     scratch: (slot, length) => {
       if (length > views[slot].length) {
         throw new Error(
-          `matmul: scratch '${slot}' of ${length} doubles, but the WebAssembly memory holds ` +
+          `matmul: scratch '${slot}' of ${length} numbers, but the WebAssembly memory holds ` +
             `${views[slot].length}`,
         );
       }
-      return views[slot].subarray(0, length);
+      return views[slot].subarray(0, length) as P;
     },
     multiply: (packA, packB, mc, nc, kc, c, ci, ldc) =>
-      multiply(packA.byteOffset, packB.byteOffset, mc, nc, kc, c.byteOffset + ci * F64, ldc),
-  });
+      multiply(packA.byteOffset, packB.byteOffset, mc, nc, kc, c.byteOffset + ci * size, ldc),
+  };
 }
 
-/** The fastest PanelKernel this runtime has: WebAssembly's, else the TypeScript reference. */
+// One instance of each per thread (a worker builds its own); null: no WebAssembly SIMD here.
+let f64Kernel: PanelKernel | null | undefined;
+let f32Kernel: PanelKernel<Float32Array> | null | undefined;
+export const F32_BLOCKING: Blocking = { mr: 4, nr: 8, kc: 256, mc: 64, nc: 256, mb: 1024 };
+
+/** The float64 WebAssembly PanelKernel, or null where WebAssembly SIMD is missing. */
+export const wasmPanelKernel = (): PanelKernel | null =>
+  f64Kernel !== undefined ? f64Kernel : (f64Kernel = instantiate(F64, tsPanelKernel.blocking));
+
+/** The float32 WebAssembly PanelKernel (4×8 tiles), or null where WebAssembly SIMD is missing. */
+export const wasmPanelKernelF32 = (): PanelKernel<Float32Array> | null =>
+  f32Kernel !== undefined ? f32Kernel : (f32Kernel = instantiate(F32, F32_BLOCKING));
+
+/** A float32 WebAssembly PanelKernel of another tile and blocking (bench/matmul.ts compares). */
+export const wasmPanelKernelF32With = (blocking: Blocking): PanelKernel<Float32Array> | null =>
+  instantiate(F32, blocking);
+
+/** The fastest float64 PanelKernel this runtime has: WebAssembly's, else the TypeScript one. */
 export const fastPanelKernel = (): PanelKernel => wasmPanelKernel() ?? tsPanelKernel;
 
+/** The fastest PanelKernel for A's dtype at `precision` (default: the current setting). */
+export const fastPanels = (a: TypedArray, precision?: MatmulPrecision): PanelKernel<Panels> =>
+  summedInFloat32(a, precision) ? (wasmPanelKernelF32() ?? tsPanelKernelF32) : fastPanelKernel();
+
 /** The CPU matmul with the fastest panel kernel: the reference's bits, sooner. */
-export const fastMatmul = (args: MatmulArgs): TypedArray => matmul(args, fastPanelKernel());
+export const fastMatmul = (args: MatmulArgs): TypedArray => matmul(args, fastPanels(args.a));
