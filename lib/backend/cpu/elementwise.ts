@@ -5,6 +5,7 @@ import ops from 'ndarray-ops';
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import { sizeOf, type Shape } from '../../shape.ts';
 import type { BinaryOp, Kernel, UnaryOp } from '../backend.ts';
+import { exp } from './exp.ts';
 import { broadcastView, view } from './views.ts';
 
 // erf by Abramowitz–Stegun 7.1.26 is only 1e-7 accurate; this series/continued-fraction pair is
@@ -49,7 +50,7 @@ type UnaryLoop = (x: TypedArray, o: TypedArray, p: number) => void;
 // prettier-ignore
 const unaryLoops: Record<UnaryOp, UnaryLoop> = {
   neg:     (x, o) => { for (let i = 0; i < o.length; i++) o[i] = -x[i]; },
-  exp:     (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.exp(x[i]); },
+  exp:     (x, o) => { for (let i = 0; i < o.length; i++) o[i] = exp(x[i]); },
   log:     (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.log(x[i]); },
   sqrt:    (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.sqrt(x[i]); },
   rsqrt:   (x, o) => { for (let i = 0; i < o.length; i++) o[i] = 1 / Math.sqrt(x[i]); },
@@ -70,7 +71,7 @@ const unaryLoops: Record<UnaryOp, UnaryLoop> = {
 };
 
 // σ(x) computed so that exp never overflows
-const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)));
 
 export const unary: Kernel<'unary'> = (op, x, param = 0) =>
   unaryInto(op, x, param, allocate(dtypeOf(x), x.length));

@@ -1,5 +1,6 @@
 // Softmax and log-softmax along one dim, max-subtracted so logits of ±1e4 never overflow.
-// Three passes per row: max, Σ exp(x − max) (each exp kept in a row of doubles), then write. A row
+// Three passes per row: max, Σ exp(x − max) (each exp kept in a row of doubles), then write; exp is
+// exp.ts's inlinable copy of Math.exp (the same bits, faster). A row
 // whose entries are all −Infinity (fully masked) has max = −Infinity; it gives zeros for softmax
 // (not 0/0 = NaN) and −Infinity for log-softmax. The (outer, n, inner) layout handles any dim
 // without a transpose.
@@ -11,6 +12,7 @@
 import { allocate, dtypeOf } from '../../dtype.ts';
 import { aroundDim } from '../../shape.ts';
 import type { Kernel, KernelInto } from '../backend.ts';
+import { exp } from './exp.ts';
 import { scratch } from './scratch.ts';
 
 export const softmax: Kernel<'softmax'> = (x, shape, dim, log) =>
@@ -25,21 +27,22 @@ export const softmaxInto: KernelInto<'softmax'> = (x, shape, dim, log, out) => {
   const e = scratch('softmax row', n);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
-      const base = o * n * inner + j;
+      const base = o * n * inner + j,
+        end = base + n * inner;
       let max = -Infinity;
-      for (let i = 0; i < n; i++) max = Math.max(max, x[base + i * inner]);
+      for (let at = base; at < end; at += inner) max = Math.max(max, x[at]);
       if (max === -Infinity) {
-        for (let i = 0; i < n; i++) out[base + i * inner] = log ? -Infinity : 0;
+        for (let at = base; at < end; at += inner) out[at] = log ? -Infinity : 0;
         continue;
       }
       let sum = 0;
-      for (let i = 0; i < n; i++) sum += e[i] = Math.exp(x[base + i * inner] - max);
+      for (let i = 0, at = base; i < n; i++, at += inner) sum += e[i] = exp(x[at] - max);
       if (log) {
         const logSum = Math.log(sum) + max;
-        for (let i = 0; i < n; i++) out[base + i * inner] = x[base + i * inner] - logSum;
+        for (let at = base; at < end; at += inner) out[at] = x[at] - logSum;
       } else {
         const inv = 1 / sum;
-        for (let i = 0; i < n; i++) out[base + i * inner] = e[i] * inv;
+        for (let i = 0, at = base; i < n; i++, at += inner) out[at] = e[i] * inv;
       }
     }
   }
@@ -54,11 +57,15 @@ export const softmaxBackwardInto: KernelInto<'softmaxBackward'> = (y, dy, shape,
   const [outer, n, inner] = aroundDim(shape, dim);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
-      const base = o * n * inner + j;
+      const base = o * n * inner + j,
+        end = base + n * inner;
       let s = 0;
-      for (let i = 0, at = base; i < n; i++, at += inner) s += log ? dy[at] : dy[at] * y[at];
-      for (let i = 0, at = base; i < n; i++, at += inner) {
-        dx[at] = log ? dy[at] - Math.exp(y[at]) * s : y[at] * (dy[at] - s);
+      if (log) {
+        for (let at = base; at < end; at += inner) s += dy[at];
+        for (let at = base; at < end; at += inner) dx[at] = dy[at] - exp(y[at]) * s;
+      } else {
+        for (let at = base; at < end; at += inner) s += dy[at] * y[at];
+        for (let at = base; at < end; at += inner) dx[at] = y[at] * (dy[at] - s);
       }
     }
   }
