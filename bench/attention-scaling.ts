@@ -1,6 +1,6 @@
 // How attention's cost grows with sequence length: time and peak memory of one forward+backward of
 // a causal token mixer (B 1, C 64, 4 heads) for n = 256 … 4096 — softmax attention
-// (models/attention.ts, O(n²) time and memory), local attention (models/sparse-attention.ts, window
+// (models/attention.ts, O(n²) time and memory; and its fused kernel: O(n²) time, O(n) memory), local attention (models/sparse-attention.ts, window
 // w: O(n·w)), linear attention (models/linear-attention.ts, O(n·hs²)) and FLASH (models/flash.ts,
 // chunks of 64: O(n·c)). The measuring (time, the arrayBuffers peak, softmax's predicted peak) is
 // experiments/mixer-cost.ts, which the sparse experiment's cost curve shares. Softmax is skipped
@@ -11,7 +11,7 @@
 
 import { join } from 'node:path';
 import { backend, type Backend } from '../lib/index.ts';
-import type { TransformerConfig } from '../models/index.ts';
+import { withFusedAttention, type TransformerConfig } from '../models/index.ts';
 import {
   costMixer,
   mixerCost,
@@ -30,6 +30,7 @@ const GIB = 2 ** 30;
 interface Variant {
   name: string;
   config: Partial<TransformerConfig>;
+  fused?: boolean; // softmax attention on the fused kernel (default: the unfused path)
   skip?(n: number, previous?: Row): string | null; // a reason to skip this size
 }
 
@@ -46,6 +47,7 @@ const variants: Variant[] = [
         : null;
     },
   },
+  { name: 'softmax (fused)', config: { attention: 'softmax' }, fused: true },
   { name: `local (w ${WINDOW})`, config: { attention: 'local', window: WINDOW } },
   { name: 'linear (elu+1)', config: { attention: 'linear', featureMap: 'elu' } },
   { name: 'flash (c 64)', config: { attention: 'flash', chunk: 64 } },
@@ -70,7 +72,8 @@ for (const n of SIZES) {
       rows.push({ n, mixer: v.name, skipped: reason });
       continue;
     }
-    rows.push({ n, mixer: v.name, ...mixerCost(costMixer(v.config, n, SHAPE), n, SHAPE) });
+    const cost = () => mixerCost(costMixer(v.config, n, SHAPE), n, SHAPE);
+    rows.push({ n, mixer: v.name, ...withFusedAttention(v.fused ?? false, cost) });
     const r = rows[rows.length - 1];
     process.stdout.write(
       `  n ${String(n).padStart(4)} ${v.name.padEnd(16)} ${fmtMs(r.msMedian!).padStart(8)} ms  ${r.peakMiB!.toFixed(1).padStart(8)} MiB\n`,

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { manualSeed, randn, type Tensor } from '../lib/index.ts';
-import { setFusedAttention } from '../models/attention.ts';
+import { withFusedAttention } from '../models/attention.ts';
 import type { TokenMixer } from '../models/index.ts';
 import { costMixer, mixerCost, type CostShape } from '../experiments/mixer-cost.ts';
 import { fmtMs, machine, relError, resultsDir, writeAtomic, type Timing } from './harness.ts';
@@ -44,15 +44,12 @@ function gradients(fused: boolean, n: number): Float32Array[] {
   manualSeed(2);
   const x = randn([SHAPE.batch, n, SHAPE.channels], { requiresGrad: true });
   const dy = randn([SHAPE.batch, n, SHAPE.channels]);
-  setFusedAttention(fused);
-  try {
+  return withFusedAttention(fused, () => {
     const y = m.forward(x, { causal: true }) as Tensor;
     y.backward(dy);
     const weights = m.parameters().map((p) => p.grad!.data as Float32Array);
     return [y.data as Float32Array, x.grad!.data as Float32Array, ...weights];
-  } finally {
-    setFusedAttention(false);
-  }
+  });
 }
 
 /**
@@ -87,17 +84,12 @@ export function longAttention(impl: string, only: RegExp | null = null) {
         continue;
       }
     }
-    setFusedAttention(c.fused);
-    try {
-      const cost = mixerCost(mixer(c.n), c.n, SHAPE);
-      rows.push({ case: c.name, impl, ...cost, timer: 'loop' });
-      process.stdout.write(
-        `  ${c.name.padEnd(26)} ${impl.padEnd(12)} ${fmtMs(cost.msMedian).padStart(8)} ms  ` +
-          `peak ${cost.peakMiB.toFixed(1)} MiB\n`,
-      );
-    } finally {
-      setFusedAttention(false);
-    }
+    const cost = withFusedAttention(c.fused, () => mixerCost(mixer(c.n), c.n, SHAPE));
+    rows.push({ case: c.name, impl, ...cost, timer: 'loop' });
+    process.stdout.write(
+      `  ${c.name.padEnd(26)} ${impl.padEnd(12)} ${fmtMs(cost.msMedian).padStart(8)} ms  ` +
+        `peak ${cost.peakMiB.toFixed(1)} MiB\n`,
+    );
   }
   return { rows, failures };
 }

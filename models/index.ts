@@ -1,6 +1,12 @@
 // attngrad/models: the Transformer, masks, positions, sampling, and the data (toy tasks, char
 // text).
-export { MultiHeadAttention, setFusedAttention } from './attention.ts';
+export {
+  MultiHeadAttention,
+  getFusedAttention,
+  setFusedAttention,
+  withFusedAttention,
+  type FusedAttentionMode,
+} from './attention.ts';
 export type {
   KVCache,
   KeyValueState,

@@ -25,7 +25,12 @@ import {
 import type { Backend } from '../lib/backend/backend.ts';
 import { cpuBackend } from '../lib/backend/cpu.ts';
 import { setNumThreads, threadedBackend, threadStats } from '../lib/backend/threads.ts';
-import { MultiHeadAttention, setFusedAttention } from '../models/attention.ts';
+import {
+  MultiHeadAttention,
+  getFusedAttention,
+  setFusedAttention,
+  withFusedAttention,
+} from '../models/attention.ts';
 import type { AttentionSettings } from '../models/score-modifiers.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
 
@@ -234,15 +239,12 @@ function attentionRun(settings: AttentionSettings, fused: boolean, keep: Tensor 
   const mha = new MultiHeadAttention(12, 3, 0, settings).to('float64');
   const x = randn([2, 17, 12], f64).requiresGrad_();
   const dy = randn([2, 17, 12], f64);
-  setFusedAttention(fused);
-  try {
+  return withFusedAttention(fused, () => {
     const [y, calls] = countFused(() => mha.forward(x, { causal: true, keep }));
     y.backward(dy);
     const weightGrads = mha.parameters().flatMap((p) => Array.from(p.grad?.data ?? []));
     return { y: y.data, dx: x.grad!.data, weightGrads, calls };
-  } finally {
-    setFusedAttention(false);
-  }
+  });
 }
 
 const settingsCases: [string, AttentionSettings, number][] = [
@@ -277,8 +279,7 @@ test('with the KV cache (3 tokens, then 1, 2, 1): fused steps = the unfused full
     const o = { causal: true, inferenceWindow: true };
     const full = noGrad(() => mha.forward(x, o));
     const state = mha.newState();
-    setFusedAttention(true);
-    try {
+    withFusedAttention(true, () => {
       const [steps, calls] = countFused(() =>
         [
           [0, 3],
@@ -290,10 +291,38 @@ test('with the KV cache (3 tokens, then 1, 2, 1): fused steps = the unfused full
       assert.is(calls, 4, 'every step on the fused kernel');
       const err = maxDiff(cat(steps, 1).data, full.data);
       assert.ok(err < 1e-5, `${JSON.stringify(settings)}: ${err}`); // ALiBi: float32 bias unfused
-    } finally {
-      setFusedAttention(false);
-    }
+    });
   }
+});
+
+test("'auto' (the default) fuses from 512 × 512 scores a group; a bad mode is refused", () => {
+  assert.is(getFusedAttention(), 'auto');
+  manualSeed(8);
+  const mha = new MultiHeadAttention(8, 2);
+  const calls = (T: number, S: number) => {
+    const x = randn([1, T, 8]);
+    const memory = randn([1, S, 8]);
+    return countFused(() => noGrad(() => mha.forward(x, { memory })))[1];
+  };
+  assert.is(calls(64, 64), 0, '64 × 64: unfused');
+  assert.is(calls(511, 512), 0, '511 × 512: unfused');
+  assert.is(calls(512, 512), 1, '512 × 512: fused');
+  assert.is(calls(8, 2 ** 15), 1, '8 × 32768: fused');
+  assert.is(
+    withFusedAttention(false, () => calls(512, 512)),
+    0,
+    'false: never',
+  );
+  assert.is(
+    withFusedAttention(true, () => calls(2, 3)),
+    1,
+    'true: always',
+  );
+  assert.is(getFusedAttention(), 'auto', 'withFusedAttention restores the mode');
+  assert.throws(
+    () => setFusedAttention('on' as unknown as boolean),
+    /setFusedAttention: expected true, false or 'auto', got on/,
+  );
 });
 
 test('KERPLE and T5 biases stay on the unfused path (the same bits with the switch on)', () => {
