@@ -4,7 +4,8 @@
 // by spaces) it segments the gold's text unless --input/--text is given, and prints word and
 // boundary P/R/F1 beside three baselines cut by the same rule (every character a word, random
 // cuts at the model's rate, character-bigram PMI counted over the model's training text); --sweep
-// draws F1 over every cut rate.
+// draws F1 over every cut rate. --impact picks the measure of analysis/impact.ts (hidden, the
+// article's, by default), --layer the block it reads, --compare scores a second measure beside it.
 // --word-language N writes N gold sentences of the generated word language instead.
 // Read next: ../analysis/segment.ts, ../docs/perturbed-masking.md.
 
@@ -57,6 +58,11 @@ export const segmentFlags = {
     help: 'hidden: the article’s ‖ΔH‖; cosine; kl or logprob: the head’s distribution at i',
   },
   layer: { type: 'int', min: 1, help: 'read the states after this block [default: the last]' },
+  compare: {
+    type: 'string',
+    choices: IMPACT_MEASURES,
+    help: 'with --score: also score this measure (last layer), in the table and the sweep',
+  },
   lines: { type: 'int', min: 1, help: 'only the first N lines' },
   sweep: { type: 'string', help: 'with --score: an SVG of F1 over every cut rate' },
   seed: { type: 'int', default: 0, min: 0, help: 'the random baseline (and --word-language)' },
@@ -169,8 +175,10 @@ export async function runSegment(argv: string[], useBackend: (name: unknown) => 
   if (sources.length === 0 && flags.score === undefined) {
     throw new UsageError('nothing to segment: give --text, --input or --score GOLD');
   }
-  if (flags.sweep !== undefined && flags.score === undefined) {
-    throw new UsageError('--sweep needs --score GOLD');
+  for (const flag of ['sweep', 'compare']) {
+    if (flags[flag] !== undefined && flags.score === undefined) {
+      throw new UsageError(`--${flag} needs --score GOLD`);
+    }
   }
   if (!flags.checkpoint) throw new UsageError('--checkpoint <file> is required');
   const goldText = flags.score === undefined ? undefined : read('score', String(flags.score));
@@ -210,8 +218,6 @@ export async function runSegment(argv: string[], useBackend: (name: unknown) => 
   if (unknown > 0)
     console.error(`${unknown} characters not in the model's vocabulary read as MASK`);
 
-  const started = Date.now();
-  const bar = new ProgressBar(lines.length);
   const options = {
     maskId: data.maskId,
     window,
@@ -224,17 +230,25 @@ export async function runSegment(argv: string[], useBackend: (name: unknown) => 
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const methodName = `${options.measure}${flags.layer === undefined ? '' : `, layer ${options.layer}`}`;
-  const scores = ids.map((line, l) => {
-    const s = noGrad(() => adjacentScores(model, line, options));
-    bar.tick(l + 1, `line ${l + 1}/${lines.length}`);
-    return s;
-  });
-  const seconds = (Date.now() - started) / 1000;
   const characters = lines.reduce((n, l) => n + l.length, 0);
-  console.error(
-    `segmented ${lines.length} lines (${characters} characters) in ${formatSeconds(seconds)}`,
-  );
+  /** Every line's gap scores under one measure, with a progress bar and the time taken. */
+  const scoresOf = (measure: ImpactMeasure, layer: number | undefined) => {
+    const started = Date.now();
+    const bar = new ProgressBar(lines.length);
+    const scores = ids.map((line, l) => {
+      const s = noGrad(() => adjacentScores(model, line, { ...options, measure, layer }));
+      bar.tick(l + 1, `line ${l + 1}/${lines.length}`);
+      return s;
+    });
+    const took = formatSeconds((Date.now() - started) / 1000);
+    console.error(
+      `${measure}: segmented ${lines.length} lines (${characters} characters) in ${took}`,
+    );
+    return scores;
+  };
+  const layerName = flags.layer === undefined ? '' : `, layer ${options.layer}`;
+  const methodName = `${options.measure}${layerName}`;
+  const scores = scoresOf(options.measure, options.layer);
 
   const wordLength = Number(flags.wordLength);
   const count = cutCount(
@@ -255,6 +269,7 @@ export async function runSegment(argv: string[], useBackend: (name: unknown) => 
   );
   const stream = seedStream(Number(flags.seed));
   const lengths = lines.map((l) => l.length);
+  const compared = flags.compare === undefined ? [] : [flags.compare as ImpactMeasure];
   const goldWords = gold!.reduce((n, w) => n + w.length, 0);
   console.log(
     `${lines.length} lines, ${characters} characters; the rule (mean word length ${wordLength} ` +
@@ -266,6 +281,12 @@ export async function runSegment(argv: string[], useBackend: (name: unknown) => 
   );
   console.log('|---|---|---|---|---|---|---|---|');
   console.log(row(`perturbed masking (${methodName})`, ours));
+  const more: Record<string, Float64Array[]> = {};
+  for (const measure of compared) {
+    more[measure] = scoresOf(measure, undefined);
+    const theirs = scoreCuts(lowestCuts(more[measure], count), goldCuts);
+    console.log(row(`perturbed masking (${measure})`, theirs));
+  }
   console.log(row('bigram PMI, same rule', scoreCuts(lowestCuts(pmi, count), goldCuts)));
   console.log(
     row('random, the model’s rate', scoreCuts(randomCuts(lengths, ours.cutRate, stream), goldCuts)),
@@ -274,7 +295,8 @@ export async function runSegment(argv: string[], useBackend: (name: unknown) => 
   console.log(row('every character a word', scoreCuts(everyCharacter, goldCuts)));
   if (flags.sweep !== undefined) {
     const title = `segmentation F1 against the cut rate: ${String(flags.score).split('/').pop()}`;
-    const svg = sweepSvg(title, { [methodName]: scores, PMI: pmi }, goldCuts, ours.cutRate);
+    const curves = { [methodName]: scores, ...more, PMI: pmi };
+    const svg = sweepSvg(title, curves, goldCuts, ours.cutRate);
     writeFileAtomic(String(flags.sweep), svg);
   }
 }

@@ -140,6 +140,8 @@ test('segment: errors are UsageErrors of one line', async () => {
     [[], /nothing to segment/],
     [['--text', 'ab', '--input', 'x'], /one of --text and --input/],
     [['--text', 'ab', '--sweep', 'x.svg'], /--sweep needs --score/],
+    [['--text', 'ab', '--compare', 'kl'], /--compare needs --score/],
+    [['--text', 'ab', '--impact', 'dot'], /--impact must be one of hidden, cosine, kl, logprob/],
     [['--text', 'ab'], /--checkpoint <file> is required/],
     [['--text', 'ab', '--checkpoint', '/nonexistent.safetensors'], /no file at/],
     [['--score', '/nonexistent.txt', '--checkpoint', 'x'], /--score: no file at/],
@@ -191,6 +193,16 @@ test('segment end to end: a tiny masked LM on the word language, scored beside t
     assert.match(lm.stdout, new RegExp(`\\| ${name}[^|]* \\| \\d\\.\\d{3} \\|`));
   }
   assert.ok(existsSync(join(dir, 's.svg')));
+  const measures = cli(
+    ...['segment', '--checkpoint', checkpoint, '--score', gold, '--window', '8'],
+    ...['--impact', 'logprob', '--compare', 'hidden'],
+  );
+  assert.is(measures.status, 0, measures.stderr);
+  for (const name of ['logprob', 'hidden']) {
+    assert.match(measures.stdout, new RegExp(`\\| perturbed masking \\(${name}\\) \\| \\d`));
+  }
+  const deep = cli('segment', '--checkpoint', checkpoint, '--text', 'ab', '--layer', '2');
+  assert.match(deep.stderr, /attngrad: segment: layer must be an integer in \[1, 1\], got 2/);
   const crlf = cli(
     'segment',
     '--checkpoint',
