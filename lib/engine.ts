@@ -74,6 +74,7 @@ export {
   type KernelName,
 } from './backend/backend.ts';
 export type {
+  Activation,
   FusedAttentionDims,
   FusedAttentionMask,
   FusedAttentionResult,

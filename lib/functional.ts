@@ -20,7 +20,8 @@ import { fmt, normDim, normDims, sameShape, sizeOf } from './shape.ts';
 import { Tensor } from './tensor.ts';
 import { checkIndex } from './ops/indexing.ts';
 import { logSoftmax } from './ops/softmax.ts';
-import { matmulT } from './ops/matmul.ts';
+import { linearP } from './ops/linear.ts';
+import type { Activation } from './backend/backend.ts';
 
 type Dims = number | number[] | undefined;
 
@@ -270,8 +271,14 @@ export const triu = (x: Tensor, diagonal: number) => triangle('triu', x, diagona
 // ---- layers ----
 /**
  * torch.nn.functional.linear: y = x·Wᵀ + b for W of shape (out, in); leading dims of x are batch.
+ * `activation` 'relu' gives relu(x·Wᵀ + b) from the same fused primitive (ops/linear.ts).
  */
-export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+export function linear(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  activation: Activation = 'none',
+): Tensor {
   const [out, inFeatures] = weight.shape;
   if (weight.ndim !== 2 || x.ndim === 0 || x.shape[x.ndim - 1] !== inFeatures) {
     throw new Error(
@@ -281,9 +288,11 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== out))
     throw new Error(`linear: bias must have shape [${out}], got ${fmt(bias.shape)}`);
+  if (activation !== 'none' && activation !== 'relu')
+    throw new Error(`linear: activation must be 'none' or 'relu', got '${activation}'`);
   const rows = x.reshape([-1, inFeatures]); // (N, in): one 2-D product instead of a batched one
-  const y = matmulT([rows, weight], { transA: false, transB: true }); // (N, out), Wᵀ read in place
-  return (bias ? y.add(bias) : y).reshape([...x.shape.slice(0, -1), out]);
+  const y = linearP(bias ? [rows, weight, bias] : [rows, weight], activation); // (N, out)
+  return y.reshape([...x.shape.slice(0, -1), out]);
 }
 
 // ---- losses and regularisation ----

@@ -28,8 +28,9 @@ export class FeedForward extends Module {
     this.down = new Linear(F, C);
   }
   forward(x: Tensor): Tensor {
-    const h = this.up.forward(x); // (B, T, F)
-    return this.down.forward(this.activation === 'relu' ? h.relu() : h.gelu()); // (B, T, C)
+    const relu = this.activation === 'relu'; // fused into the first Linear
+    const h = this.up.forward(x, relu ? 'relu' : 'none'); // (B, T, F)
+    return this.down.forward(relu ? h : h.gelu()); // (B, T, C)
   }
 }
 

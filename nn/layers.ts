@@ -1,7 +1,16 @@
 // Layers: Linear, Embedding, LayerNorm, RMSNorm, Dropout, ModuleList, Sequential. Each holds its
 // parameters as fields (found by Module) and has forward(). Read next: optim.ts.
 
-import { dropout, layerNorm, linear, ones, rmsNorm, zeros, type Tensor } from '../lib/index.ts';
+import {
+  dropout,
+  layerNorm,
+  linear,
+  ones,
+  rmsNorm,
+  zeros,
+  type Activation,
+  type Tensor,
+} from '../lib/index.ts';
 import * as init from './init.ts';
 import { Module } from './module.ts';
 
@@ -10,7 +19,10 @@ function checkPositiveInt(op: string, name: string, v: number): void {
     throw new Error(`${op}: ${name} must be a positive integer, got ${v}`);
 }
 
-/** y = x·Wᵀ + b, W of shape (out, in) as in PyTorch; init U(±1/√in) like torch.nn.Linear. */
+/**
+ * y = x·Wᵀ + b, W of shape (out, in) as in PyTorch; init U(±1/√in) like torch.nn.Linear.
+ * forward(x, 'relu') is relu(x·Wᵀ + b) in one fused op (an FFN's first layer).
+ */
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
@@ -26,8 +38,8 @@ export class Linear extends Module {
     this.weight = init.uniform(zeros([outFeatures, inFeatures]), -bound, bound).requiresGrad_();
     this.bias = bias ? init.uniform(zeros([outFeatures]), -bound, bound).requiresGrad_() : null;
   }
-  forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+  forward(x: Tensor, activation: Activation = 'none'): Tensor {
+    return linear(x, this.weight, this.bias, activation);
   }
 }
 

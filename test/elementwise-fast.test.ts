@@ -1,10 +1,17 @@
 // The fast paths of the non-matmul kernels against what they replace, bit for bit: exp.ts against
-// Math.exp on every branch of fdlibm's scheme. Read next: ../lib/backend/cpu/exp.ts.
+// Math.exp on every branch of fdlibm's scheme; reluBackward against mul(dy, gt(x, 0)) and
+// biasActivation against add then relu, on odd lengths, both float dtypes and the special values;
+// the fused Linear primitive against the unfused graph (matmul, add, relu), forward and gradients,
+// on the reference and the threaded backend. Read next: ../lib/backend/cpu/exp.ts, epilogue.ts.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { Activation } from '../lib/backend/backend.ts';
+import { cpuBackend as cpu } from '../lib/backend/cpu.ts';
 import { exp } from '../lib/backend/cpu/exp.ts';
-import { manualSeed, rand } from '../lib/index.ts';
+import { allocate, type DType, type TypedArray } from '../lib/dtype.ts';
+import { linear, manualSeed, rand, randn, setBackend, type Tensor } from '../lib/index.ts';
+import { matmulT } from '../lib/ops/matmul.ts';
 
 /** Same length, and every element the same double (Object.is: −0 and NaN too). */
 function assertBitwise(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
@@ -42,6 +49,106 @@ test('exp is Math.exp, bit for bit, on every branch', () => {
     xs.map((x) => exp(x)),
     xs.map((x) => Math.exp(x)),
     'exp',
+  );
+});
+
+const specials = [0, -0, NaN, Infinity, -Infinity, 1e-45, -1e-45, 3.5, -2.25];
+
+/** n values of `dtype`: the special values first, then seeded normals. */
+function values(n: number, dtype: DType): TypedArray {
+  const out = allocate(dtype, n);
+  out.set(randn([n], { dtype: 'float64' }).data);
+  out.set(specials.slice(0, n));
+  return out;
+}
+
+test('reluBackward is mul(dy, gt(x, 0)), bit for bit', () => {
+  manualSeed(3);
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const n of [1, 7, 81, 1000]) {
+      const x = values(n, dtype);
+      const dy = values(n, dtype).reverse(); // special values meet special values
+      const mask = cpu.binary('gt', x, [n], allocate(dtype, 1), [], [n]);
+      const want = cpu.binary('mul', dy, [n], mask, [n], [n]);
+      assertBitwise(cpu.reluBackward(dy, x), want, `${dtype} n ${n}`);
+    }
+  }
+});
+
+test('biasActivation is add then relu, written over its input', () => {
+  manualSeed(4);
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const [rows, n] of [
+      [1, 1],
+      [3, 5],
+      [4, 1],
+      [2, 129],
+    ]) {
+      for (const activation of ['none', 'relu'] as const) {
+        for (const withBias of [true, false]) {
+          const y = values(rows * n, dtype);
+          const bias = withBias ? values(n, dtype).reverse() : null;
+          const added = bias ? cpu.binary('add', y, [rows, n], bias, [n], [rows, n]) : y;
+          const want = activation === 'relu' ? cpu.unary('relu', added) : added.slice();
+          const what = `${dtype} ${rows}×${n} ${activation}${withBias ? ' bias' : ''}`;
+          const into = y.slice();
+          const got = cpu.biasActivation(into, bias, activation);
+          assert.ok(got === into, `${what}: in place`);
+          assertBitwise(got, want, what);
+        }
+      }
+    }
+  }
+});
+
+/** y and the gradients of x, W (and b) for the loss Σ y ⊙ r. */
+function linearRun(
+  f: (x: Tensor, w: Tensor, b: Tensor | null) => Tensor,
+  withBias: boolean,
+): TypedArray[] {
+  manualSeed(9);
+  const x = randn([3, 37, 19]).requiresGrad_();
+  const w = randn([70, 19]).requiresGrad_();
+  const b = withBias ? randn([70]).requiresGrad_() : null;
+  const y = f(x, w, b);
+  y.mul(randn(y.shape)).sum().backward();
+  return [y.data, x.grad!.data, w.grad!.data, ...(b ? [b.grad!.data] : [])];
+}
+
+/** The graph linear() built before the fusion: matmul by Wᵀ in place, add the bias, relu. */
+function unfused(x: Tensor, w: Tensor, b: Tensor | null, activation: Activation): Tensor {
+  const rows = x.reshape([-1, x.shape[x.ndim - 1]]);
+  const y = matmulT([rows, w], { transA: false, transB: true });
+  const biased = b ? y.add(b) : y;
+  return (activation === 'relu' ? biased.relu() : biased).reshape([...x.shape.slice(0, -1), -1]);
+}
+
+test('a fused Linear gives the unfused graph its output and gradients, bit for bit', () => {
+  try {
+    for (const backend of ['cpu', 'cpu-threads']) {
+      setBackend(backend);
+      for (const activation of ['none', 'relu'] as const) {
+        for (const withBias of [true, false]) {
+          const got = linearRun((x, w, b) => linear(x, w, b, activation), withBias);
+          const want = linearRun((x, w, b) => unfused(x, w, b, activation), withBias);
+          const what = `${backend} ${activation}${withBias ? ' bias' : ''}`;
+          ['y', 'dx', 'dW', 'db'].slice(0, got.length).forEach((name, i) => {
+            assertBitwise(got[i], want[i], `${what} ${name}`);
+          });
+        }
+      }
+    }
+  } finally {
+    setBackend('cpu-threads');
+  }
+});
+
+test('linear refuses an activation it does not have', () => {
+  const x = randn([2, 3]),
+    w = randn([4, 3]);
+  assert.throws(
+    () => linear(x, w, null, 'gelu' as Activation),
+    /linear: activation must be 'none' or 'relu', got 'gelu'/,
   );
 });
 

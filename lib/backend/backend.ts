@@ -50,6 +50,8 @@ export type UnaryOp =
 export type BinaryOp =
   'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne';
 export type ReduceOp = 'sum' | 'max' | 'min';
+/** What a Linear applies after its bias (biasActivation). */
+export type Activation = 'none' | 'relu';
 
 export interface NormResult {
   y: TypedArray;
@@ -151,6 +153,13 @@ export type BroadcastOperands = [
 export interface Backend {
   name: string;
   unary(op: UnaryOp, x: TypedArray, param?: number): TypedArray;
+  /** relu's gradient in one pass: dy · [x > 0] (the bits of mul(dy, gt(x, 0))). */
+  reluBackward(dy: TypedArray, x: TypedArray): TypedArray;
+  /**
+   * A Linear's epilogue in place: y (rows, n) + bias (n) when given, then relu when asked, written
+   * over y and returned (y is a matmul output that nothing else holds). The bits of add, then relu.
+   */
+  biasActivation(y: TypedArray, bias: TypedArray | null, activation: Activation): TypedArray;
   /** Elementwise with NumPy broadcasting; comparisons return 1/0 in the dtype of `a`. */
   binary(op: BinaryOp, ...operands: BroadcastOperands): TypedArray;
   /** a where cond is non-zero, else b; cond broadcasts to outShape too. */

@@ -4,6 +4,7 @@
 
 import type { Backend } from './backend.ts';
 import { binary, unary, where } from './cpu/elementwise.ts';
+import { biasActivation, reluBackward } from './cpu/epilogue.ts';
 import { fusedAttention, fusedAttentionBackward } from './cpu/fused-attention.ts';
 import { gather, indexAdd, indexSelect, scatterAdd } from './cpu/indexing.ts';
 import { causalLinearAttention, causalLinearAttentionBackward } from './cpu/linear-attention.ts';
@@ -17,6 +18,8 @@ import { gatherApply, gatherScores, scatterApply } from './cpu/sparse.ts';
 export const cpuBackend = {
   name: 'cpu',
   unary,
+  reluBackward,
+  biasActivation,
   binary,
   where,
   reduce,

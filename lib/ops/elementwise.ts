@@ -26,7 +26,11 @@ export const sqrt = unaryPrimitive('sqrt', (dy, _x, y) => dy.div(y.mul(2))); // 
 export const rsqrt = unaryPrimitive('rsqrt', (dy, _x, y) => dy.mul(y.pow(3)).mul(-0.5));
 export const abs = unaryPrimitive('abs', (dy, x) => dy.mul(x.sign())); // d|x| = sign(x)
 export const sign = unaryPrimitive('sign', null);
-export const relu = unaryPrimitive('relu', (dy, x) => dy.mul(x.gt(0))); // d relu = [x > 0]
+export const relu = unaryPrimitive('relu', (dy, x) => reluGrad(dy, x)); // d relu = [x > 0]
+
+/** dy ⊙ [x > 0] in one kernel (relu's and a fused Linear's backward; not itself differentiable). */
+export const reluGrad = (dy: Tensor, x: Tensor): Tensor =>
+  new Tensor(backend().reluBackward(dy.data, x.data), dy.shape);
 // σ(1−σ)
 export const sigmoid = unaryPrimitive('sigmoid', (dy, _x, y) => dy.mul(y).mul(y.neg().add(1)));
 // 1 − tanh²
