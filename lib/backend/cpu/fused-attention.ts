@@ -28,6 +28,7 @@ import type {
   Kernel,
 } from '../backend.ts';
 import { matmulBlock, tsPanelKernel, type PanelKernel } from './matmul.ts';
+import { exp } from './exp.ts';
 import { scratch } from './scratch.ts';
 
 const BR = 64; // query rows a block
@@ -257,13 +258,13 @@ export function fusedAttentionInto(
         let m = max[r];
         for (let j = 0; j < nc; j++) m = Math.max(m, s[r * nc + j]);
         if (m > max[r]) {
-          const rescale = Math.exp(max[r] - m); // 0 on the first keys the row sees (max = −∞)
+          const rescale = exp(max[r] - m); // 0 on the first keys the row sees (max = −∞)
           sum[r] *= rescale;
           for (let c = 0; c < dv; c++) acc[r * dv + c] *= rescale;
           max[r] = m;
         }
         for (let j = 0; j < nc; j++) {
-          const p = m === -Infinity ? 0 : Math.exp(s[r * nc + j] - m);
+          const p = m === -Infinity ? 0 : exp(s[r * nc + j] - m);
           s[r * nc + j] = p;
           sum[r] += p;
         }
@@ -336,8 +337,7 @@ export function fusedAttentionBackwardInto(
       scores(q, k, dims, mask, block, [j0, j1], kernel, p);
       for (let r = 0; r < n; r++) {
         const L = lse[r0 + r];
-        for (let j = 0; j < nc; j++)
-          p[r * nc + j] = L === -Infinity ? 0 : Math.exp(p[r * nc + j] - L);
+        for (let j = 0; j < nc; j++) p[r * nc + j] = L === -Infinity ? 0 : exp(p[r * nc + j] - L);
       }
       product(kernel, p, dyb, [nc, n, dv], [true, false], part); // dv_j += Σ_i p_ij dy_i
       for (let e = 0; e < nc * dv; e++) dvAcc[j0 * dv + e] += part[e];
