@@ -1,33 +1,58 @@
-// Micro-benchmark: attngrad's packed CPU matmul kernel with its TypeScript micro-kernel and with
-// its WebAssembly SIMD one, on one thread, and split across every core (the 'cpu-threads' backend),
-// against tfjs-core's CPU backend, on float32 square matmuls with the
-// same seeded inputs. Warm-up, then timed rounds that run each implementation in turn (so load
-// from other processes hits them alike) and the median per implementation. Prints a markdown
-// table and writes bench/results/matmul.json. Usage: npm run bench:matmul
+// Micro-benchmark: attngrad's packed CPU matmul in both precisions (sums in float64 or float32),
+// with its TypeScript micro-kernels and its WebAssembly SIMD ones on one thread, and split across
+// every core (the 'cpu-threads' backend), against tfjs-core's CPU and wasm backends, on float32
+// square matmuls with the same seeded inputs. Warm-up, then timed rounds that run each
+// implementation in turn (so load from other processes hits them alike) and the median per
+// implementation; tfjs-wasm is timed in a second pass (switching tfjs backends is asynchronous).
+// `--tiles` adds the f32x4 kernel with other tiles and blockings, one thread. Prints a markdown
+// table and writes bench/results/matmul.json. Usage: npm run bench:matmul [-- --tiles]
 // Read next: ../lib/backend/cpu/matmul.ts (the kernel and its scheme), ../lib/backend/threads.ts,
 // ../lib/backend/wasm/matmul-kernel.ts.
 
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
-import { matmul } from '../lib/backend/cpu/matmul.ts';
+import type { MatmulArgs } from '../lib/backend/backend.ts';
+import {
+  matmul,
+  setMatmulPrecision,
+  tsPanelKernel,
+  tsPanelKernelF32,
+  type Blocking,
+  type MatmulPrecision,
+  type PanelKernel,
+  type Panels,
+} from '../lib/backend/cpu/matmul.ts';
 import { setNumThreads, threadStats, threadedBackend } from '../lib/backend/threads.ts';
-import { wasmPanelKernel } from '../lib/backend/wasm/matmul-kernel.ts';
-import { manualSeed, random } from '../lib/random.ts';
-import { resultsDir, tf, writeAtomic } from './harness.ts';
-
-await tf.setBackend('cpu');
+import {
+  F32_BLOCKING,
+  wasmPanelKernel,
+  wasmPanelKernelF32,
+  wasmPanelKernelF32With,
+} from '../lib/backend/wasm/matmul-kernel.ts';
+import { manualSeed } from '../lib/random.ts';
+import { resultsDir, tf, tfjsImpls, uniform, useTf, writeAtomic } from './harness.ts';
 
 const SIZES = [128, 512, 1024];
-const TFJS = 'tfjs-cpu (@tensorflow/tfjs-backend-cpu)';
-const THREADS = availableParallelism(); // the threaded row uses every core
+const THREADS = availableParallelism(); // the threaded rows use every core
+// --tiles: the f32x4 tiles and blockings compared with the default (4×8, kc 256, mc 64, nc 512)
+const TILES: Blocking[] = [
+  { mr: 4, nr: 4, kc: 256, mc: 64, nc: 256, mb: 1024 },
+  { mr: 6, nr: 8, kc: 256, mc: 66, nc: 256, mb: 1056 },
+  { mr: 8, nr: 8, kc: 256, mc: 64, nc: 256, mb: 1024 },
+  { mr: 4, nr: 12, kc: 256, mc: 64, nc: 252, mb: 1024 },
+  { mr: 4, nr: 8, kc: 256, mc: 64, nc: 256, mb: 1024 },
+  { mr: 4, nr: 8, kc: 512, mc: 64, nc: 512, mb: 1024 },
+];
 
 interface Row {
   size: number;
   impl: string;
+  sums: MatmulPrecision | 'tfjs';
   threads: number;
   medianMs: number;
   gflops: number;
   ratioVsTfjsCpu: number;
+  ratioVsTfjsWasm: number | null;
 }
 
 /** Warm up each (JIT, caches), then time `reps` rounds of one run each; the medians in ms. */
@@ -48,109 +73,170 @@ function medians(runs: (() => void)[], warmup: number, reps: number): number[] {
   });
 }
 
-function uniform(n: number): Float32Array {
-  const x = new Float32Array(n);
-  for (let i = 0; i < n; i++) x[i] = 2 * random() - 1;
-  return x;
-}
+/** Small sizes are timed more often: their runs are short, noisier, and slower to reach V8's
+ * optimised code. */
+const rounds = (n: number): [number, number] =>
+  n <= 128 ? [100, 101] : n <= 512 ? [5, 11] : [2, 7];
+
+const square = (a: Float32Array, b: Float32Array, n: number): MatmulArgs => ({
+  a,
+  b,
+  aShape: [n, n],
+  bShape: [n, n],
+  outShape: [n, n],
+  transA: false,
+  transB: false,
+});
 
 /** Start the pool's workers; wait until they take chunks (they boot in 0.5–1 s: they load tsx). */
 function startPool(threads: number): void {
   setNumThreads(threads);
   const n = 256,
     a = uniform(n * n);
-  const args = {
-    a,
-    b: a,
-    aShape: [n, n],
-    bShape: [n, n],
-    outShape: [n, n],
-    transA: false,
-    transB: false,
-  };
   const deadline = Date.now() + 30_000;
-  while (threadStats().workerChunks < 100 && Date.now() < deadline) threadedBackend.matmul(args);
+  while (threadStats().workerChunks < 100 && Date.now() < deadline)
+    threadedBackend.matmul(square(a, a, n));
 }
 
+/** tfjs's product on its active backend, read back as any user would. */
+function tfMatmul(a: Float32Array, b: Float32Array, n: number): () => Float32Array {
+  const ta = tf.tensor2d(a, [n, n]),
+    tb = tf.tensor2d(b, [n, n]);
+  return () => {
+    const c = tf.matMul(ta, tb);
+    const out = c.dataSync() as Float32Array;
+    c.dispose();
+    return out;
+  };
+}
+
+/** The threaded backend at `precision` (set for the call, then put back to the default). */
+const threaded = (args: MatmulArgs, precision: MatmulPrecision) => () => {
+  setMatmulPrecision(precision);
+  threadedBackend.matmul(args);
+  setMatmulPrecision('float32');
+};
+
+const [f64Simd, f32Simd] = [wasmPanelKernel(), wasmPanelKernelF32()];
+if (!f64Simd || !f32Simd) throw new Error('bench matmul: WebAssembly SIMD is missing');
+const tile = ({ mr, nr, kc, nc }: Blocking) => `${mr}×${nr}, kc ${kc}, nc ${nc}`;
+const kernels: [string, MatmulPrecision, PanelKernel<Panels>][] = [
+  ['attngrad TypeScript 4×4', 'float64', tsPanelKernel],
+  ['attngrad TypeScript 4×4', 'float32', tsPanelKernelF32],
+  ['attngrad WebAssembly f64x2 4×4', 'float64', f64Simd],
+  [`attngrad WebAssembly f32x4 ${tile(F32_BLOCKING)}`, 'float32', f32Simd],
+];
+if (process.argv.includes('--tiles')) {
+  for (const blocking of TILES)
+    kernels.push([`f32x4 ${tile(blocking)}`, 'float32', wasmPanelKernelF32With(blocking)!]);
+}
+
+await useTf('cpu');
 if (THREADS > 1) startPool(THREADS);
 const rows: Row[] = [];
+const inputs = new Map<number, [Float32Array, Float32Array]>();
 for (const n of SIZES) {
   manualSeed(42);
   const a = uniform(n * n),
     b = uniform(n * n);
-  // Small sizes are timed more often: their runs are short, noisier, and take longer to reach
-  // V8's optimised code.
-  const [warmup, reps] = n <= 128 ? [100, 101] : n <= 512 ? [5, 11] : [2, 7];
+  inputs.set(n, [a, b]);
+  const args = square(a, b, n);
+  const theirs = tfMatmul(a, b, n);
 
-  const [aShape, bShape, outShape] = [
-    [n, n],
-    [n, n],
-    [n, n],
+  // Same inputs, same answer: guard against timing a broken kernel. Each precision's kernels and
+  // thread counts give the same bits; the two precisions and tfjs agree to float32 rounding.
+  const want = theirs();
+  const references = {
+    float32: matmul(args, tsPanelKernelF32),
+    float64: matmul(args, tsPanelKernel),
+  };
+  for (const [impl, precision, kernel] of kernels) {
+    const got = matmul(args, kernel);
+    if (!got.every((x, i) => Object.is(x, references[precision][i])))
+      throw new Error(`bench matmul ${n}: ${impl} differs from its reference`);
+    let maxErr = 0;
+    for (let i = 0; i < got.length; i++) maxErr = Math.max(maxErr, Math.abs(got[i] - want[i]));
+    if (maxErr > 1e-3)
+      throw new Error(`bench matmul ${n}: ${impl} and tfjs-cpu differ by ${maxErr}`);
+  }
+  for (const precision of ['float32', 'float64'] as const) {
+    setMatmulPrecision(precision);
+    const [got, one] = [threadedBackend.matmul(args), matmul(args)];
+    if (!got.every((x, i) => Object.is(x, one[i])))
+      throw new Error(`bench matmul ${n}: ${THREADS} threads differ from 1 (${precision})`);
+  }
+  setMatmulPrecision('float32');
+
+  const impls: [string, MatmulPrecision | 'tfjs', number, () => void][] = [
+    ...kernels.map(([impl, precision, kernel]): [string, MatmulPrecision, number, () => void] => [
+      impl,
+      precision,
+      1,
+      () => void matmul(args, kernel),
+    ]),
+    ['tfjs-cpu (@tensorflow/tfjs-backend-cpu)', 'tfjs', 1, theirs],
   ];
-  const args = { a, b, aShape, bShape, outShape, transA: false, transB: false };
-  const ours = () => {
-    matmul(args);
-  };
-  const simd = wasmPanelKernel();
-  const oursSimd = () => {
-    if (simd) matmul(args, simd);
-  };
-  const split = () => {
-    threadedBackend.matmul(args);
-  };
-  const ta = tf.tensor2d(a, [n, n]),
-    tb = tf.tensor2d(b, [n, n]);
-  const theirs = () => {
-    const c = tf.matMul(ta, tb);
-    c.dataSync(); // the CPU backend is synchronous, but read back as any user would
-    c.dispose();
-  };
-
-  // Same inputs, same answer: guard against timing a broken kernel.
-  const wantTensor = tf.matMul(ta, tb);
-  const want = wantTensor.dataSync();
-  wantTensor.dispose();
-  const got = matmul(args);
-  let maxErr = 0;
-  for (let i = 0; i < got.length; i++) maxErr = Math.max(maxErr, Math.abs(got[i] - want[i]));
-  if (maxErr > 1e-3) throw new Error(`bench matmul ${n}: attngrad and tfjs-cpu differ (${maxErr})`);
-  // The SIMD kernel and the threaded backend compute every element as the CPU kernel does:
-  // bitwise the same.
-  const same = (other: ArrayLike<number>) => got.every((x, i) => Object.is(x, other[i]));
-  if (simd && !same(matmul(args, simd)))
-    throw new Error(`bench matmul ${n}: the SIMD kernel differs`);
-  if (!same(threadedBackend.matmul(args)))
-    throw new Error(`bench matmul ${n}: threads differ from 1`);
-
-  const impls: [string, number, () => void][] = [
-    ['attngrad cpu (packed 4×4, TypeScript)', 1, ours],
-    [TFJS, 1, theirs],
-  ];
-  if (simd) impls.push(['attngrad packed 4×4, WebAssembly SIMD', 1, oursSimd]);
-  if (THREADS > 1) impls.push([`attngrad cpu-threads (${THREADS} threads)`, THREADS, split]);
+  if (THREADS > 1) {
+    for (const precision of ['float64', 'float32'] as const)
+      impls.push([`attngrad cpu-threads`, precision, THREADS, threaded(args, precision)]);
+  }
   const ms = medians(
-    impls.map(([, , run]) => run),
-    warmup,
-    reps,
+    impls.map(([, , , run]) => run),
+    ...rounds(n),
   );
-  ta.dispose();
-  tb.dispose();
-  const flop = 2 * n ** 3,
-    tfMs = ms[1];
-  impls.forEach(([impl, threads], i) => {
+  const tfMs = ms[kernels.length],
+    flop = 2 * n ** 3;
+  impls.forEach(([impl, sums, threads], i) => {
     const gflops = flop / ms[i] / 1e6;
-    rows.push({ size: n, impl, threads, medianMs: ms[i], gflops, ratioVsTfjsCpu: tfMs / ms[i] });
+    rows.push({
+      size: n,
+      impl,
+      sums,
+      threads,
+      medianMs: ms[i],
+      gflops,
+      ratioVsTfjsCpu: tfMs / ms[i],
+      ratioVsTfjsWasm: null,
+    });
   });
 }
 
-console.log('| size | impl | median ms | GFLOP/s | ratio vs tfjs-cpu |');
-console.log('|---:|---|---:|---:|---:|');
-for (const r of rows) {
-  const cells = [`${r.size}³`, r.impl, r.medianMs.toFixed(2), r.gflops.toFixed(2)];
-  console.log(`| ${cells.join(' | ')} | ${r.ratioVsTfjsCpu.toFixed(2)}× |`);
+// tfjs-wasm, in a pass of its own; its ratio is filled in for every row of the same size.
+const wasm = (await tfjsImpls([])).find((impl) => impl.id === 'tfjs-wasm');
+if (wasm) {
+  await wasm.enter();
+  for (const n of SIZES) {
+    const [a, b] = inputs.get(n)!;
+    const [ms] = medians([tfMatmul(a, b, n)], ...rounds(n));
+    const same = rows.filter((r) => r.size === n);
+    for (const r of same) r.ratioVsTfjsWasm = ms / r.medianMs;
+    rows.push({
+      size: n,
+      impl: wasm.label,
+      sums: 'tfjs',
+      threads: 1,
+      medianMs: ms,
+      gflops: (2 * n ** 3) / ms / 1e6,
+      ratioVsTfjsCpu: same.find((r) => r.impl.startsWith('tfjs-cpu'))!.medianMs / ms,
+      ratioVsTfjsWasm: 1,
+    });
+  }
+}
+
+console.log('| size | impl | sums | threads | median ms | GFLOP/s | vs tfjs-cpu | vs tfjs-wasm |');
+console.log('|---:|---|---|---:|---:|---:|---:|---:|');
+for (const r of [...rows].sort((x, y) => x.size - y.size)) {
+  const cells = [`${r.size}³`, r.impl, r.sums, r.threads, r.medianMs.toFixed(2)];
+  const wasmRatio = r.ratioVsTfjsWasm === null ? '–' : `${r.ratioVsTfjsWasm.toFixed(2)}×`;
+  console.log(
+    `| ${cells.join(' | ')} | ${r.gflops.toFixed(2)} | ${r.ratioVsTfjsCpu.toFixed(2)}× | ${wasmRatio} |`,
+  );
 }
 const cores = availableParallelism();
-console.log(`\nratio = tfjs-cpu median / this median (above 1: faster). float32, ${cores} cores.`);
+console.log(
+  `\nratio = tfjs median / this median (above 1: faster). float32 inputs, ${cores} cores; ` +
+    `sums: the precision the products are summed in.`,
+);
 
 const file = join(resultsDir, 'matmul.json');
 const result = {
@@ -160,7 +246,7 @@ const result = {
   node: process.version,
   cpu: cpus()[0]?.model ?? 'unknown',
   cores,
-  tfjsBackend: tf.getBackend(),
+  tfjsWasm: wasm?.label ?? null,
   rows,
 };
 writeAtomic(file, JSON.stringify(result, null, 2) + '\n');

@@ -239,11 +239,8 @@ export function matmulBlock(
         }
       }
       // Copy the m × nc corner of the padded C out (from doubles: rounding once to the dtype).
-      for (let i = 0; i < m; i++) {
-        const from = i * ldc,
-          to = (row + i) * N + j0 + jc;
-        for (let j = 0; j < nc; j++) out[to + j] = c[from + j];
-      }
+      for (let i = 0; i < m; i++)
+        out.set(c.subarray(i * ldc, i * ldc + nc), (row + i) * N + j0 + jc);
     }
     row += m;
   }
@@ -279,6 +276,20 @@ function pack(
         dst[d + 1] = src[s + r1];
         dst[d + 2] = src[s + r2];
         dst[d + 3] = src[s + r3];
+      }
+      continue;
+    }
+    if (height === 8 && w === 8) {
+      // A full panel of 8 (the f32x4 kernel's B panels), unrolled likewise
+      for (let k = 0, s = offset + i0 * rowStride; k < depth; k++, d += 8, s += colStride) {
+        dst[d] = src[s];
+        dst[d + 1] = src[s + rowStride];
+        dst[d + 2] = src[s + 2 * rowStride];
+        dst[d + 3] = src[s + 3 * rowStride];
+        dst[d + 4] = src[s + 4 * rowStride];
+        dst[d + 5] = src[s + 5 * rowStride];
+        dst[d + 6] = src[s + 6 * rowStride];
+        dst[d + 7] = src[s + 7 * rowStride];
       }
       continue;
     }

@@ -14,9 +14,12 @@
 // lane, and does acc[i][h] += splat(a[i]) · b_h. Every lane does what the TypeScript line does: a
 // multiply rounded, then an add rounded (wasm has no fused multiply-add), hence the same bits.
 //   float64: the reference's 4×4 tile, 8 accumulators; the sums start at 0 and are added to C.
-//   float32: a 4×8 tile (also measured: 4×4, 6×8, 8×8, 4×12; see bench/matmul.ts), 8
-//            accumulators; the sums start from C and are stored back, so each output element is
-//            one float32 sum along k, as microKernelF32 does it.
+//   float32: a 4×8 tile, 8 accumulators, B blocks of 512 columns; the sums start from C and are
+//            stored back, so each output element is one float32 sum along k, as microKernelF32
+//            does it. Measured (`npm run bench:matmul -- --tiles`, 1 thread, contended): 4×8 ran
+//            at 28–30 GFLOP/s at 1024³ where 4×4, 6×8 and 4×12 ran at 25–26 and 8×8 at 20 (its
+//            16 accumulators spill); nc 512 took the work around the panels of 1024×128·128×512
+//            from 1.4 to 1.0 ms (A is packed once, not twice), kc 512 changed nothing.
 //
 // The function takes byte addresses into its own memory: multiply(pa, pb, mc, nc, kc, c, ldc).
 // The packs and C live there, so `scratch` hands out views of that memory. Its size is fixed by
@@ -256,7 +259,7 @@ function instantiate<P extends Panels>(format: Format, blocking: Blocking): Pane
 // One instance of each per thread (a worker builds its own); null: no WebAssembly SIMD here.
 let f64Kernel: PanelKernel | null | undefined;
 let f32Kernel: PanelKernel<Float32Array> | null | undefined;
-export const F32_BLOCKING: Blocking = { mr: 4, nr: 8, kc: 256, mc: 64, nc: 256, mb: 1024 };
+export const F32_BLOCKING: Blocking = { mr: 4, nr: 8, kc: 256, mc: 64, nc: 512, mb: 1024 };
 
 /** The float64 WebAssembly PanelKernel, or null where WebAssembly SIMD is missing. */
 export const wasmPanelKernel = (): PanelKernel | null =>
