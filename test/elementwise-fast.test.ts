@@ -1,17 +1,21 @@
 // The fast paths of the non-matmul kernels against what they replace, bit for bit: exp.ts against
-// Math.exp on every branch of fdlibm's scheme; reluBackward against mul(dy, gt(x, 0)) and
+// Math.exp on every branch of fdlibm's scheme; binary's contiguous loops against ndarray-ops' general
+// strided loop (every float and int dtype); reluBackward against mul(dy, gt(x, 0)) and
 // biasActivation against add then relu, on odd lengths, both float dtypes and the special values;
 // the fused Linear primitive against the unfused graph (matmul, add, relu), forward and gradients,
 // on the reference and the threaded backend. Read next: ../lib/backend/cpu/exp.ts, epilogue.ts.
 
+import ops from 'ndarray-ops';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Activation } from '../lib/backend/backend.ts';
 import { cpuBackend as cpu } from '../lib/backend/cpu.ts';
 import { exp } from '../lib/backend/cpu/exp.ts';
+import { broadcastView, view } from '../lib/backend/cpu/views.ts';
 import { allocate, type DType, type TypedArray } from '../lib/dtype.ts';
 import { linear, manualSeed, rand, randn, setBackend, type Tensor } from '../lib/index.ts';
 import { matmulT } from '../lib/ops/matmul.ts';
+import { sizeOf } from '../lib/shape.ts';
 
 /** Same length, and every element the same double (Object.is: −0 and NaN too). */
 function assertBitwise(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
@@ -95,6 +99,31 @@ test('biasActivation is add then relu, written over its input', () => {
           const got = cpu.biasActivation(into, bias, activation);
           assert.ok(got === into, `${what}: in place`);
           assertBitwise(got, want, what);
+        }
+      }
+    }
+  }
+});
+
+test('binary fast paths (equal shapes, b one number) give the general strided loop its bits', () => {
+  manualSeed(5);
+  const general = { add: ops.add, sub: ops.sub, mul: ops.mul, div: ops.div };
+  for (const dtype of ['float32', 'float64', 'int32'] as const) {
+    for (const shape of [[1], [7], [3, 5, 9], [2, 1, 33]]) {
+      const n = sizeOf(shape);
+      const a = values(n, dtype),
+        b = values(n, dtype).reverse();
+      for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+        for (const [bData, bShape] of [
+          [b, shape],
+          [b.subarray(0, 1), []],
+          [b.subarray(1, 2), shape.map(() => 1)],
+        ] as const) {
+          if (bData.length === 0) continue;
+          const want = allocate(dtype, n);
+          general[op](view(want, shape), view(a, shape), broadcastView(bData, bShape, shape));
+          const got = cpu.binary(op, a, shape, bData, bShape, shape);
+          assertBitwise(got, want, `${dtype} ${op} [${shape}] by [${bShape}]`);
         }
       }
     }
