@@ -11,13 +11,14 @@
 //
 // Every split runs the CPU kernel's own code on a piece of the output: matmul through matmulBlock
 // on bands of rows (rows = batch × M) or of columns, whichever side is longer; unary ops and
-// softmax (forward and backward) by calling the kernel on a slice of whole rows. Each output
+// softmax (forward and backward) by calling the kernel on a slice of whole rows; norms by rows,
+// and their dγ, dβ by columns (threads/norm.ts). Each output
 // element is computed by the same operations in the same order whoever computes it, so the result
 // is bitwise the CPU backend's for any thread count (the SIMD panel kernel does the reference's
 // sums in the reference's order). Operands are copied into a shared arena and the output copied
 // out (a memcpy, ~0.2 ns an element), small against what is split: ~0.1 ns a multiply-add in
 // matmul, times K for each output element, and 20–80 ns an element for exp, tanh, erf and softmax.
-// What stays on one thread: cheap or bandwidth-bound kernels (binary ops, norms, copies), and
+// What stays on one thread: cheap or bandwidth-bound kernels (binary ops, copies), and
 // reductions, whose sums would change order with the split.
 
 import type { Backend, KernelName, MatmulArgs, UnaryOp } from './backend.ts';
@@ -27,6 +28,7 @@ import { fusedAttentionBackwardOn, fusedAttentionOn } from './cpu/fused-attentio
 import { getMatmulPrecision, matmulBlock, outRows, type MatmulPrecision } from './cpu/matmul.ts';
 import { softmaxBackwardInto, softmaxInto } from './cpu/softmax.ts';
 import { fusedAttentionSplits } from './threads/fused-attention.ts';
+import { normSplits } from './threads/norm.ts';
 import { overrideBackend, type Override, type Overrides } from './override.ts';
 import { fastMatmul, fastPanelKernel, fastPanels } from './wasm/matmul-kernel.ts';
 import { dtypeOf, type TypedArray } from '../dtype.ts';
@@ -190,6 +192,7 @@ const splits = {
     ),
   } satisfies Split<'softmaxBackward', Rows & { n: number; inner: number; log: boolean }>,
   ...fusedAttentionSplits,
+  ...normSplits,
 };
 
 export type SplitKernel = keyof typeof splits;

@@ -6,23 +6,42 @@
 //   LayerNorm: dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂))
 //   RMSNorm:   dx = r·(g − x̂·mean(g ⊙ x̂))
 //   dγ = Σ_rows dy ⊙ x̂,  dβ = Σ_rows dy
+// The loops are over a range of rows (and the affine gradients over a range of columns), so the
+// threaded backend's chunks run this code on their share: rows are independent, and each column's
+// dγ and dβ are summed over all rows in row order whoever sums them.
 
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import type { Shape } from '../../shape.ts';
-import type { Kernel } from '../backend.ts';
+import type { Kernel, NormResult } from '../backend.ts';
+import { scratch } from './scratch.ts';
 
 /** x as rows of its last dim: [rows, n]. */
-function rowsOf(x: TypedArray, shape: Shape): [number, number] {
+export function rowsOf(x: TypedArray, shape: Shape): [number, number] {
   const n = shape[shape.length - 1];
   return [n === 0 ? 0 : x.length / n, n];
 }
 
 export const norm: Kernel<'norm'> = (x, shape, gamma, beta, eps, rms) => {
   const [rows, n] = rowsOf(x, shape);
-  const y = allocate(dtypeOf(x), x.length);
-  const mean = new Float64Array(rows);
-  const rstd = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
+  const out = { y: allocate(dtypeOf(x), x.length), mean: new Float64Array(rows) };
+  const stats = { ...out, rstd: new Float64Array(rows) };
+  normRows(x, n, gamma, beta, eps, rms, stats, 0, rows);
+  return stats;
+};
+
+/** Rows [lo, hi) of norm: y, and each row's mean and rstd, written into `out`. */
+export function normRows(
+  x: TypedArray,
+  n: number,
+  gamma: TypedArray | null,
+  beta: TypedArray | null,
+  eps: number,
+  rms: boolean,
+  { y, mean, rstd }: NormResult,
+  lo: number,
+  hi: number,
+): void {
+  for (let r = lo; r < hi; r++) {
     const base = r * n;
     let mu = 0;
     if (!rms) {
@@ -39,18 +58,37 @@ export const norm: Kernel<'norm'> = (x, shape, gamma, beta, eps, rms) => {
       y[base + i] = (gamma ? gamma[i] * xhat : xhat) + (beta ? beta[i] : 0);
     }
   }
-  return { y, mean, rstd };
-};
+}
 
 export const normBackward: Kernel<'normBackward'> = (dy, x, shape, gamma, hasBeta, stats, rms) => {
   const [rows, n] = rowsOf(x, shape);
   const dx = allocate(dtypeOf(x), x.length);
   const dgamma = gamma ? new Float64Array(n) : null;
   const dbeta = hasBeta ? new Float64Array(n) : null;
-  for (let r = 0; r < rows; r++) {
+  normBackwardRows(dy, x, n, gamma, stats, rms, dx, dgamma, dbeta, 0, rows);
+  const dtype = dtypeOf(x);
+  const cast = (a: Float64Array | null) => (a && dtype !== 'float64' ? Float32Array.from(a) : a);
+  return { dx, dgamma: cast(dgamma), dbeta: cast(dbeta) };
+};
+
+/** Rows [lo, hi) of dx, adding their terms of dγ and dβ where those are given (in one pass). */
+export function normBackwardRows(
+  dy: TypedArray,
+  x: TypedArray,
+  n: number,
+  gamma: TypedArray | null,
+  { mean, rstd }: Omit<NormResult, 'y'>,
+  rms: boolean,
+  dx: TypedArray,
+  dgamma: Float64Array | null,
+  dbeta: Float64Array | null,
+  lo: number,
+  hi: number,
+): void {
+  for (let r = lo; r < hi; r++) {
     const base = r * n;
-    const mu = stats.mean[r],
-      rs = stats.rstd[r];
+    const mu = mean[r],
+      rs = rstd[r];
     let meanG = 0,
       meanGX = 0;
     for (let i = 0; i < n; i++) {
@@ -69,7 +107,36 @@ export const normBackward: Kernel<'normBackward'> = (dy, x, shape, gamma, hasBet
       dx[base + i] = rs * (g - meanG - xhat * meanGX);
     }
   }
-  const dtype = dtypeOf(x);
-  const cast = (a: Float64Array | null) => (a && dtype !== 'float64' ? Float32Array.from(a) : a);
-  return { dx, dgamma: cast(dgamma), dbeta: cast(dbeta) };
-};
+}
+
+/**
+ * Columns [j0, j1) of dγ and dβ over all `rows` rows, in row order (the sums normBackwardRows
+ * makes), each written to its array in that array's dtype; either may be null. Rows outside, a
+ * band of columns inside, the running sums in doubles.
+ */
+export function normAffineGrads(
+  dy: TypedArray,
+  x: TypedArray,
+  n: number,
+  rows: number,
+  { mean, rstd }: Omit<NormResult, 'y'>,
+  dgamma: TypedArray | null,
+  dbeta: TypedArray | null,
+  j0: number,
+  j1: number,
+): void {
+  const sg = scratch('norm dgamma', j1 - j0).fill(0),
+    sb = scratch('norm dbeta', j1 - j0).fill(0);
+  for (let r = 0; r < rows; r++) {
+    const mu = mean[r],
+      rs = rstd[r];
+    for (let j = j0, at = r * n + j0; j < j1; j++, at++) {
+      sg[j - j0] += dy[at] * ((x[at] - mu) * rs);
+      sb[j - j0] += dy[at];
+    }
+  }
+  for (let j = j0; j < j1; j++) {
+    if (dgamma) dgamma[j] = sg[j - j0];
+    if (dbeta) dbeta[j] = sb[j - j0];
+  }
+}

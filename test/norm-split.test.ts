@@ -1,0 +1,89 @@
+// LayerNorm and RMSNorm on the threaded backend against the CPU reference, bit for bit: y, the row
+// statistics, dx, dγ and dβ, for float32 and float64, with and without γ and β, on odd shapes (a
+// 1-wide row, rows not a multiple of the chunks, two long rows) and 2 or 3 threads; small calls
+// stay on the calling thread. Read next: ../lib/backend/threads/norm.ts.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cpuBackend } from '../lib/backend/cpu.ts';
+import { setNumThreads, threadStats, threadedBackend } from '../lib/backend/threads.ts';
+import { allocate, type DType, type TypedArray } from '../lib/dtype.ts';
+import { manualSeed, randn } from '../lib/index.ts';
+
+function assertBitwise(
+  got: ArrayLike<number> | null,
+  want: ArrayLike<number> | null,
+  what: string,
+) {
+  if (got === null || want === null) return assert.is(got, want, `${what}: null`);
+  assert.is(got.constructor, want.constructor, `${what}: dtype`);
+  assert.is(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < got.length; i++) {
+    if (!Object.is(got[i], want[i]))
+      assert.unreachable(`${what}: [${i}] = ${got[i]}, want ${want[i]}`);
+  }
+}
+
+const normals = (n: number, dtype: DType, scale = 1): TypedArray => {
+  const out = allocate(dtype, n);
+  out.set(randn([n], { dtype: 'float64' }).mul(scale).data);
+  return out;
+};
+
+/** Forward and backward on both backends: the threaded one must use the pool twice. */
+function check(shape: number[], dtype: DType, rms: boolean, hasGamma: boolean, hasBeta: boolean) {
+  const n = shape[shape.length - 1],
+    size = shape.reduce((a, b) => a * b, 1);
+  const x = normals(size, dtype, 3).map((v) => v + 0.5),
+    dy = normals(size, dtype);
+  const gamma = hasGamma ? normals(n, dtype) : null,
+    beta = hasBeta ? normals(n, dtype) : null;
+  const what = `${dtype} [${shape}]${rms ? ' rms' : ''}${hasGamma ? ' γ' : ''}${hasBeta ? ' β' : ''}`;
+  const before = threadStats().dispatches;
+  const got = threadedBackend.norm(x, shape, gamma, beta, 1e-5, rms);
+  const grads = threadedBackend.normBackward(dy, x, shape, gamma, hasBeta, got, rms);
+  assert.is(threadStats().dispatches, before + 2, `${what}: on the pool`);
+  const want = cpuBackend.norm(x, shape, gamma, beta, 1e-5, rms);
+  const wantGrads = cpuBackend.normBackward(dy, x, shape, gamma, hasBeta, want, rms);
+  assertBitwise(got.y, want.y, `${what} y`);
+  assertBitwise(got.mean, want.mean, `${what} mean`);
+  assertBitwise(got.rstd, want.rstd, `${what} rstd`);
+  assertBitwise(grads.dx, wantGrads.dx, `${what} dx`);
+  assertBitwise(grads.dgamma, wantGrads.dgamma, `${what} dγ`);
+  assertBitwise(grads.dbeta, wantGrads.dbeta, `${what} dβ`);
+}
+
+test('norm and normBackward on the pool are the CPU kernels, bit for bit', () => {
+  manualSeed(8);
+  for (const threads of [2, 3]) {
+    setNumThreads(threads);
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const shape of [
+        [1024, 128],
+        [3, 111, 101],
+        [33000, 1],
+        [2, 20000],
+      ]) {
+        for (const [rms, hasGamma, hasBeta] of [
+          [false, true, true],
+          [false, false, false],
+          [false, false, true],
+          [true, true, false],
+          [true, false, false],
+        ])
+          check(shape, dtype, rms, hasGamma, hasBeta);
+      }
+    }
+  }
+});
+
+test('a small norm stays on the calling thread', () => {
+  setNumThreads(2);
+  const x = normals(64 * 64, 'float32');
+  const before = threadStats().dispatches;
+  const stats = threadedBackend.norm(x, [64, 64], null, null, 1e-5, false);
+  threadedBackend.normBackward(x, x, [64, 64], null, false, stats, false);
+  assert.is(threadStats().dispatches, before);
+});
+
+test.run();
