@@ -25,7 +25,8 @@
 // The thresholds: MIN_WORK and MIN_ELEMENTS in threads.ts (measured there), minMatmulFlops and
 // minSoftmaxSize in gpu.ts (GpuBackendOptions). Nothing splits with one thread (ATTNGRAD_THREADS
 // or setNumThreads); the gpu backend leaves float64 work and arrays of 2^24 elements or more to
-// the threaded kernels.
+// the threaded kernels. matmul sums float32 products in float32 (f32x4 SIMD) or in doubles:
+// setMatmulPrecision in cpu/matmul.ts; 'cpu' and 'cpu-threads' give the same bits in either.
 //
 // Adding a kernel: declare it in `Backend` below, with its parameter types and a doc comment;
 // write it in cpu/ as `export const name: Kernel<'name'> = (a, b) => ...` (the types come from the
