@@ -15,6 +15,7 @@ import { cpuBackend } from '../lib/backend/cpu.ts';
 import {
   getMatmulPrecision,
   matmul,
+  matmulBlock,
   setMatmulPrecision,
   tsPanelKernel,
   tsPanelKernelF32,
@@ -105,6 +106,22 @@ test('batched and broadcast batches: every kernel is the textbook float32 sum', 
   for (const [batchA, batchB] of batches)
     for (const [transA, transB] of transposes)
       check(matmulProblem(batchA, batchB, 9, 17, 11, transA, transB, false));
+});
+
+test('K = 0: a block of zeros, written over whatever the output held (the pool reuses it)', () => {
+  const args = matmulProblem([2], [2], 5, 0, 9, false, true, false);
+  for (const [name, kernel] of kernels) {
+    const out = new Float32Array(2 * 5 * 9).fill(NaN);
+    matmulBlock(args, out, 3, 8, 2, 7, kernel!);
+    for (let r = 0; r < 10; r++)
+      for (let j = 0; j < 9; j++) {
+        const inside = r >= 3 && r < 8 && j >= 2 && j < 7;
+        assert.ok(
+          inside ? out[r * 9 + j] === 0 : Number.isNaN(out[r * 9 + j]),
+          `${name} [${r}, ${j}]`,
+        );
+      }
+  }
 });
 
 test('NaN and infinities: the same outputs from the TypeScript and WebAssembly kernels', () => {

@@ -228,6 +228,12 @@ export function matmulBlock(
     for (let jc = 0; jc < width; jc += NC) {
       const nc = Math.min(NC, width - jc);
       c.fill(0, 0, roundUp(m, mr) * ldc);
+      // Copy rows [i, i + count) of C's m × nc corner out (from doubles: rounding to the dtype).
+      const copyOut = (i: number, count: number) => {
+        for (const end = i + count; i < end; i++)
+          out.set(c.subarray(i * ldc, i * ldc + nc), (row + i) * N + j0 + jc);
+      };
+      if (K === 0) copyOut(0, m); // the zeros
       for (let pc = 0; pc < K; pc += KC) {
         const kc = Math.min(KC, K - pc);
         // op(B)[pc.., jc..] read as nc "rows" (its columns) of kc entries: the same packing as A.
@@ -236,11 +242,10 @@ export function matmulBlock(
           const mc = Math.min(MC, m - ic);
           pack(a, ao + ic * rowA + pc * colA, rowA, colA, mc, kc, packA, mr);
           kernel.multiply(packA, packB, mc, nc, kc, c, ic * ldc, ldc);
+          // After the last K block, these rows are done: out while they are still in cache
+          if (pc + kc === K) copyOut(ic, mc);
         }
       }
-      // Copy the m × nc corner of the padded C out (from doubles: rounding once to the dtype).
-      for (let i = 0; i < m; i++)
-        out.set(c.subarray(i * ldc, i * ldc + nc), (row + i) * N + j0 + jc);
     }
     row += m;
   }
