@@ -1,7 +1,8 @@
 // The fast paths of the non-matmul kernels against what they replace, bit for bit: exp.ts against
 // Math.exp on every branch of fdlibm's scheme; binary's contiguous loops against ndarray-ops' general
-// strided loop (every float and int dtype); reluBackward against mul(dy, gt(x, 0)) and
-// biasActivation against add then relu, on odd lengths, both float dtypes and the special values;
+// strided loop (every float and int dtype); stridedCopy's contiguous runs against ops.assign;
+// reluBackward against mul(dy, gt(x, 0)) and biasActivation against add then relu, on odd lengths,
+// both float dtypes and the special values;
 // the fused Linear primitive against the unfused graph (matmul, add, relu), forward and gradients,
 // on the reference and the threaded backend. Read next: ../lib/backend/cpu/exp.ts, epilogue.ts.
 
@@ -15,7 +16,7 @@ import { broadcastView, view } from '../lib/backend/cpu/views.ts';
 import { allocate, type DType, type TypedArray } from '../lib/dtype.ts';
 import { linear, manualSeed, rand, randn, setBackend, type Tensor } from '../lib/index.ts';
 import { matmulT } from '../lib/ops/matmul.ts';
-import { sizeOf } from '../lib/shape.ts';
+import { sizeOf, stridesOf } from '../lib/shape.ts';
 
 /** Same length, and every element the same double (Object.is: −0 and NaN too). */
 function assertBitwise(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
@@ -127,6 +128,36 @@ test('binary fast paths (equal shapes, b one number) give the general strided lo
         }
       }
     }
+  }
+});
+
+test('stridedCopy fast paths (one run, runs of 16+) give ops.assign its copy', () => {
+  manualSeed(6);
+  const x = values(4 * 5 * 6 * 32, 'float32');
+  const base = [4, 5, 6, 32],
+    strides = stridesOf(base);
+  const views: [string, number[], number[], number][] = [
+    ['whole', base, strides, 0],
+    ['0-d', [], [], 7],
+    ['size-1 dims', [1, 4, 1, 5, 192], [0, 960, 5, 192, 1], 0],
+    ['contiguous slice', [2, 5, 6, 32], strides, 960],
+    ['head split', [4, 6, 5, 32], [960, 32, 192, 1], 0],
+    ['head merge of a permuted view', [5, 4, 6, 32], [192, 960, 32, 1], 0],
+    ['runs of 16 from an offset', [4, 5, 6, 16], strides, 16],
+    ['runs of 15', [4, 5, 6, 15], strides, 3],
+    ['last dim transposed', [4, 5, 32, 6], [960, 192, 1, 32], 0],
+    ['stepped slice', [4, 5, 3, 32], [960, 192, 64, 1], 32],
+    ['broadcast outer', [3, 4, 5, 6, 32], [0, ...strides], 0],
+    ['broadcast inner', [4, 5, 6, 32, 2], [...strides, 0], 0],
+    ['empty', [4, 0, 32], [960, 192, 1], 0],
+  ];
+  for (const [what, shape, viewStrides, offset] of views) {
+    const want = allocate('float32', sizeOf(shape));
+    if (want.length > 0) {
+      const s = shape.length ? shape : [1];
+      ops.assign(view(want, s), view(x, s, shape.length ? viewStrides : [1], offset));
+    }
+    assertBitwise(cpu.stridedCopy(x, shape, viewStrides, offset), want, what);
   }
 });
 
