@@ -4,8 +4,9 @@
 // by spaces) it segments the gold's text unless --input/--text is given, and prints word and
 // boundary P/R/F1 beside three baselines cut by the same rule (every character a word, random
 // cuts at the model's rate, character-bigram PMI counted over the model's training text); --sweep
-// draws F1 over every cut rate. --impact picks the measure of analysis/impact.ts (hidden, the
-// article's, by default), --layer the block it reads, --compare scores a second measure beside it.
+// draws F1 over every cut rate. --impact picks the measure of analysis/impact.ts (by default
+// logprob, the drop in log p(xᵢ) when xⱼ is masked too; `hidden` is the article's Euclidean),
+// --layer the block it reads, --compare scores a second measure beside it.
 // --word-language N writes N gold sentences of the generated word language instead.
 // Read next: ../analysis/segment.ts, ../docs/perturbed-masking.md.
 
@@ -53,9 +54,9 @@ export const segmentFlags = {
   window: { type: 'int', min: 2, help: 'characters per window [default: the model length]' },
   impact: {
     type: 'string',
-    default: 'hidden',
+    default: 'logprob',
     choices: IMPACT_MEASURES,
-    help: 'hidden: the article’s ‖ΔH‖; cosine; kl or logprob: the head’s distribution at i',
+    help: 'logprob or kl: the head’s distribution at i; hidden: the article’s ‖ΔH‖; cosine',
   },
   layer: { type: 'int', min: 1, help: 'read the states after this block [default: the last]' },
   compare: {
