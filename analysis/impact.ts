@@ -75,9 +75,8 @@ export function checkMeasure(fn: string, model: MaskedLM, options: ImpactOptions
     throw new Error(`${fn}: layer must be an integer in [1, ${L}], got ${layer}`);
   }
   if ((measure === 'kl' || measure === 'logprob') && layer !== L) {
-    throw new Error(
-      `${fn}: measure ${measure} reads the head, so the last layer ${L}, got ${layer}`,
-    );
+    const why = `reads the head, so the last layer ${L} (hidden and cosine read any)`;
+    throw new Error(`${fn}: measure ${measure} ${why}, got layer ${layer}`);
   }
   return { measure, layer };
 }
