@@ -1,7 +1,8 @@
 // LayerNorm and RMSNorm on the threaded backend against the CPU reference, bit for bit: y, the row
 // statistics, dx, dγ and dβ, for float32 and float64, with and without γ and β, on odd shapes (a
 // 1-wide row, rows not a multiple of the chunks, two long rows) and 2 or 3 threads; small calls
-// stay on the calling thread. Read next: ../lib/backend/threads/norm.ts.
+// stay on the calling thread; and the CPU kernel's LayerNorm loops against the textbook loops.
+// Read next: ../lib/backend/threads/norm.ts.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -75,6 +76,55 @@ test('norm and normBackward on the pool are the CPU kernels, bit for bit', () =>
       }
     }
   }
+});
+
+/** The norm kernels as first written (one loop per pass, every case in it): the bits to keep. */
+function textbook(x: TypedArray, dy: TypedArray, n: number, gamma: TypedArray, beta: TypedArray) {
+  const [y, dx] = [x.slice(), x.slice()],
+    dgamma = new Float64Array(n),
+    dbeta = new Float64Array(n);
+  for (let base = 0; base < x.length; base += n) {
+    let mu = 0,
+      sq = 0;
+    for (let i = 0; i < n; i++) mu += x[base + i];
+    mu /= n;
+    for (let i = 0; i < n; i++) sq += (x[base + i] - mu) ** 2;
+    const rs = 1 / Math.sqrt(sq / n + 1e-5);
+    let meanG = 0,
+      meanGX = 0;
+    for (let i = 0; i < n; i++) {
+      const xhat = (x[base + i] - mu) * rs,
+        g = gamma[i] * dy[base + i];
+      y[base + i] = gamma[i] * xhat + beta[i];
+      meanG += g;
+      meanGX += g * xhat;
+      dgamma[i] += dy[base + i] * xhat;
+      dbeta[i] += dy[base + i];
+    }
+    [meanG, meanGX] = [meanG / n, meanGX / n];
+    for (let i = 0; i < n; i++) {
+      const xhat = (x[base + i] - mu) * rs;
+      dx[base + i] = rs * (gamma[i] * dy[base + i] - meanG - xhat * meanGX);
+    }
+  }
+  return { y, dx, dgamma, dbeta };
+}
+
+// in float64, where a reordered product or sum shows (float32 would round most of it away)
+test('the CPU LayerNorm with γ and β gives the textbook loops their bits', () => {
+  manualSeed(9);
+  const [rows, n] = [37, 130];
+  const x = normals(rows * n, 'float64', 3),
+    dy = normals(rows * n, 'float64');
+  const gamma = normals(n, 'float64'),
+    beta = normals(n, 'float64');
+  const want = textbook(x, dy, n, gamma, beta);
+  const stats = cpuBackend.norm(x, [rows, n], gamma, beta, 1e-5, false);
+  const grads = cpuBackend.normBackward(dy, x, [rows, n], gamma, true, stats, false);
+  assertBitwise(stats.y, want.y, 'y');
+  assertBitwise(grads.dx, want.dx, 'dx');
+  assertBitwise(grads.dgamma, want.dgamma, 'dγ');
+  assertBitwise(grads.dbeta, want.dbeta, 'dβ');
 });
 
 test('a small norm stays on the calling thread', () => {
