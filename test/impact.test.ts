@@ -51,17 +51,20 @@ function naive(mlm: MaskedLM, a: Span, b: Span): number {
   return Math.hypot(...alone.map((v, c) => v - both[c]));
 }
 
-/** One masked copy by hand: the trace's states after every block and the log-softmax of the logits. */
+/** One masked copy by hand: its states after each block, its final states, its log-probabilities. */
 function readCopy(mlm: MaskedLM, masked: number[]) {
-  const input = Int32Array.from(ids, (id, t) => (masked.includes(t) ? MASK : id));
-  const out = noGrad(() =>
-    mlm.eval().forward(tensor(input, { shape: [1, ids.length] }), undefined, { inspect: true }),
+  const input = tensor(
+    Int32Array.from(ids, (id, t) => (masked.includes(t) ? MASK : id)),
+    { shape: [1, ids.length] },
   );
+  const out = noGrad(() => mlm.eval().forward(input, undefined, { inspect: true }));
+  const final = noGrad(() => mlm.hidden(input)).data;
   const logP = noGrad(() => out.logits.logSoftmax(-1)).data;
   const C = config.nEmbd;
   return {
     state: (layer: number, t: number) =>
       out.trace!.hidden[layer - 1].data.slice(t * C, (t + 1) * C),
+    final: (t: number) => final.slice(t * C, (t + 1) * C),
     logP: (t: number) => Array.from(logP.slice(t * V, (t + 1) * V)),
   };
 }
@@ -158,24 +161,7 @@ test('measures: cosine, kl, logprob and a middle layer are the hand-read copies'
   pairs.forEach(([i, j], k) => {
     const [alone, both] = [readCopy(mlm, [i]), readCopy(mlm, [i, j])];
     // cosine reads the final states (after the final norm), as hidden does
-    const [a, b] = [
-      noGrad(() =>
-        mlm.hidden(
-          tensor(
-            Int32Array.from(ids, (id, t) => (t === i ? MASK : id)),
-            { shape: [1, ids.length] },
-          ),
-        ),
-      ).data.slice(i * config.nEmbd, (i + 1) * config.nEmbd),
-      noGrad(() =>
-        mlm.hidden(
-          tensor(
-            Int32Array.from(ids, (id, t) => (t === i || t === j ? MASK : id)),
-            { shape: [1, ids.length] },
-          ),
-        ),
-      ).data.slice(i * config.nEmbd, (i + 1) * config.nEmbd),
-    ];
+    const [a, b] = [alone.final(i), both.final(i)];
     let [ab, aa, bb] = [0, 0, 0];
     a.forEach((v, c) => ((ab += v * b[c]), (aa += v * v), (bb += b[c] * b[c])));
     const wantCosine = 1 - ab / Math.sqrt(aa * bb);
