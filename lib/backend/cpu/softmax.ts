@@ -36,7 +36,11 @@ export const softmaxInto: KernelInto<'softmax'> = (x, shape, dim, log, out) => {
         continue;
       }
       let sum = 0;
-      for (let i = 0, at = base; i < n; i++, at += inner) sum += e[i] = exp(x[at] - max);
+      // a masked score (−∞, in runs: a predictable branch) skips exp, whose value there is 0
+      for (let i = 0, at = base; i < n; i++, at += inner) {
+        const v = x[at] - max;
+        sum += e[i] = v === -Infinity ? 0 : exp(v);
+      }
       if (log) {
         const logSum = Math.log(sum) + max;
         for (let at = base; at < end; at += inner) out[at] = x[at] - logSum;
