@@ -1,8 +1,8 @@
 // LayerNorm and RMSNorm on the threaded backend against the CPU reference, bit for bit: y, the row
 // statistics, dx, dγ and dβ, for float32 and float64, with and without γ and β, on odd shapes (a
 // 1-wide row, rows not a multiple of the chunks, two long rows) and 2 or 3 threads; small calls
-// stay on the calling thread; and the CPU kernel's LayerNorm loops against the textbook loops.
-// Read next: ../lib/backend/threads/norm.ts.
+// (a train step's) stay on the calling thread; and the CPU kernel's LayerNorm loops against the
+// textbook loops. Read next: ../lib/backend/threads/norm.ts.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -60,10 +60,10 @@ test('norm and normBackward on the pool are the CPU kernels, bit for bit', () =>
     setNumThreads(threads);
     for (const dtype of ['float32', 'float64'] as const) {
       for (const shape of [
-        [1024, 128],
-        [3, 111, 101],
-        [33000, 1],
-        [2, 20000],
+        [2049, 130],
+        [3, 301, 299],
+        [270000, 1],
+        [2, 140000],
       ]) {
         for (const [rms, hasGamma, hasBeta] of [
           [false, true, true],
@@ -127,12 +127,12 @@ test('the CPU LayerNorm with γ and β gives the textbook loops their bits', () 
   assertBitwise(grads.dbeta, want.dbeta, 'dβ');
 });
 
-test('a small norm stays on the calling thread', () => {
+test("a train step's norm (1024 × 128) stays on the calling thread", () => {
   setNumThreads(2);
-  const x = normals(64 * 64, 'float32');
+  const x = normals(1024 * 128, 'float32');
   const before = threadStats().dispatches;
-  const stats = threadedBackend.norm(x, [64, 64], null, null, 1e-5, false);
-  threadedBackend.normBackward(x, x, [64, 64], null, false, stats, false);
+  const stats = threadedBackend.norm(x, [1024, 128], null, null, 1e-5, false);
+  threadedBackend.normBackward(x, x, [1024, 128], null, false, stats, false);
   assert.is(threadStats().dispatches, before);
 });
 

@@ -15,7 +15,7 @@
 //   unary                  TS             split from 2^15 elements (not      -
 //                                         neg, abs, sign, relu)
 //   softmax, its backward  TS             split from 2^15 elements (> 1 row) from 2^16 elements
-//   norm, normBackward     TS             split from 2^15 elements (> 1 row): -
+//   norm, normBackward     TS             split from 2^18 elements (> 1 row): -
 //                                         rows; dγ, dβ by columns
 //   fusedAttention, its    TS tile        SIMD tile products; split by       -
 //   backward               products       (batch, head) groups from 2^22

@@ -14,9 +14,11 @@ import { scratch } from '../cpu/scratch.ts';
 import type { Split } from '../threads.ts';
 import { getNumThreads } from './pool.ts';
 
-// Elements from which a call splits: a row costs 3 passes of ~1–2 ns an element, so 2^15
-// elements are ~0.1–0.2 ms of work, about what a job costs; measured in bench/kernel-times.ts.
-const MIN_ELEMENTS = 1 << 15;
+// Elements from which a call splits. A norm costs ~5 ns an element (fwd and bwd each, one thread),
+// and a split adds ~1 ns an element of copies into and out of the arena plus ~0.1 ms a job: at
+// the train step's 2^17 (1024 × 128) the best case is ~1.3×, and under contention (a busy second
+// core) splits measured slower, so they start above it; [4096, 512] (2^21) splits.
+const MIN_ELEMENTS = 1 << 18;
 const CHUNKS_PER_THREAD = 2; // as threads.ts's: a thread slowed by another process sheds work
 
 interface Sizes {
