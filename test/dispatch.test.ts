@@ -108,6 +108,8 @@ test('every backend implements every kernel; cpu-threads overrides only what it 
       'unary',
       'softmax',
       'softmaxBackward',
+      'norm',
+      'normBackward',
       'fusedAttention',
       'fusedAttentionBackward',
     ].includes(kernel);
