@@ -23,7 +23,7 @@ import {
 import { writeFileAtomic } from '../nn/atomic-write.ts';
 import type { MaskedLM } from '../models/index.ts';
 import { heatmapGridSvg } from '../report/heatmap.ts';
-import { impactMatrix } from '../analysis/impact.ts';
+import { IMPACT_MEASURES, impactMatrix, type ImpactMeasure } from '../analysis/impact.ts';
 import {
   bestSplitTree,
   bracketScore,
@@ -53,6 +53,12 @@ export const parseFlagSpecs = {
   },
   seed: { type: 'int', default: 0, help: 'the random-split baseline’s seed' },
   batch: { type: 'int', default: 64, min: 1, help: 'masked copies per forward pass' },
+  impact: {
+    type: 'string',
+    default: 'hidden',
+    choices: IMPACT_MEASURES,
+    help: 'the impact measure of analysis/impact.ts (hidden: the article’s)',
+  },
   help: { type: 'bool', default: false, help: 'show this help' },
 } satisfies Record<string, FlagSpec>;
 
@@ -181,7 +187,8 @@ export function runParse(argv: string[], load: ModelLoader): void {
   const { frame, sentences } = encodeLines(inputWords, model, config, data);
   const started = Date.now();
   const bar = new ProgressBar(sentences.length);
-  const options = { maskId: data.maskId, batchSize: Number(flags.batch) };
+  const measure = flags.impact as ImpactMeasure;
+  const options = { maskId: data.maskId, batchSize: Number(flags.batch), measure };
   const parsed = sentences.map(({ words, ids }, l) => {
     const spans = words.map((_, i) => [frame + i, frame + i + 1] as const);
     const F = impactMatrix(model, ids, spans, options); // (n, n): F[i][j] = f(word i, word j)

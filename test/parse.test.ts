@@ -233,6 +233,9 @@ test('attngrad pcfg and parse: trees of the input’s words, F1 beside the basel
     row('right-branching')?.endsWith(`| ${f1(sentences.map((x) => rightBranching(x.words)))} |`),
   );
   assert.ok(row('random split (seed 0)'), parsed.stdout);
+  const kl = cli(dir, 'parse --checkpoint m.st --input set/s.txt --score set/t.txt --impact kl');
+  assert.is(kl.status, 0, kl.stderr);
+  assert.match(kl.stdout, /\| perturbed masking \| \d+\.\d \|/);
 
   const oov = join(dir, 'oov.txt');
   writeFileSync(oov, 'the dog slept\nthe zebra slept\n');
@@ -255,6 +258,7 @@ test('attngrad pcfg and parse: trees of the input’s words, F1 beside the basel
     );
   const input = file('one.txt', 'the dog slept\r\n');
   fails(`--input ${join(dir, 'none.txt')}`, /^--input: no file at/);
+  fails(`--input ${input} --impact dot`, /^--impact must be one of hidden, cosine, kl, logprob/);
   fails(`--input ${file('empty.txt', '')}`, /^--input: '.*' is empty/);
   fails(`--input ${file('blank.txt', 'the dog slept\n \n')}`, /^--input line 2 has no tokens/);
   const long = Array(31).fill('dog').join(' ');
