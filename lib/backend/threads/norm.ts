@@ -21,7 +21,7 @@ import { getNumThreads } from './pool.ts';
 const MIN_ELEMENTS = 1 << 18;
 const CHUNKS_PER_THREAD = 2; // as threads.ts's: a thread slowed by another process sheds work
 
-interface Sizes {
+export interface Sizes {
   rows: number;
   n: number;
   chunkRows: number; // rows a row chunk; chunk c < rowChunks is rows [c·chunkRows, …)
@@ -48,8 +48,8 @@ const statWords = (out: TypedArray, { rows, n }: Sizes) =>
 const copyBits = (from: Float64Array, to: Int32Array, lo: number, hi: number) =>
   to.set(new Int32Array(from.buffer, from.byteOffset + 8 * lo, 2 * (hi - lo)), 2 * lo);
 
-type NormParams = Sizes & { eps: number; rms: boolean; hasGamma: boolean; hasBeta: boolean };
-type BackwardParams = Sizes &
+export type NormParams = Sizes & { eps: number; rms: boolean; hasGamma: boolean; hasBeta: boolean };
+export type BackwardParams = Sizes &
   Omit<NormResult, 'y'> & {
     rms: boolean;
     hasGamma: boolean;
