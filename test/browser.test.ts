@@ -61,6 +61,8 @@ test.before(async () => {
   if (process.getuid?.() === 0) args.push('--no-sandbox');
   browser = await driver.launch({ executablePath: chromium, args });
   page = await browser.newPage({ acceptDownloads: true });
+  // waits, not bounds: on 2 busy cores a wait can pass playwright's default 30 s
+  page.setDefaultTimeout(120_000);
   page.on('console', (m) => void (m.type() === 'error' && consoleErrors.push(m.text())));
   page.on('pageerror', (e) => void consoleErrors.push(e.message));
   mkdirSync(results, { recursive: true });
@@ -93,7 +95,6 @@ it(`trains ${STEPS} steps in a worker, the loss falling below ${LOSS_BOUND}`, as
   await page.waitForFunction(
     (n) => document.getElementById('stats')!.textContent!.startsWith(`step ${n} `),
     STEPS,
-    { timeout: 60_000 },
   );
   await page.waitForFunction(
     () => !(document.getElementById('train') as HTMLButtonElement).disabled,
@@ -171,16 +172,15 @@ test('checkpoint bytes are the bytes saveCheckpoint writes to a file', () => {
   rmSync(dirname(file), { recursive: true, force: true });
 });
 
-test('attngrad serve listens within 5 s, builds, and answers GET and HEAD cross-origin isolated', async () => {
+test('attngrad serve listens before its build ends, builds, and answers GET and HEAD cross-origin isolated', async () => {
   const site = mkdtempSync(join(tmpdir(), 'attngrad-serve-'));
-  const started = Date.now();
   const bin = join(results, '..', '..', 'bin', 'attngrad.mjs');
   const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--dir', site], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
+    let out = '';
     const url = await new Promise<string>((done, fail) => {
-      let out = '';
       child.stdout!.on('data', (chunk: Buffer) => {
         out += chunk.toString();
         const found = /at (http:\/\/\S+\/) \(playground\)/.exec(out);
@@ -188,8 +188,7 @@ test('attngrad serve listens within 5 s, builds, and answers GET and HEAD cross-
       });
       child.once('exit', (code) => fail(new Error(`serve exited with ${code}: ${out}`)));
     });
-    const listening = Date.now() - started;
-    assert.ok(listening < 5000, `listening after ${listening} ms`);
+    assert.not.match(out, /^built /m, 'the address is printed before the build ends');
     const page = await fetch(url); // waits for the build
     assert.is(page.status, 200);
     assert.match(await page.text(), /<title>attngrad playground<\/title>/);
