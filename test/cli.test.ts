@@ -184,7 +184,9 @@ test('bad data, a corrupt checkpoint, an unwritable folder: one line `attngrad: 
   const blocked = cli(join(cwd, 'blocked'), 'train', ...tiny, '--steps', '2000', '--name', 'b');
   assert.is(blocked.status, 2, blocked.stderr);
   assert.match(blocked.stderr.trim(), /^attngrad: cannot write to 'runs\/b' \(ENOTDIR/);
-  assert.not.match(blocked.stdout, /^step /m, 'refused before training');
+  // refused before training: no header on stdout, no progress line beside the refusal
+  assert.is(blocked.stdout, '');
+  assert.is(blocked.stderr.trim().split('\n').length, 1, blocked.stderr);
   const debug = cli(cwd, 'eval', '--checkpoint', 'corrupt.safetensors', '--debug');
   assert.is(debug.status, 2);
   assert.match(debug.stderr, /\n\s+at /, '--debug prints the stack');
