@@ -1,7 +1,8 @@
 // Just enough of the WebAssembly binary format to write a module of one exported function and
-// one exported memory: the instructions the matmul kernel (matmul-kernel.ts) uses, and the module
-// around them. Spec: https://webassembly.github.io/spec/core/binary/ (sections 5.1–5.5; the SIMD
-// opcodes are the 0xFD-prefixed ones). Read next: matmul-kernel.ts.
+// one exported memory: the instructions the matmul kernel (matmul-kernel.ts) and the exp kernel
+// (exp-kernel.ts) use, and the module around them. Spec:
+// https://webassembly.github.io/spec/core/binary/ (sections 5.1–5.5; the SIMD opcodes are the
+// 0xFD-prefixed ones). Read next: matmul-kernel.ts.
 
 export type Bytes = number[];
 
@@ -33,6 +34,7 @@ const name = (text: string): Bytes =>
   vector([...new TextEncoder().encode(text)].map((byte) => [byte]));
 
 export const I32 = 0x7f;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
 
 // A memory access names its alignment (log2 of bytes) and a constant offset added to the address.
@@ -54,6 +56,9 @@ export const op = {
   i32Mul: [0x6c],
   i32LtU: [0x49],
   i32Eqz: [0x45],
+  i32And: [0x71],
+  f64Add: [0xa0],
+  if: [0x04, 0x40], // … end: runs when the i32 popped is not 0
   block: [0x02, 0x40], // 0x40: the block leaves nothing on the stack
   loop: [0x03, 0x40],
   end: [0x0b],
@@ -65,6 +70,22 @@ export const op = {
   v128Load32Splat: (offset: number): Bytes => simd(0x09, ...memarg(2, offset)),
   v128Load64Splat: (offset: number): Bytes => simd(0x0a, ...memarg(3, offset)),
   v128Zero: simd(0x0c, ...new Array<number>(16).fill(0)), // v128.const of 16 zero bytes
+  v128Const: (bytes: Bytes): Bytes => simd(0x0c, ...bytes), // 16 bytes, lane 0 first
+  // one double into lane 0 (lane 1 zero); lane 0 stored alone
+  v128Load64Zero: (offset: number): Bytes => simd(0x5d, ...memarg(3, offset)),
+  v128Store64Lane: (offset: number, lane: number): Bytes => simd(0x5b, ...memarg(3, offset), lane),
+  v128AndNot: simd(0x4f), // a & ~b
+  v128Bitselect: simd(0x52), // (a & c) | (b & ~c)
+  f64x2Splat: simd(0x14),
+  f64x2ExtractLane: (lane: number): Bytes => simd(0x21, lane),
+  f64x2Lt: simd(0x49),
+  f64x2Gt: simd(0x4a),
+  f64x2Nearest: simd(0x94), // round to the nearest integer, ties to even
+  f64x2Sub: simd(0xf1),
+  i32x4TruncSatF64x2SZero: simd(0xfc), // lanes 0, 1 = the doubles truncated; 2, 3 = 0
+  i64x2ExtendLowI32x4S: simd(0xc7),
+  i64x2Shl: simd(0xcb), // by an i32
+  i64x2Add: simd(0xce),
   f32x4Add: simd(0xe4),
   f32x4Mul: simd(0xe6),
   f64x2Add: simd(0xf0),
@@ -73,10 +94,13 @@ export const op = {
 
 export interface FunctionSpec {
   name: string;
-  params: number[]; // value types; the function returns nothing
+  params: number[]; // value types
+  results?: number[]; // value types returned; none when absent
   locals: Array<[count: number, type: number]>; // numbered after the params
   body: Bytes[];
 }
+
+const types = (list: number[]): Bytes => vector(list.map((t) => [t]));
 
 /** A module exporting `fn` and a memory of `pages` × 64 KiB (its size is fixed: it never grows). */
 export function moduleBytes(fn: FunctionSpec, pages: number): Uint8Array<ArrayBuffer> {
@@ -87,7 +111,7 @@ export function moduleBytes(fn: FunctionSpec, pages: number): Uint8Array<ArrayBu
   ];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
-    ...section(1, vector([[0x60, ...vector(fn.params.map((t) => [t])), 0]])), // type 0: params → ()
+    ...section(1, vector([[0x60, ...types(fn.params), ...types(fn.results ?? [])]])), // type 0
     ...section(3, vector([[0]])), // function 0 has type 0
     ...section(5, vector([[0x01, ...uleb(pages), ...uleb(pages)]])), // memory 0: min = max = pages
     ...section(

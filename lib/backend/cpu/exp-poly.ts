@@ -1,0 +1,89 @@
+// The exp of fused attention's tiles (fused-attention.ts): e^x by a polynomial, written so that
+// WebAssembly SIMD (../wasm/exp-kernel.ts, two doubles a lane pair) does the same operations in the
+// same order and so gives the same bits. This file is the TypeScript reference: the `cpu` backend
+// runs it, `cpu-threads` runs the SIMD module. (exp.ts is bit for bit Math.exp; this is not.)
+//
+// Scheme: k = nearest(x / ln2) (ties to even, as f64x2.nearest), r = (x − k·ln2_hi) − k·ln2_lo
+// with |r| ≤ ln2/2 (k·ln2_hi is exact: ln2_hi has 32 significant bits), then
+//   e^r ≈ 1 + (r + r²·Q(r)),  Q of degree 9 ≈ (e^r − 1 − r)/r²  (a Chebyshev fit, mpmath, 50 digits)
+// times 2^k, a normal double for −1021 ≤ k ≤ 1023 (the SIMD version writes its exponent bits).
+// Bound: the fit is within 0.15 ulp of e^r; with the rounding of the steps the result is within
+// 2 ulp of e^x (test/exp-kernel.test.ts checks it against Math.exp over the whole range; the worst
+// seen in 6 million inputs was 1 ulp, on 4% of them).
+// Cut-offs: x < −708 gives 0 (e^x < 2^−1021 there: 2^k would go subnormal; −∞ too), x > 709 gives
+// +∞ (k would reach 1024; e^709 ≈ 8.2e307, so (709, 709.78] is +∞ where Math.exp is finite); NaN
+// stays NaN. The fused kernel only takes x ≤ 0.
+
+import { scratch } from './scratch.ts';
+
+export const EXP_LOW = -708;
+export const EXP_HIGH = 709;
+export const INV_LN2 = 1.4426950408889634;
+export const LN2_HI = 6.9314718036912381649e-1;
+export const LN2_LO = 1.90821492927058770002e-10;
+/** Q's coefficients, Q_0 first. */
+export const Q = [
+  0.5000000000000001, 0.16666666666666669, 0.041666666666624164, 0.008333333333330065,
+  0.0013888888917197209, 0.00019841269863040922, 2.4801521321606647e-5, 2.7557268479724004e-6,
+  2.7620076242527254e-7, 2.510037611136142e-8,
+];
+const [Q0, Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8, Q9] = Q;
+
+// 2^k for k = −1022..1023: the same double as the bits the SIMD version builds
+const POW2 = new Float64Array(2046).map((_, i) => 2 ** (i - 1022));
+
+/** t rounded to the nearest integer, ties to even (WebAssembly's nearest; Math.round goes up). */
+function nearest(t: number): number {
+  const r = Math.round(t);
+  return r - t === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** e^x within 2 ulp for −708 ≤ x ≤ 709; 0 below, +∞ above, NaN for NaN. */
+export function expPoly(x: number): number {
+  if (x !== x) return x;
+  if (x < EXP_LOW) return 0;
+  if (x > EXP_HIGH) return Infinity;
+  const k = nearest(x * INV_LN2);
+  const r = x - k * LN2_HI - k * LN2_LO;
+  const q =
+    Q0 +
+    r * (Q1 + r * (Q2 + r * (Q3 + r * (Q4 + r * (Q5 + r * (Q6 + r * (Q7 + r * (Q8 + r * Q9))))))));
+  return (1 + (r + r * r * q)) * POW2[k + 1022];
+}
+
+/**
+ * x[at + j] = e^(x[at + j] − shift) for j < n, in place; returns their sum, added as the SIMD
+ * version adds it: even j in one lane, odd j in the other, an odd n's last one into the even
+ * lane, then even + odd.
+ */
+export function expShiftedRow(x: Float64Array, at: number, n: number, shift: number): number {
+  let even = 0,
+    odd = 0,
+    j = at;
+  for (const end = at + n - (n & 1); j < end; j += 2) {
+    const a = expPoly(x[j] - shift),
+      b = expPoly(x[j + 1] - shift);
+    x[j] = a;
+    x[j + 1] = b;
+    even += a;
+    odd += b;
+  }
+  if (n & 1) {
+    x[j] = expPoly(x[j] - shift);
+    even += x[j];
+  }
+  return even + odd;
+}
+
+/** A row exp and the tile it reads: this reference, or the SIMD module (../wasm/exp-kernel.ts). */
+export interface RowExp {
+  /** `length` doubles where expShifted can read them (for SIMD: in the module's memory). */
+  tile: (length: number) => Float64Array;
+  /** expShiftedRow's result and bits, on x from tile(). */
+  expShifted: (x: Float64Array, at: number, n: number, shift: number) => number;
+}
+
+export const tsRowExp: RowExp = {
+  tile: (length) => scratch('exp tile', length),
+  expShifted: expShiftedRow,
+};

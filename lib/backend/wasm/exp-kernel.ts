@@ -1,0 +1,141 @@
+// The row exp of fused attention's tiles (a RowExp, see ../cpu/exp-poly.ts) in WebAssembly SIMD:
+// p_j = e^(x_j − shift) in place over a row of doubles in the module's memory, two a vector
+// (f64x2), returning Σ p_j. Every lane does expPoly's operations in expPoly's order (wasm has no
+// fused multiply-add, and neither has JavaScript), and the sum is added as expShiftedRow adds it,
+// so the results are the TypeScript reference's bit for bit (but for the bits inside a NaN).
+// Bound and cut-offs: ../cpu/exp-poly.ts (within 2 ulp of e^x on [−708, 709]; 0 below, +∞ above).
+// Read next: encode.ts (the bytes), ../cpu/fused-attention.ts (the kernel that calls it).
+//
+// One lane pair:  k = nearest(x · 1/ln2),  r = (x − k·ln2_hi) − k·ln2_lo,
+//   y = (1 + (r + r²·Q(r))) · 2^k,  2^k's bits = (k as i64 << 52) + 1.0's bits
+//   (i32x4.trunc_sat_f64x2_s_zero → i64x2.extend_low_i32x4_s → i64x2.shl 52 → i64x2.add),
+//   then y = 0 where x < −708 and +∞ where x > 709 (where k is out of range and y garbage).
+// An odd row's last double goes through the same lanes, loaded alone (lane 1 zero) and stored
+// alone.
+
+import { F64, I32, V128, moduleBytes, op, type Bytes } from './encode.ts';
+import { EXP_HIGH, EXP_LOW, INV_LN2, LN2_HI, LN2_LO, Q, type RowExp } from '../cpu/exp-poly.ts';
+
+const PAGE = 65536; // bytes: the memory, 8192 doubles (fused attention's 64 × 128 tile)
+const TILE = PAGE / 8;
+
+// Locals: the parameters (x's byte address, n, shift), then the pair loop's end, the even lane's
+// sum, and the v128s.
+const [PTR, N, SHIFT, END, EVEN] = [0, 1, 2, 3, 4];
+const [SHIFTS, ACC, X, K, R, P] = [5, 6, 7, 8, 9, 10];
+
+/** v128.const of `value` in both lanes. */
+const splat = (value: number): Bytes =>
+  op.v128Const([...new Uint8Array(new Float64Array([value, value]).buffer)]);
+
+/** Local P = e^X, lane by lane, as expPoly computes it. */
+function expOfX(): Bytes[] {
+  const code: Bytes[] = [
+    ...[op.localGet(X), splat(INV_LN2), op.f64x2Mul, op.f64x2Nearest, op.localSet(K)],
+    ...[op.localGet(X), op.localGet(K), splat(LN2_HI), op.f64x2Mul, op.f64x2Sub],
+    ...[op.localGet(K), splat(LN2_LO), op.f64x2Mul, op.f64x2Sub, op.localSet(R)],
+    splat(Q[Q.length - 1]), // Q(r) by Horner: q = q·r + Q_j
+  ];
+  for (let j = Q.length - 2; j >= 0; j--)
+    code.push(op.localGet(R), op.f64x2Mul, splat(Q[j]), op.f64x2Add);
+  code.push(
+    ...[op.localGet(R), op.localGet(R), op.f64x2Mul, op.f64x2Mul], // r²·q
+    ...[op.localGet(R), op.f64x2Add, splat(1), op.f64x2Add], // 1 + (r + r²·q)
+    ...[op.localGet(K), op.i32x4TruncSatF64x2SZero, op.i64x2ExtendLowI32x4S], // k as i64
+    ...[op.i32Const(52), op.i64x2Shl, splat(1), op.i64x2Add, op.f64x2Mul], // · 2^k
+    ...[op.localGet(X), splat(EXP_LOW), op.f64x2Lt, op.v128AndNot, op.localSet(P)], // 0 below
+    ...[splat(Infinity), op.localGet(P), op.localGet(X), splat(EXP_HIGH), op.f64x2Gt],
+    ...[op.v128Bitselect, op.localSet(P)], // +∞ above
+  );
+  return code;
+}
+
+/** X = (the vector `load` leaves) − shift in both lanes. */
+const shifted = (load: Bytes): Bytes[] => [
+  op.localGet(PTR),
+  load,
+  op.localGet(SHIFTS),
+  op.f64x2Sub,
+  op.localSet(X),
+];
+
+/** expShifted(ptr, n, shift) → Σ p: the pairs, then an odd n's last double. */
+function kernelBytes(): Uint8Array<ArrayBuffer> {
+  const body: Bytes[] = [
+    ...[op.localGet(SHIFT), op.f64x2Splat, op.localSet(SHIFTS)],
+    // END = ptr + (n & ~1)·8
+    ...[op.localGet(PTR), op.localGet(N), op.i32Const(-2), op.i32And, op.i32Const(8)],
+    ...[op.i32Mul, op.i32Add, op.localSet(END)],
+    op.block,
+    op.loop,
+    ...[op.localGet(PTR), op.localGet(END), op.i32LtU, op.i32Eqz, op.brIf(1)],
+    ...shifted(op.v128Load(0)),
+    ...expOfX(),
+    ...[op.localGet(PTR), op.localGet(P), op.v128Store(0)],
+    ...[op.localGet(ACC), op.localGet(P), op.f64x2Add, op.localSet(ACC)],
+    ...[op.localGet(PTR), op.i32Const(16), op.i32Add, op.localSet(PTR)],
+    op.br(0),
+    op.end,
+    op.end,
+    ...[op.localGet(ACC), op.f64x2ExtractLane(0), op.localSet(EVEN)],
+    ...[op.localGet(N), op.i32Const(1), op.i32And, op.if],
+    ...shifted(op.v128Load64Zero(0)),
+    ...expOfX(),
+    ...[op.localGet(PTR), op.localGet(P), op.v128Store64Lane(0, 0)],
+    ...[op.localGet(EVEN), op.localGet(P), op.f64x2ExtractLane(0), op.f64Add, op.localSet(EVEN)],
+    op.end,
+    ...[op.localGet(EVEN), op.localGet(ACC), op.f64x2ExtractLane(1), op.f64Add], // even + odd
+  ];
+  return moduleBytes(
+    {
+      name: 'expShifted',
+      params: [I32, I32, F64],
+      results: [F64],
+      locals: [
+        [1, I32],
+        [1, F64],
+        [P - SHIFTS + 1, V128],
+      ],
+      body,
+    },
+    1,
+  );
+}
+
+type ExpShifted = (ptr: number, n: number, shift: number) => number;
+
+/** An instance of the module as a RowExp, or null where WebAssembly SIMD is missing. */
+function instantiate(): RowExp | null {
+  const bytes = kernelBytes();
+  if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return null;
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+  const expShifted = exports.expShifted as ExpShifted,
+    memory = exports.memory as WebAssembly.Memory;
+  const tile = new Float64Array(memory.buffer, 0, TILE);
+  return {
+    tile: (length) => {
+      if (length > TILE) {
+        throw new Error(
+          `expShifted: a tile of ${length} doubles, but the WebAssembly memory holds ${TILE}`,
+        );
+      }
+      return tile.subarray(0, length);
+    },
+    expShifted: (x, at, n, shift) => {
+      if (x.buffer !== memory.buffer || at < 0 || at + n > x.length) {
+        throw new Error(
+          `expShifted: expected [${at}, ${at + n}) inside a view of the module's tile, got ` +
+            `${x.buffer === memory.buffer ? `a view of ${x.length}` : 'another buffer'}`,
+        );
+      }
+      return expShifted(x.byteOffset + at * 8, n, shift);
+    },
+  };
+}
+
+// One instance per thread (a worker builds its own); null: no WebAssembly SIMD here.
+let rowExp: RowExp | null | undefined;
+
+/** The SIMD RowExp, or null where WebAssembly SIMD is missing. */
+export const wasmRowExp = (): RowExp | null =>
+  rowExp !== undefined ? rowExp : (rowExp = instantiate());
