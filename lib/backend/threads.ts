@@ -30,6 +30,7 @@ import { softmaxBackwardInto, softmaxInto } from './cpu/softmax.ts';
 import { fusedAttentionSplits } from './threads/fused-attention.ts';
 import { normSplits } from './threads/norm.ts';
 import { overrideBackend, type Override, type Overrides } from './override.ts';
+import { fastRowExp } from './wasm/exp-kernel.ts';
 import { fastMatmul, fastPanelKernel, fastPanels } from './wasm/matmul-kernel.ts';
 import { dtypeOf, type TypedArray } from '../dtype.ts';
 import { aroundDim, type Shape } from '../shape.ts';
@@ -235,16 +236,16 @@ for (const kernel of Object.keys(splits) as SplitKernel[]) {
 }
 
 /**
- * 'cpu' with matmul's SIMD panel kernel on every call (fused attention's tile products too), and
- * the splits above as overrides.
+ * 'cpu' with matmul's SIMD panel kernel on every call (fused attention's tile products too, and
+ * its exps on the SIMD row exp), and the splits above as overrides.
  */
 export const threadedBackend: Backend = overrideBackend(
   'cpu-threads',
   {
     ...cpuBackend,
     matmul: fastMatmul,
-    fusedAttention: fusedAttentionOn(fastPanelKernel),
-    fusedAttentionBackward: fusedAttentionBackwardOn(fastPanelKernel),
+    fusedAttention: fusedAttentionOn(fastPanelKernel, fastRowExp),
+    fusedAttentionBackward: fusedAttentionBackwardOn(fastPanelKernel, fastRowExp),
   },
   overrides,
 );

@@ -13,8 +13,11 @@
 //               dV_tile += Pᵀ·dY_blk,  dS = c ⊙ P ⊙ (dY_blk·V_tileᵀ − D),
 //               dQ_blk += dS·K_tile,  dK_tile += dSᵀ·Q_blk
 // The tile products are the blocked matmul's (matmul.ts, matmulBlock into doubles) with a panel
-// kernel the caller picks: the TypeScript one here, the WebAssembly SIMD one on the threads, which
-// does the same sums in the same order, so both give the same bits.
+// kernel the caller picks, and every e^(s − m) and e^(s − lse) is a row exp the caller picks
+// (exp-poly.ts: a polynomial within 2 ulp of e^x, its row sums added in two lanes): the TypeScript
+// ones here, the WebAssembly SIMD ones on the threads, which do the same operations in the same
+// order, so both give the same bits. The scores tile lives where the row exp reads it (for SIMD:
+// in its module's memory).
 // Memory: the outputs, the lse (n doubles), a few BR × BC tiles and, in backward, one group's dk
 // and dv in doubles: O(n·d), against O(n²) for the scores, probabilities and their gradients of
 // the unfused path. A group's result depends only on its own inputs, so groups can be split
@@ -28,7 +31,7 @@ import type {
   Kernel,
 } from '../backend.ts';
 import { matmulBlock, tsPanelKernel, type PanelKernel } from './matmul.ts';
-import { exp } from './exp.ts';
+import { expPoly, tsRowExp, type RowExp } from './exp-poly.ts';
 import { scratch } from './scratch.ts';
 
 const BR = 64; // query rows a block
@@ -210,24 +213,29 @@ function seesAll({ spans, count }: Row, j0: number, j1: number): boolean {
 }
 
 /**
- * The forward kernel with its tile products on `panels()`'s panel kernel: y (batch, heads, T, dv)
- * in v's dtype and the row log-sum-exp; q, k, v contiguous.
+ * The forward kernel with its tile products on `panels()`'s panel kernel and its exps on
+ * `exps()`'s: y (batch, heads, T, dv) in v's dtype and the row log-sum-exp; q, k, v contiguous.
  */
 export const fusedAttentionOn =
-  (panels: () => PanelKernel): Kernel<'fusedAttention'> =>
+  (panels: () => PanelKernel, exps: () => RowExp): Kernel<'fusedAttention'> =>
   (q, k, v, dims, mask) => {
     const y = allocate(dtypeOf(v), dims.batch * dims.heads * dims.T * dims.dv);
     const lse = new Float64Array(dims.batch * dims.heads * dims.T);
-    fusedAttentionInto(q, k, v, dims, mask, [0, dims.batch * dims.heads], y, lse, panels());
+    const groups: [number, number] = [0, dims.batch * dims.heads];
+    fusedAttentionInto(q, k, v, dims, mask, groups, y, lse, panels(), exps());
     return { y, lse };
   };
 
-/** The reference: products in TypeScript. */
-export const fusedAttention = fusedAttentionOn(() => tsPanelKernel);
+/** The reference: products and exps in TypeScript. */
+export const fusedAttention = fusedAttentionOn(
+  () => tsPanelKernel,
+  () => tsRowExp,
+);
 
 /**
  * The forward on groups [g0, g1), written into their rows of y and lse (the threads' chunks), the
- * tile products through `kernel` (the threaded backend passes the SIMD one: the same sums).
+ * tile products through `kernel` and the exps through `rowExp` (the threaded backend passes the
+ * SIMD ones: the same bits).
  */
 export function fusedAttentionInto(
   q: TypedArray,
@@ -239,9 +247,10 @@ export function fusedAttentionInto(
   y: TypedArray,
   lse: Float64Array,
   kernel: PanelKernel = tsPanelKernel,
+  rowExp: RowExp = tsRowExp,
 ): void {
   const { S, dv } = dims;
-  const s = scratch('fused s', BR * BC),
+  const s = rowExp.tile(BR * BC),
     pv = scratch('fused pv', BR * dv);
   const max = new Float64Array(BR),
     sum = new Float64Array(BR),
@@ -258,16 +267,14 @@ export function fusedAttentionInto(
         let m = max[r];
         for (let j = 0; j < nc; j++) m = Math.max(m, s[r * nc + j]);
         if (m > max[r]) {
-          const rescale = exp(max[r] - m); // 0 on the first keys the row sees (max = −∞)
+          const rescale = expPoly(max[r] - m); // 0 on the first keys the row sees (max = −∞)
           sum[r] *= rescale;
           for (let c = 0; c < dv; c++) acc[r * dv + c] *= rescale;
           max[r] = m;
         }
-        for (let j = 0; j < nc; j++) {
-          const p = m === -Infinity ? 0 : exp(s[r * nc + j] - m);
-          s[r * nc + j] = p;
-          sum[r] += p;
-        }
+        if (m === -Infinity)
+          s.fill(0, r * nc, (r + 1) * nc); // no key seen yet
+        else sum[r] += rowExp.expShifted(s, r * nc, nc, m);
       }
       const v0 = (block.g * S + j0) * dv;
       product(kernel, s, v.subarray(v0, v0 + nc * dv), [block.n, nc, dv], [false, false], pv);
@@ -282,9 +289,9 @@ export function fusedAttentionInto(
   });
 }
 
-/** The backward kernel on `panels()`: gradients of q, k, v from dy, the forward's y and lse. */
+/** The backward kernel on `panels()` and `exps()`: gradients of q, k, v from dy, y and lse. */
 export const fusedAttentionBackwardOn =
-  (panels: () => PanelKernel): Kernel<'fusedAttentionBackward'> =>
+  (panels: () => PanelKernel, exps: () => RowExp): Kernel<'fusedAttentionBackward'> =>
   (dy, q, k, v, y, lse, dims, mask) => {
     const grads = {
       dq: allocate(dtypeOf(q), q.length),
@@ -292,12 +299,15 @@ export const fusedAttentionBackwardOn =
       dv: allocate(dtypeOf(v), v.length),
     };
     const groups: [number, number] = [0, dims.batch * dims.heads];
-    fusedAttentionBackwardInto(dy, q, k, v, y, lse, dims, mask, groups, grads, panels());
+    fusedAttentionBackwardInto(dy, q, k, v, y, lse, dims, mask, groups, grads, panels(), exps());
     return grads;
   };
 
-/** The reference: products in TypeScript. */
-export const fusedAttentionBackward = fusedAttentionBackwardOn(() => tsPanelKernel);
+/** The reference: products and exps in TypeScript. */
+export const fusedAttentionBackward = fusedAttentionBackwardOn(
+  () => tsPanelKernel,
+  () => tsRowExp,
+);
 
 /** The backward on groups [g0, g1), written into their rows of dq, dk, dv. */
 export function fusedAttentionBackwardInto(
@@ -312,9 +322,10 @@ export function fusedAttentionBackwardInto(
   groups: [number, number],
   { dq, dk, dv: dvOut }: FusedAttentionGrads,
   kernel: PanelKernel = tsPanelKernel,
+  rowExp: RowExp = tsRowExp,
 ): void {
   const { T, S, d, dv } = dims;
-  const p = scratch('fused s', BR * BC),
+  const p = rowExp.tile(BR * BC),
     dp = scratch('fused dp', BR * BC),
     part = scratch('fused part', Math.max(BR, BC) * Math.max(d, dv));
   const dkAcc = new Float64Array(S * d),
@@ -336,8 +347,9 @@ export function fusedAttentionBackwardInto(
       const [kb, vb] = [k.subarray(k0, k0 + nc * d), v.subarray(v0, v0 + nc * dv)];
       scores(q, k, dims, mask, block, [j0, j1], kernel, p);
       for (let r = 0; r < n; r++) {
-        const L = lse[r0 + r];
-        for (let j = 0; j < nc; j++) p[r * nc + j] = L === -Infinity ? 0 : exp(p[r * nc + j] - L);
+        const L = lse[r0 + r]; // −∞: the row sees no key
+        if (L === -Infinity) p.fill(0, r * nc, (r + 1) * nc);
+        else rowExp.expShifted(p, r * nc, nc, L);
       }
       product(kernel, p, dyb, [nc, n, dv], [true, false], part); // dv_j += Σ_i p_ij dy_i
       for (let e = 0; e < nc * dv; e++) dvAcc[j0 * dv + e] += part[e];

@@ -1,6 +1,7 @@
 // Fused attention on the pool: whole (batch, head) groups a chunk, each chunk running the CPU
-// kernel's own code (../cpu/fused-attention.ts) on its groups with the tile products in
-// WebAssembly SIMD (the same sums in the same order), so the result is bitwise the CPU backend's.
+// kernel's own code (../cpu/fused-attention.ts) on its groups with the tile products and the row
+// exps in WebAssembly SIMD (the same operations in the same order), so the result is bitwise the
+// CPU backend's.
 // The pool's arena holds one dtype, and the kernels return more than one array (y and the row
 // log-sum-exp; dq, dk, dv), some in doubles: so operands travel as float64 (exact for float32
 // input, and the kernel computes in doubles anyway), the outputs sit end to end in one float64
@@ -11,6 +12,7 @@ import { castArray, dtypeOf, type TypedArray } from '../../dtype.ts';
 import type { FusedAttentionDims, FusedAttentionMask } from '../backend.ts';
 import { fusedAttentionBackwardInto, fusedAttentionInto } from '../cpu/fused-attention.ts';
 import type { Split } from '../threads.ts';
+import { fastRowExp } from '../wasm/exp-kernel.ts';
 import { fastPanelKernel } from '../wasm/matmul-kernel.ts';
 
 // Multiply-adds of the scores alone (groups · T · S · d) from which a call splits: as matmul's
@@ -59,9 +61,20 @@ export const fusedAttentionSplits = {
       const rows = groupsOf(params.dims) * params.dims.T;
       const y = out.subarray(0, rows * params.dims.dv),
         lse = out.subarray(rows * params.dims.dv) as Float64Array;
-      const kernel = fastPanelKernel(); // the tile products in WebAssembly SIMD, the same sums
+      const [kernel, rowExp] = [fastPanelKernel(), fastRowExp()]; // SIMD, the same bits
       return (g) =>
-        fusedAttentionInto(ops[0], ops[1], ops[2], params.dims, mask, [g, g + 1], y, lse, kernel);
+        fusedAttentionInto(
+          ops[0],
+          ops[1],
+          ops[2],
+          params.dims,
+          mask,
+          [g, g + 1],
+          y,
+          lse,
+          kernel,
+          rowExp,
+        );
     },
     result: (out, _q, _k, v, dims) => {
       const yLength = groupsOf(dims) * dims.T * dims.dv;
@@ -84,7 +97,7 @@ export const fusedAttentionSplits = {
         dk: out.subarray(nq, nq + nk),
         dv: out.subarray(nq + nk),
       };
-      const kernel = fastPanelKernel();
+      const [kernel, rowExp] = [fastPanelKernel(), fastRowExp()];
       return (g) =>
         fusedAttentionBackwardInto(
           dy,
@@ -98,6 +111,7 @@ export const fusedAttentionSplits = {
           [g, g + 1],
           grads,
           kernel,
+          rowExp,
         );
     },
     result: (out, _dy, q, k, v) => {

@@ -14,7 +14,16 @@
 // alone.
 
 import { F64, I32, V128, moduleBytes, op, type Bytes } from './encode.ts';
-import { EXP_HIGH, EXP_LOW, INV_LN2, LN2_HI, LN2_LO, Q, type RowExp } from '../cpu/exp-poly.ts';
+import {
+  EXP_HIGH,
+  EXP_LOW,
+  INV_LN2,
+  LN2_HI,
+  LN2_LO,
+  Q,
+  tsRowExp,
+  type RowExp,
+} from '../cpu/exp-poly.ts';
 
 const PAGE = 65536; // bytes: the memory, 8192 doubles (fused attention's 64 × 128 tile)
 const TILE = PAGE / 8;
@@ -139,3 +148,6 @@ let rowExp: RowExp | null | undefined;
 /** The SIMD RowExp, or null where WebAssembly SIMD is missing. */
 export const wasmRowExp = (): RowExp | null =>
   rowExp !== undefined ? rowExp : (rowExp = instantiate());
+
+/** The fastest RowExp this runtime has: WebAssembly's, else the TypeScript one (the same bits). */
+export const fastRowExp = (): RowExp => wasmRowExp() ?? tsRowExp;
