@@ -3,7 +3,8 @@
 // same order and so gives the same bits. This file is the TypeScript reference: the `cpu` backend
 // runs it, `cpu-threads` runs the SIMD module. (exp.ts is bit for bit Math.exp; this is not.)
 //
-// Scheme: k = nearest(x / ln2) (ties to even, as f64x2.nearest), r = (x − k·ln2_hi) − k·ln2_lo
+// Scheme: k = nearest(x / ln2) (ties to even: (x·1/ln2 + 1.5·2^52) − 1.5·2^52 rounds to an
+// integer in the addition, exact for |x·1/ln2| < 2^51), r = (x − k·ln2_hi) − k·ln2_lo
 // with |r| ≤ ln2/2 (k·ln2_hi is exact: ln2_hi has 32 significant bits), then
 //   e^r ≈ 1 + (r + r²·Q(r)),  Q of degree 9 ≈ (e^r − 1 − r)/r²  (a Chebyshev fit, mpmath, 50 digits)
 // times 2^k, a normal double for −1021 ≤ k ≤ 1023 (the SIMD version writes its exponent bits).
@@ -21,6 +22,7 @@ export const EXP_HIGH = 709;
 export const INV_LN2 = 1.4426950408889634;
 export const LN2_HI = 6.9314718036912381649e-1;
 export const LN2_LO = 1.90821492927058770002e-10;
+export const ROUND = 1.5 * 2 ** 52; // t + ROUND − ROUND: t rounded to an integer, ties to even
 /** Q's coefficients, Q_0 first. */
 export const Q = [
   0.5000000000000001, 0.16666666666666669, 0.041666666666624164, 0.008333333333330065,
@@ -32,23 +34,23 @@ const [Q0, Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8, Q9] = Q;
 // 2^k for k = −1022..1023: the same double as the bits the SIMD version builds
 const POW2 = new Float64Array(2046).map((_, i) => 2 ** (i - 1022));
 
-/** t rounded to the nearest integer, ties to even (WebAssembly's nearest; Math.round goes up). */
-function nearest(t: number): number {
-  const r = Math.round(t);
-  return r - t === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 /** e^x within 2 ulp for −708 ≤ x ≤ 709; 0 below, +∞ above, NaN for NaN. */
 export function expPoly(x: number): number {
   if (x !== x) return x;
   if (x < EXP_LOW) return 0;
   if (x > EXP_HIGH) return Infinity;
-  const k = nearest(x * INV_LN2);
+  const k = x * INV_LN2 + ROUND - ROUND;
   const r = x - k * LN2_HI - k * LN2_LO;
+  // Q(r) by Estrin's scheme (pairs, then pairs of pairs): a shorter chain of dependent steps
+  const r2 = r * r,
+    r4 = r2 * r2;
   const q =
     Q0 +
-    r * (Q1 + r * (Q2 + r * (Q3 + r * (Q4 + r * (Q5 + r * (Q6 + r * (Q7 + r * (Q8 + r * Q9))))))));
-  return (1 + (r + r * r * q)) * POW2[k + 1022];
+    Q1 * r +
+    (Q2 + Q3 * r) * r2 +
+    (Q4 + Q5 * r + (Q6 + Q7 * r) * r2) * r4 +
+    (Q8 + Q9 * r) * (r4 * r4);
+  return (1 + (r + r2 * q)) * POW2[(k | 0) + 1022];
 }
 
 /**

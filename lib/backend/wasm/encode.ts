@@ -80,7 +80,6 @@ export const op = {
   f64x2ExtractLane: (lane: number): Bytes => simd(0x21, lane),
   f64x2Lt: simd(0x49),
   f64x2Gt: simd(0x4a),
-  f64x2Nearest: simd(0x94), // round to the nearest integer, ties to even
   f64x2Sub: simd(0xf1),
   i32x4TruncSatF64x2SZero: simd(0xfc), // lanes 0, 1 = the doubles truncated; 2, 3 = 0
   i64x2ExtendLowI32x4S: simd(0xc7),

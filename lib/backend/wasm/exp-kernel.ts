@@ -6,8 +6,9 @@
 // Bound and cut-offs: ../cpu/exp-poly.ts (within 2 ulp of e^x on [−708, 709]; 0 below, +∞ above).
 // Read next: encode.ts (the bytes), ../cpu/fused-attention.ts (the kernel that calls it).
 //
-// One lane pair:  k = nearest(x · 1/ln2),  r = (x − k·ln2_hi) − k·ln2_lo,
-//   y = (1 + (r + r²·Q(r))) · 2^k,  2^k's bits = (k as i64 << 52) + 1.0's bits
+// One lane pair:  k = (x · 1/ln2 + 1.5·2^52) − 1.5·2^52 (nearest, ties to even),
+//   r = (x − k·ln2_hi) − k·ln2_lo,  y = (1 + (r + r²·Q(r))) · 2^k (Q by Estrin's scheme),
+//   2^k's bits = (k as i64 << 52) + 1.0's bits
 //   (i32x4.trunc_sat_f64x2_s_zero → i64x2.extend_low_i32x4_s → i64x2.shl 52 → i64x2.add),
 //   then y = 0 where x < −708 and +∞ where x > 709 (where k is out of range and y garbage).
 // An odd row's last double goes through the same lanes, loaded alone (lane 1 zero) and stored
@@ -21,6 +22,7 @@ import {
   LN2_HI,
   LN2_LO,
   Q,
+  ROUND,
   tsRowExp,
   type RowExp,
 } from '../cpu/exp-poly.ts';
@@ -31,24 +33,39 @@ const TILE = PAGE / 8;
 // Locals: the parameters (x's byte address, n, shift), then the pair loop's end, the even lane's
 // sum, and the v128s.
 const [PTR, N, SHIFT, END, EVEN] = [0, 1, 2, 3, 4];
-const [SHIFTS, ACC, X, K, R, P] = [5, 6, 7, 8, 9, 10];
+const [SHIFTS, ACC, X, K, R, R2, R4, P] = [5, 6, 7, 8, 9, 10, 11, 12];
 
 /** v128.const of `value` in both lanes. */
 const splat = (value: number): Bytes =>
   op.v128Const([...new Uint8Array(new Float64Array([value, value]).buffer)]);
 
+/** Q_j + Q_(j+1)·r, left on the stack. */
+const pair = (j: number): Bytes[] => [
+  op.localGet(R),
+  splat(Q[j + 1]),
+  op.f64x2Mul,
+  splat(Q[j]),
+  op.f64x2Add,
+];
+
 /** Local P = e^X, lane by lane, as expPoly computes it. */
 function expOfX(): Bytes[] {
   const code: Bytes[] = [
-    ...[op.localGet(X), splat(INV_LN2), op.f64x2Mul, op.f64x2Nearest, op.localSet(K)],
+    ...[op.localGet(X), splat(INV_LN2), op.f64x2Mul, splat(ROUND), op.f64x2Add],
+    ...[splat(ROUND), op.f64x2Sub, op.localSet(K)], // k = nearest(x / ln2)
     ...[op.localGet(X), op.localGet(K), splat(LN2_HI), op.f64x2Mul, op.f64x2Sub],
     ...[op.localGet(K), splat(LN2_LO), op.f64x2Mul, op.f64x2Sub, op.localSet(R)],
-    splat(Q[Q.length - 1]), // Q(r) by Horner: q = q·r + Q_j
+    ...[op.localGet(R), op.localGet(R), op.f64x2Mul, op.localTee(R2)],
+    ...[op.localGet(R2), op.f64x2Mul, op.localSet(R4)],
+    // q = Q0 + Q1·r + (Q2 + Q3·r)·r² + (Q4 + Q5·r + (Q6 + Q7·r)·r²)·r⁴ + (Q8 + Q9·r)·r⁸
+    ...pair(0),
+    ...[...pair(2), op.localGet(R2), op.f64x2Mul, op.f64x2Add],
+    ...[...pair(4), ...pair(6), op.localGet(R2), op.f64x2Mul, op.f64x2Add],
+    ...[op.localGet(R4), op.f64x2Mul, op.f64x2Add],
+    ...[...pair(8), op.localGet(R4), op.localGet(R4), op.f64x2Mul, op.f64x2Mul, op.f64x2Add],
   ];
-  for (let j = Q.length - 2; j >= 0; j--)
-    code.push(op.localGet(R), op.f64x2Mul, splat(Q[j]), op.f64x2Add);
   code.push(
-    ...[op.localGet(R), op.localGet(R), op.f64x2Mul, op.f64x2Mul], // r²·q
+    ...[op.localGet(R2), op.f64x2Mul], // r²·q
     ...[op.localGet(R), op.f64x2Add, splat(1), op.f64x2Add], // 1 + (r + r²·q)
     ...[op.localGet(K), op.i32x4TruncSatF64x2SZero, op.i64x2ExtendLowI32x4S], // k as i64
     ...[op.i32Const(52), op.i64x2Shl, splat(1), op.i64x2Add, op.f64x2Mul], // · 2^k
