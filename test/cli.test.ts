@@ -140,11 +140,14 @@ test('a second signal right behind the first exits at once; the last checkpoint 
   loadSafetensors(checkpoint); // whole: parses, every tensor in bounds
   const resumed = cli(cwd, 'train', '--resume', checkpoint, '--name', 'twice', '--steps', '40');
   assert.is(resumed.status, 0, resumed.stderr);
+  // on busy cores the first signal's save can land before the second arrives: the checkpoint is
+  // then past step 40 and the resumed run has nothing left to train
   const steps = trainSteps(run.runDir);
+  assert.ok(steps.length >= 40, `${steps.length} steps`);
   assert.equal(
     steps,
-    Array.from({ length: 40 }, (_, i) => i + 1),
-    'no step twice',
+    Array.from({ length: steps.length }, (_, i) => i + 1),
+    'every step once, in order',
   );
 });
 
