@@ -272,8 +272,8 @@ export function fusedAttentionInto(
           for (let c = 0; c < dv; c++) acc[r * dv + c] *= rescale;
           max[r] = m;
         }
-        if (m === -Infinity)
-          s.fill(0, r * nc, (r + 1) * nc); // no key seen yet
+        // p = e^(s − m) and its sum; 0 while the row has seen no key (m = −∞)
+        if (m === -Infinity) s.fill(0, r * nc, (r + 1) * nc);
         else sum[r] += rowExp.expShifted(s, r * nc, nc, m);
       }
       const v0 = (block.g * S + j0) * dv;
