@@ -34,7 +34,7 @@ import { matmulBlock, tsPanelKernel, type PanelKernel } from './matmul.ts';
 import { expPoly, tsRowExp, type RowExp } from './exp-poly.ts';
 import { scratch } from './scratch.ts';
 
-const BR = 64; // query rows a block
+const BR = 128; // query rows a block
 const BC = 128; // keys a tile
 
 /** One query row as both kernels walk it. */

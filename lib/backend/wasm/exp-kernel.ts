@@ -27,8 +27,8 @@ import {
   type RowExp,
 } from '../cpu/exp-poly.ts';
 
-const PAGE = 65536; // bytes: the memory, 8192 doubles (fused attention's 64 × 128 tile)
-const TILE = PAGE / 8;
+const PAGES = 2; // of 64 KiB: the memory, 16384 doubles (fused attention's 128 × 128 tile)
+const TILE = (PAGES * 65536) / 8;
 
 // Locals: the parameters (x's byte address, n, shift), then the pair loop's end, the even lane's
 // sum, and the v128s.
@@ -124,7 +124,7 @@ function kernelBytes(): Uint8Array<ArrayBuffer> {
       ],
       body,
     },
-    1,
+    PAGES,
   );
 }
 
