@@ -28,7 +28,8 @@ import {
 } from '../cpu/exp-poly.ts';
 
 const PAGES = 2; // of 64 KiB: the memory, 16384 doubles (fused attention's 128 × 128 tile)
-const TILE = (PAGES * 65536) / 8;
+/** Doubles the row exp's memory holds: the largest tile it takes. */
+export const TILE = (PAGES * 65536) / 8;
 
 // Locals: the parameters (x's byte address, n, shift), then the pair loop's end, the even lane's
 // sum, and the v128s.
