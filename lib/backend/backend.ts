@@ -17,9 +17,9 @@
 //   softmax, its backward  TS             split from 2^15 elements (> 1 row) from 2^16 elements
 //   norm, normBackward     TS             split from 2^18 elements (> 1 row): -
 //                                         rows; dγ, dβ by columns
-//   fusedAttention, its    TS tile        SIMD tile products; split by       -
-//   backward               products       (batch, head) groups from 2^22
-//                                         score multiply-adds (G·T·S·d)
+//   fusedAttention, its    TS tile        SIMD tile products and row exps;   -
+//   backward               products and   split by (batch, head) groups from
+//                          row exps       2^22 score multiply-adds (G·T·S·d)
 //   every other kernel     TS             the cpu kernel                     the cpu kernel
 //
 // The thresholds: MIN_WORK and MIN_ELEMENTS in threads.ts (measured there), minMatmulFlops and
