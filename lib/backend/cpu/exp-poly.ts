@@ -15,13 +15,15 @@
 // +∞ (k would reach 1024; e^709 ≈ 8.2e307, so (709, 709.78] is +∞ where Math.exp is finite); NaN
 // stays NaN. The fused kernel only takes x ≤ 0.
 
+import { INV_LN2, LN2_HI, LN2_LO, POW2 } from './exp.ts';
 import { scratch } from './scratch.ts';
+
+// the reduction's constants and the 2^k table are exp.ts's (fdlibm's); 2^k is the same double as
+// the bits the SIMD version builds
+export { INV_LN2, LN2_HI, LN2_LO };
 
 export const EXP_LOW = -708;
 export const EXP_HIGH = 709;
-export const INV_LN2 = 1.4426950408889634;
-export const LN2_HI = 6.9314718036912381649e-1;
-export const LN2_LO = 1.90821492927058770002e-10;
 export const ROUND = 1.5 * 2 ** 52; // t + ROUND − ROUND: t rounded to an integer, ties to even
 /** Q's coefficients, Q_0 first. */
 export const Q = [
@@ -30,9 +32,6 @@ export const Q = [
   2.7620076242527254e-7, 2.510037611136142e-8,
 ];
 const [Q0, Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8, Q9] = Q;
-
-// 2^k for k = −1022..1023: the same double as the bits the SIMD version builds
-const POW2 = new Float64Array(2046).map((_, i) => 2 ** (i - 1022));
 
 /** e^x within 2 ulp for −708 ≤ x ≤ 709; 0 below, +∞ above, NaN for NaN. */
 export function expPoly(x: number): number {

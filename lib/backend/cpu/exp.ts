@@ -16,9 +16,9 @@ function fromHighWord(hi: number): number {
   return word.getFloat64(0);
 }
 
-const LN2_HI = 6.9314718036912381649e-1;
-const LN2_LO = 1.90821492927058770002e-10;
-const INV_LN2 = 1.442695040888963387;
+export const LN2_HI = 6.9314718036912381649e-1;
+export const LN2_LO = 1.90821492927058770002e-10;
+export const INV_LN2 = 1.442695040888963387;
 const P1 = 1.66666666666666019037e-1;
 const P2 = -2.77777777770155933842e-3;
 const P3 = 6.61375632143793436117e-5;
@@ -34,7 +34,7 @@ const TINY = fromHighWord(0x3e300000); // 2^−28: exp(x) = 1 + x
 const HUGE = fromHighWord(0x40862e42); // |x| from here: check the thresholds
 
 // 2^k for the normal exponents k = −1022..1023 (multiplying by 2^k is exact for a normal result)
-const POW2 = new Float64Array(2046).map((_, i) => 2 ** (i - 1022));
+export const POW2 = new Float64Array(2046).map((_, i) => 2 ** (i - 1022));
 
 /** e^x, the same double as Math.exp(x) for every x. */
 export function exp(x: number): number {
