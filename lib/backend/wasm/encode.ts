@@ -57,6 +57,7 @@ export const op = {
   i32LtU: [0x49],
   i32Eqz: [0x45],
   i32And: [0x71],
+  i32Eq: [0x46],
   f64Add: [0xa0],
   if: [0x04, 0x40], // … end: runs when the i32 popped is not 0
   block: [0x02, 0x40], // 0x40: the block leaves nothing on the stack
@@ -74,6 +75,7 @@ export const op = {
   // one double into lane 0 (lane 1 zero); lane 0 stored alone
   v128Load64Zero: (offset: number): Bytes => simd(0x5d, ...memarg(3, offset)),
   v128Store64Lane: (offset: number, lane: number): Bytes => simd(0x5b, ...memarg(3, offset), lane),
+  v128And: simd(0x4e),
   v128AndNot: simd(0x4f), // a & ~b
   v128Bitselect: simd(0x52), // (a & c) | (b & ~c)
   f64x2Splat: simd(0x14),
@@ -85,8 +87,15 @@ export const op = {
   i64x2ExtendLowI32x4S: simd(0xc7),
   i64x2Shl: simd(0xcb), // by an i32
   i64x2Add: simd(0xce),
+  f32x4Ne: simd(0x42),
+  f32x4Gt: simd(0x44),
   f32x4Add: simd(0xe4),
+  f32x4Sub: simd(0xe5),
   f32x4Mul: simd(0xe6),
+  f32x4Div: simd(0xe7),
+  f32x4Min: simd(0xe8),
+  f32x4Max: simd(0xe9),
+  f64x2PromoteLowF32x4: simd(0x5f), // lanes 0, 1 (float32) → two doubles
   f64x2Add: simd(0xf0),
   f64x2Mul: simd(0xf2),
 };
