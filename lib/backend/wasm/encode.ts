@@ -1,6 +1,7 @@
-// Just enough of the WebAssembly binary format to write a module of one exported function and
-// one exported memory: the instructions the matmul kernel (matmul-kernel.ts) and the exp kernel
-// (exp-kernel.ts) use, and the module around them. Spec:
+// Just enough of the WebAssembly binary format to write a module of exported functions and one
+// exported memory: the instructions the matmul kernel (matmul-kernel.ts), the exp kernel
+// (exp-kernel.ts) and the elementwise kernels (elementwise-kernel.ts) use, and the module around
+// them. Spec:
 // https://webassembly.github.io/spec/core/binary/ (sections 5.1–5.5; the SIMD opcodes are the
 // 0xFD-prefixed ones). Read next: matmul-kernel.ts.
 
@@ -110,25 +111,38 @@ export interface FunctionSpec {
 
 const types = (list: number[]): Bytes => vector(list.map((t) => [t]));
 
-/** A module exporting `fn` and a memory of `pages` × 64 KiB (its size is fixed: it never grows). */
-export function moduleBytes(fn: FunctionSpec, pages: number): Uint8Array<ArrayBuffer> {
-  const code = [
-    ...vector(fn.locals.map(([count, type]) => [...uleb(count), type])),
-    ...fn.body.flat(),
-    ...op.end,
-  ];
+/**
+ * A module exporting each function of `fns` (function i has type i) and a memory of `pages` ×
+ * 64 KiB (its size is fixed: it never grows).
+ */
+export function moduleBytes(
+  fns: FunctionSpec | FunctionSpec[],
+  pages: number,
+): Uint8Array<ArrayBuffer> {
+  const list = Array.isArray(fns) ? fns : [fns];
+  const code = (fn: FunctionSpec) => {
+    const body = [
+      ...vector(fn.locals.map(([count, type]) => [...uleb(count), type])),
+      ...fn.body.flat(),
+      ...op.end,
+    ];
+    return [...uleb(body.length), ...body];
+  };
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
-    ...section(1, vector([[0x60, ...types(fn.params), ...types(fn.results ?? [])]])), // type 0
-    ...section(3, vector([[0]])), // function 0 has type 0
+    ...section(
+      1,
+      vector(list.map((fn) => [0x60, ...types(fn.params), ...types(fn.results ?? [])])),
+    ), // the types
+    ...section(3, vector(list.map((_, i) => uleb(i)))), // function i has type i
     ...section(5, vector([[0x01, ...uleb(pages), ...uleb(pages)]])), // memory 0: min = max = pages
     ...section(
       7,
       vector([
-        [...name(fn.name), 0x00, 0],
+        ...list.map((fn, i) => [...name(fn.name), 0x00, ...uleb(i)]),
         [...name('memory'), 0x02, 0],
       ]),
     ), // exports
-    ...section(10, vector([[...uleb(code.length), ...code]])), // function 0's body
+    ...section(10, vector(list.map(code))), // the bodies
   ]);
 }
