@@ -31,6 +31,12 @@ import { fusedAttentionSplits } from './threads/fused-attention.ts';
 import { normSplits } from './threads/norm.ts';
 import { overrideBackend, type Override, type Overrides } from './override.ts';
 import { fastRowExp } from './wasm/exp-kernel.ts';
+import {
+  fastBiasActivation,
+  fastBinary,
+  fastReduce,
+  fastReluBackward,
+} from './wasm/elementwise-kernel.ts';
 import { fastMatmul, fastPanelKernel, fastPanels } from './wasm/matmul-kernel.ts';
 import { dtypeOf, type TypedArray } from '../dtype.ts';
 import { aroundDim, type Shape } from '../shape.ts';
@@ -244,6 +250,10 @@ export const threadedBackend: Backend = overrideBackend(
   {
     ...cpuBackend,
     matmul: fastMatmul,
+    binary: fastBinary,
+    biasActivation: fastBiasActivation,
+    reluBackward: fastReluBackward,
+    reduce: fastReduce,
     fusedAttention: fusedAttentionOn(fastPanelKernel, fastRowExp),
     fusedAttentionBackward: fusedAttentionBackwardOn(fastPanelKernel, fastRowExp),
   },

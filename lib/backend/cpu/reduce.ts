@@ -27,31 +27,51 @@ function reducedLast(x: TypedArray, shape: Shape, dims: readonly number[]): [Typ
   return [out, permuted];
 }
 
-export const reduce: Kernel<'reduce'> = (op, x, shape, dims) => {
-  const run = dims.every((d, i) => d === dims[0] + i);
-  const [src, srcShape] = run ? [x, shape] : reducedLast(x, shape, dims);
-  const first = run ? (dims[0] ?? shape.length) : shape.length - dims.length; // no dims: a copy
-  const outer = sizeOf(srcShape.slice(0, first)),
-    inner = sizeOf(srcShape.slice(first + dims.length));
-  const n = sizeOf(dims.map((d) => shape[d]));
-  // max/min of an empty set is ∓Infinity, as in NumPy's identity for maximum.reduce
-  const acc = new Float64Array(outer * inner).fill(
-    op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity,
-  );
-  for (let o = 0; o < outer; o++) {
-    const a = o * inner;
-    for (let i = 0; i < n; i++) {
-      const base = (o * n + i) * inner;
-      if (op === 'sum') for (let j = 0; j < inner; j++) acc[a + j] += src[base + j];
-      else if (op === 'max')
-        for (let j = 0; j < inner; j++) acc[a + j] = maxOf(acc[a + j], src[base + j]);
-      else for (let j = 0; j < inner; j++) acc[a + j] = minOf(acc[a + j], src[base + j]);
+/**
+ * Sums of the `inner` columns of n rows of x from `at`, each in row order in doubles, written into
+ * `acc`: a faster kernel with the loop's bits (../wasm/elementwise-kernel.ts), or false when it
+ * does not take the call.
+ */
+export type ColumnSums = (
+  x: TypedArray,
+  at: number,
+  n: number,
+  inner: number,
+  acc: Float64Array,
+) => boolean;
+
+/** reduce, its sums of columns handed first to `columnSums` (null: the loops below only). */
+export const reduceWith =
+  (columnSums: ColumnSums | null): Kernel<'reduce'> =>
+  (op, x, shape, dims) => {
+    const run = dims.every((d, i) => d === dims[0] + i);
+    const [src, srcShape] = run ? [x, shape] : reducedLast(x, shape, dims);
+    const first = run ? (dims[0] ?? shape.length) : shape.length - dims.length; // no dims: a copy
+    const outer = sizeOf(srcShape.slice(0, first)),
+      inner = sizeOf(srcShape.slice(first + dims.length));
+    const n = sizeOf(dims.map((d) => shape[d]));
+    // max/min of an empty set is ∓Infinity, as in NumPy's identity for maximum.reduce
+    const acc = new Float64Array(outer * inner).fill(
+      op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity,
+    );
+    for (let o = 0; o < outer; o++) {
+      const a = o * inner;
+      if (op === 'sum' && columnSums?.(src, o * n * inner, n, inner, acc.subarray(a, a + inner)))
+        continue;
+      for (let i = 0; i < n; i++) {
+        const base = (o * n + i) * inner;
+        if (op === 'sum') for (let j = 0; j < inner; j++) acc[a + j] += src[base + j];
+        else if (op === 'max')
+          for (let j = 0; j < inner; j++) acc[a + j] = maxOf(acc[a + j], src[base + j]);
+        else for (let j = 0; j < inner; j++) acc[a + j] = minOf(acc[a + j], src[base + j]);
+      }
     }
-  }
-  const out = allocate(dtypeOf(x), acc.length);
-  out.set(acc);
-  return out;
-};
+    const out = allocate(dtypeOf(x), acc.length);
+    out.set(acc);
+    return out;
+  };
+
+export const reduce: Kernel<'reduce'> = reduceWith(null);
 
 // NaN wins, as in torch.max
 const maxOf = (m: number, v: number) => (v > m || Number.isNaN(v) ? v : m);
