@@ -20,6 +20,10 @@
 //   fusedAttention, its    TS tile        SIMD tile products and row exps;   -
 //   backward               products and   split by (batch, head) groups from
 //                          row exps       2^22 score multiply-adds (G·T·S·d)
+//   binary, biasActivation TS             f32x4 SIMD on float32 from 2^8     -
+//   reluBackward, reduce                  elements (binary: b the same
+//                                         shape, one number or a row;
+//                                         reduce: sums of ≥ 4-wide columns)
 //   every other kernel     TS             the cpu kernel                     the cpu kernel
 //
 // The thresholds: MIN_WORK and MIN_ELEMENTS in threads.ts (measured there), minMatmulFlops and
