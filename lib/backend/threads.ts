@@ -26,7 +26,13 @@ import { cpuBackend } from './cpu.ts';
 import { unaryInto } from './cpu/elementwise.ts';
 import { fusedAttentionBackwardOn, fusedAttentionOn } from './cpu/fused-attention.ts';
 import { getMatmulPrecision, matmulBlock, outRows, type MatmulPrecision } from './cpu/matmul.ts';
-import { softmaxBackwardInto, softmaxInto } from './cpu/softmax.ts';
+import {
+  softmaxBackwardInto,
+  softmaxBackwardOn,
+  softmaxInto,
+  softmaxOn,
+  usesRowExp,
+} from './cpu/softmax.ts';
 import { fusedAttentionSplits } from './threads/fused-attention.ts';
 import { normSplits } from './threads/norm.ts';
 import { overrideBackend, type Override, type Overrides } from './override.ts';
@@ -124,11 +130,16 @@ const byRows =
 const softmaxAccepts = (x: TypedArray, shape: Shape, dim: number) =>
   x.length >= MIN_ELEMENTS && aroundDim(shape, dim)[0] > 1;
 
-/** softmax (forward or backward) as rows: the dims before `dim`, each of n × inner elements. */
+/**
+ * softmax (forward or backward) as rows: the dims before `dim`, each of n × inner elements; which
+ * exp (`poly`: the SIMD row exp, else exp.ts) is the calling thread's choice (a worker's own
+ * precision setting may differ).
+ */
 function softmaxPlan(shape: Shape, dim: number, log: boolean, inputs: TypedArray[]) {
   const [outer, n, inner] = aroundDim(shape, dim);
-  return rowPlan({ n, inner, log }, outer, n * inner, inputs);
+  return rowPlan({ n, inner, log, poly: usesRowExp(inputs[0]) }, outer, n * inner, inputs);
 }
+type SoftmaxParams = Rows & { n: number; inner: number; log: boolean; poly: boolean };
 
 /**
  * matmul: out = op(A)·op(B) cut into blocks: bands of `chunkRows` of the output's rows across
@@ -187,17 +198,17 @@ const splits = {
   softmax: {
     accepts: (x, shape, dim) => softmaxAccepts(x, shape, dim),
     plan: (x, shape, dim, log) => softmaxPlan(shape, dim, log, [x]),
-    chunk: byRows(({ n, inner, log }, [x, out], rows) =>
-      softmaxInto(x, [rows, n, inner], 1, log, out),
+    chunk: byRows(({ n, inner, log, poly }, [x, out], rows) =>
+      softmaxInto(x, [rows, n, inner], 1, log, out, poly ? fastRowExp() : null),
     ),
-  } satisfies Split<'softmax', Rows & { n: number; inner: number; log: boolean }>,
+  } satisfies Split<'softmax', SoftmaxParams>,
   softmaxBackward: {
     accepts: (y, _dy, shape, dim) => softmaxAccepts(y, shape, dim),
     plan: (y, dy, shape, dim, log) => softmaxPlan(shape, dim, log, [y, dy]),
-    chunk: byRows(({ n, inner, log }, [y, dy, dx], rows) =>
-      softmaxBackwardInto(y, dy, [rows, n, inner], 1, log, dx),
+    chunk: byRows(({ n, inner, log, poly }, [y, dy, dx], rows) =>
+      softmaxBackwardInto(y, dy, [rows, n, inner], 1, log, dx, poly ? fastRowExp() : null),
     ),
-  } satisfies Split<'softmaxBackward', Rows & { n: number; inner: number; log: boolean }>,
+  } satisfies Split<'softmaxBackward', SoftmaxParams>,
   ...fusedAttentionSplits,
   ...normSplits,
 };
@@ -243,7 +254,7 @@ for (const kernel of Object.keys(splits) as SplitKernel[]) {
 
 /**
  * 'cpu' with matmul's SIMD panel kernel on every call (fused attention's tile products too, and
- * its exps on the SIMD row exp), and the splits above as overrides.
+ * its exps and softmax's on the SIMD row exp), and the splits above as overrides.
  */
 export const threadedBackend: Backend = overrideBackend(
   'cpu-threads',
@@ -254,6 +265,8 @@ export const threadedBackend: Backend = overrideBackend(
     biasActivation: fastBiasActivation,
     reluBackward: fastReluBackward,
     reduce: fastReduce,
+    softmax: softmaxOn(fastRowExp),
+    softmaxBackward: softmaxBackwardOn(fastRowExp),
     fusedAttention: fusedAttentionOn(fastPanelKernel, fastRowExp),
     fusedAttentionBackward: fusedAttentionBackwardOn(fastPanelKernel, fastRowExp),
   },

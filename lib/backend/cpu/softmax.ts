@@ -1,6 +1,5 @@
 // Softmax and log-softmax along one dim, max-subtracted so logits of ±1e4 never overflow.
-// Three passes per row: max, Σ exp(x − max) (each exp kept in a row of doubles), then write; exp is
-// exp.ts's inlinable copy of Math.exp (the same bits, faster). A row
+// Three passes per row: max, Σ exp(x − max) (each exp kept in a row of doubles), then write. A row
 // whose entries are all −Infinity (fully masked) has max = −Infinity; it gives zeros for softmax
 // (not 0/0 = NaN) and −Infinity for log-softmax. The (outer, n, inner) layout handles any dim
 // without a transpose.
@@ -8,22 +7,115 @@
 //   softmax:      dx = y ⊙ (dy − Σ dy ⊙ y)
 //   log-softmax:  dx = dy − exp(y) · Σ dy        (exp(y) = softmax(x))
 // A fully masked row (y = 0 for softmax) gets dx = 0.
+//
+// Two exps, chosen like matmul's sums (getMatmulPrecision): float32 tensors at the default
+// 'float32' precision take the polynomial row exp (exp-poly.ts, within 2 ulp of e^x): each row is
+// copied into the row exp's tile of doubles (for strided rows, inner > 1, gathered) and
+// exponentiated there in one call, in WebAssembly SIMD on 'cpu-threads' (wasm/exp-kernel.ts) and
+// by its TypeScript reference on 'cpu', the same bits. float64 tensors, and everything at
+// 'float64' precision, take exp.ts (Math.exp's bits): the numerics from before the row exp, bit
+// for bit. Rows longer than SEGMENT go through the tile a segment at a time (their sum adds the
+// segments' sums in order; softmax exponentiates each segment twice, once for the sum and once to
+// write it).
 
-import { allocate, dtypeOf } from '../../dtype.ts';
-import { aroundDim } from '../../shape.ts';
-import type { Kernel, KernelInto } from '../backend.ts';
+import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
+import { aroundDim, type Shape } from '../../shape.ts';
+import type { Kernel } from '../backend.ts';
 import { exp } from './exp.ts';
+import { tsRowExp, type RowExp } from './exp-poly.ts';
+import { getMatmulPrecision } from './matmul.ts';
 import { scratch } from './scratch.ts';
 
-export const softmax: Kernel<'softmax'> = (x, shape, dim, log) =>
-  softmaxInto(x, shape, dim, log, allocate(dtypeOf(x), x.length));
+/** The most doubles a row exp call takes (at most the WebAssembly tile, wasm/exp-kernel.ts). */
+export const SEGMENT = 8192;
+
+/** Whether softmax of `x` takes the polynomial row exp (else exp.ts) at the current precision. */
+export const usesRowExp = (x: TypedArray): boolean =>
+  x instanceof Float32Array && getMatmulPrecision() === 'float32';
+
+/** The softmax kernel with its row exps on `exps()` where usesRowExp says so. */
+export const softmaxOn =
+  (exps: () => RowExp): Kernel<'softmax'> =>
+  (x, shape, dim, log) => {
+    const out = allocate(dtypeOf(x), x.length);
+    return softmaxInto(x, shape, dim, log, out, usesRowExp(x) ? exps() : null);
+  };
+
+/** The softmaxBackward kernel, its exps as softmaxOn's. */
+export const softmaxBackwardOn =
+  (exps: () => RowExp): Kernel<'softmaxBackward'> =>
+  (y, dy, shape, dim, log) => {
+    const dx = allocate(dtypeOf(y), y.length);
+    return softmaxBackwardInto(y, dy, shape, dim, log, dx, usesRowExp(y) ? exps() : null);
+  };
+
+/** The reference: the row exp in TypeScript. */
+export const softmax = softmaxOn(() => tsRowExp);
+export const softmaxBackward = softmaxBackwardOn(() => tsRowExp);
 
 /**
- * softmax written into `out` (x's length): the threaded backend's chunks write their rows in place.
+ * softmax written into `out` (x's length), its exps on `rowExp`, or on exp.ts where null (the
+ * threaded backend's chunks write their rows in place).
  */
-export const softmaxInto: KernelInto<'softmax'> = (x, shape, dim, log, out) => {
+export function softmaxInto(
+  x: TypedArray,
+  shape: Shape,
+  dim: number,
+  log: boolean,
+  out: TypedArray,
+  rowExp: RowExp | null,
+): TypedArray {
+  if (!rowExp) return softmaxExact(x, shape, dim, log, out);
   const [outer, n, inner] = aroundDim(shape, dim);
-  // exp(x − max) in doubles: one exp per element, one rounding per output
+  const whole = n <= SEGMENT; // the tile holds the row
+  const tile = rowExp.tile(Math.min(n, SEGMENT));
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * n * inner + j;
+      let max = -Infinity;
+      for (let s = 0; s < n; s += SEGMENT) {
+        max = Math.max(max, gather(x, base + s * inner, inner, Math.min(SEGMENT, n - s), tile));
+      }
+      if (max === -Infinity) {
+        for (let i = 0, at = base; i < n; i++, at += inner) out[at] = log ? -Infinity : 0;
+        continue;
+      }
+      let sum = 0;
+      for (let s = 0; s < n; s += SEGMENT) {
+        const length = Math.min(SEGMENT, n - s);
+        if (!whole) gather(x, base + s * inner, inner, length, tile);
+        sum += rowExp.expShifted(tile, 0, length, max);
+      }
+      if (log) {
+        const logSum = Math.log(sum) + max;
+        for (let i = 0, at = base; i < n; i++, at += inner) out[at] = x[at] - logSum;
+        continue;
+      }
+      const inv = 1 / sum;
+      for (let s = 0; s < n; s += SEGMENT) {
+        const length = Math.min(SEGMENT, n - s),
+          at = base + s * inner;
+        if (!whole) {
+          gather(x, at, inner, length, tile);
+          rowExp.expShifted(tile, 0, length, max);
+        }
+        for (let i = 0, to = at; i < length; i++, to += inner) out[to] = tile[i] * inv;
+      }
+    }
+  }
+  return out;
+}
+
+/** tile[i] = x[at + i·inner] for i < n; returns their max (−∞ for none). */
+function gather(x: TypedArray, at: number, inner: number, n: number, tile: Float64Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++, at += inner) max = Math.max(max, (tile[i] = x[at]));
+  return max;
+}
+
+/** softmaxInto on exp.ts (Math.exp's bits), an exp per element into a row of doubles. */
+function softmaxExact(x: TypedArray, shape: Shape, dim: number, log: boolean, out: TypedArray) {
+  const [outer, n, inner] = aroundDim(shape, dim);
   const e = scratch('softmax row', n);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
@@ -51,27 +143,43 @@ export const softmaxInto: KernelInto<'softmax'> = (x, shape, dim, log, out) => {
     }
   }
   return out;
-};
+}
 
-export const softmaxBackward: Kernel<'softmaxBackward'> = (y, dy, shape, dim, log) =>
-  softmaxBackwardInto(y, dy, shape, dim, log, allocate(dtypeOf(y), y.length));
-
-/** softmaxBackward written into `dx` (y's length), as softmaxInto. */
-export const softmaxBackwardInto: KernelInto<'softmaxBackward'> = (y, dy, shape, dim, log, dx) => {
+/** softmaxBackward written into `dx` (y's length), exp(y) (log-softmax) on `rowExp` or exp.ts. */
+export function softmaxBackwardInto(
+  y: TypedArray,
+  dy: TypedArray,
+  shape: Shape,
+  dim: number,
+  log: boolean,
+  dx: TypedArray,
+  rowExp: RowExp | null,
+): TypedArray {
   const [outer, n, inner] = aroundDim(shape, dim);
+  const tile = log && rowExp ? rowExp.tile(Math.min(n, SEGMENT)) : null;
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const base = o * n * inner + j,
         end = base + n * inner;
       let s = 0;
-      if (log) {
-        for (let at = base; at < end; at += inner) s += dy[at];
-        for (let at = base; at < end; at += inner) dx[at] = dy[at] - exp(y[at]) * s;
-      } else {
+      if (!log) {
         for (let at = base; at < end; at += inner) s += dy[at] * y[at];
         for (let at = base; at < end; at += inner) dx[at] = y[at] * (dy[at] - s);
+        continue;
+      }
+      for (let at = base; at < end; at += inner) s += dy[at];
+      if (!rowExp || !tile) {
+        for (let at = base; at < end; at += inner) dx[at] = dy[at] - exp(y[at]) * s;
+        continue;
+      }
+      for (let k = 0; k < n; k += SEGMENT) {
+        const length = Math.min(SEGMENT, n - k),
+          from = base + k * inner;
+        gather(y, from, inner, length, tile);
+        rowExp.expShifted(tile, 0, length, 0);
+        for (let i = 0, at = from; i < length; i++, at += inner) dx[at] = dy[at] - tile[i] * s;
       }
     }
   }
   return dx;
-};
+}

@@ -1,0 +1,236 @@
+// Softmax and log-softmax on the polynomial row exp (float32 tensors at the default 'float32'
+// matmul precision): the WebAssembly SIMD row exp gives its TypeScript reference's bits, forward
+// and backward, on odd row lengths, strided rows (inner > 1), rows longer than a segment, −∞
+// entries and fully masked rows; 'cpu-threads' gives 'cpu''s bits on 1 and 2 threads and carries
+// the caller's precision to its workers; at 'float64' precision (and for float64 tensors) softmax
+// keeps Math.exp's bits (the numerics before the row exp); the two precisions agree within one
+// float32 ulp. Read next: ../lib/backend/cpu/softmax.ts.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cpuBackend } from '../lib/backend/cpu.ts';
+import { tsRowExp, type RowExp } from '../lib/backend/cpu/exp-poly.ts';
+import { setMatmulPrecision } from '../lib/backend/cpu/matmul.ts';
+import { SEGMENT, softmaxBackwardInto, softmaxInto } from '../lib/backend/cpu/softmax.ts';
+import {
+  MIN_ELEMENTS,
+  setNumThreads,
+  threadStats,
+  threadedBackend,
+} from '../lib/backend/threads.ts';
+import { TILE, wasmRowExp } from '../lib/backend/wasm/exp-kernel.ts';
+import type { TypedArray } from '../lib/dtype.ts';
+import { aroundDim, sizeOf, type Shape } from '../lib/shape.ts';
+import { manualSeed } from '../lib/random.ts';
+import { randomArray } from './helpers/matmul.ts';
+
+/** Every element the same number (Object.is: -0 and NaN too). */
+function assertSame(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
+  assert.is(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < got.length; i++) {
+    if (!Object.is(got[i], want[i]))
+      assert.unreachable(`${what}: [${i}] = ${got[i]}, want ${want[i]}`);
+  }
+}
+
+/** Logits of `shape` in [−8, 8): a few −∞ entries, and row 0 (along `dim`) all −∞. */
+function logits(shape: Shape, dim: number, float64 = false): TypedArray {
+  const x = randomArray(float64, shape).map((v) => 8 * v);
+  for (let i = 3; i < x.length; i += 7) x[i] = -Infinity;
+  const [, n, inner] = aroundDim(shape, dim);
+  for (let i = 0; i < n; i++) x[i * inner] = -Infinity;
+  return x;
+}
+
+// (shape, dim): n = 1, 2, 3, 5, 7, 513 along the last dim; strided rows; rows over a segment
+const cases: [Shape, number][] = [
+  [[4, 1], 1],
+  [[3, 2], 1],
+  [[5, 3], 1],
+  [[2, 5], 1],
+  [[3, 7], 1],
+  [[6, 513], 1],
+  [[3, 5, 4], 1],
+  [[2, 7, 3, 2], 1],
+  [[513, 3], 0],
+  [[2, 2 * SEGMENT + 3], 1],
+  [[2, SEGMENT + 1, 2], 1],
+];
+const label = (shape: Shape, dim: number, log: boolean) =>
+  `${log ? 'log' : ''}softmax ${JSON.stringify(shape)} dim ${dim}`;
+
+/** Forward and backward through `rowExp`. */
+function run(rowExp: RowExp, x: TypedArray, dy: TypedArray, shape: Shape, dim: number) {
+  return [false, true].map((log) => {
+    const y = softmaxInto(x, shape, dim, log, new Float32Array(x.length), rowExp);
+    const dx = softmaxBackwardInto(y, dy, shape, dim, log, new Float32Array(x.length), rowExp);
+    return { log, y, dx };
+  });
+}
+
+test('a segment fits the WebAssembly tile, and WebAssembly SIMD is here', () => {
+  assert.ok(SEGMENT <= TILE, `SEGMENT ${SEGMENT} > TILE ${TILE}`);
+  assert.ok(wasmRowExp(), 'WebAssembly SIMD row exp');
+});
+
+test('the SIMD row exp gives the TypeScript reference bits, forward and backward', () => {
+  manualSeed(21);
+  for (const [shape, dim] of cases) {
+    const x = logits(shape, dim),
+      dy = randomArray(false, shape);
+    const want = run(tsRowExp, x, dy, shape, dim),
+      got = run(wasmRowExp()!, x, dy, shape, dim);
+    for (const [i, { log, y, dx }] of got.entries()) {
+      assertSame(y, want[i].y, label(shape, dim, log));
+      assertSame(dx, want[i].dx, `${label(shape, dim, log)} backward`);
+      const firstRow = Array.from(
+        { length: shape[dim] },
+        (_, k) => y[k * aroundDim(shape, dim)[2]],
+      );
+      assert.ok(
+        firstRow.every((v) => v === (log ? -Infinity : 0)),
+        `${label(shape, dim, log)}: the fully masked row`,
+      );
+    }
+  }
+});
+
+/** Today's kernel written out with Math.exp (exp.ts's bits): max, Σ e^(x − max), then scale. */
+function mathExpSoftmax(x: TypedArray, shape: Shape, dim: number, log: boolean): TypedArray {
+  const [outer, n, inner] = aroundDim(shape, dim);
+  const out = x instanceof Float64Array ? new Float64Array(x.length) : new Float32Array(x.length);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const at = (i: number) => (o * n + i) * inner + j;
+      let max = -Infinity,
+        sum = 0;
+      for (let i = 0; i < n; i++) max = Math.max(max, x[at(i)]);
+      const e = Array.from({ length: n }, (_, i) => Math.exp(x[at(i)] - max));
+      for (const v of e) sum += v;
+      for (let i = 0; i < n; i++) {
+        if (max === -Infinity) out[at(i)] = log ? -Infinity : 0;
+        else out[at(i)] = log ? x[at(i)] - (Math.log(sum) + max) : e[i] * (1 / sum);
+      }
+    }
+  }
+  return out;
+}
+
+/** Log-softmax's backward with Math.exp: dx = dy − e^y · Σ dy. */
+function mathExpLogBackward(y: TypedArray, dy: TypedArray, shape: Shape, dim: number) {
+  const [outer, n, inner] = aroundDim(shape, dim);
+  const dx = new Float32Array(y.length);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const at = (i: number) => (o * n + i) * inner + j;
+      let s = 0;
+      for (let i = 0; i < n; i++) s += dy[at(i)];
+      for (let i = 0; i < n; i++) dx[at(i)] = dy[at(i)] - Math.exp(y[at(i)]) * s;
+    }
+  }
+  return dx;
+}
+
+// Big enough to split: 2 × 9 × 2000 = 36000 elements ≥ MIN_ELEMENTS, over several rows.
+const splitCases: [Shape, number][] = [
+  [[18, 2000], 1],
+  [[2, 2000, 9], 1],
+];
+
+for (const threads of [1, 2]) {
+  test(`${threads} thread(s): cpu-threads gives cpu's bits; 'float64' keeps Math.exp's`, () => {
+    setNumThreads(threads);
+    manualSeed(22);
+    for (const precision of ['float32', 'float64'] as const) {
+      setMatmulPrecision(precision);
+      for (const [shape, dim] of splitCases) {
+        assert.ok(sizeOf(shape) >= MIN_ELEMENTS);
+        const x = logits(shape, dim),
+          dy = randomArray(false, shape);
+        for (const log of [false, true]) {
+          const what = `${precision}, ${label(shape, dim, log)}`;
+          const before = threadStats().dispatches;
+          const y = threadedBackend.softmax(x, shape, dim, log);
+          const dx = threadedBackend.softmaxBackward(y, dy, shape, dim, log);
+          assert.is(threadStats().dispatches - before, threads > 1 ? 2 : 0, `${what}: pooled`);
+          assertSame(y, cpuBackend.softmax(x, shape, dim, log), what);
+          assertSame(dx, cpuBackend.softmaxBackward(y, dy, shape, dim, log), `${what} backward`);
+          if (precision === 'float32') continue;
+          assertSame(y, mathExpSoftmax(x, shape, dim, log), `${what}: Math.exp's bits`);
+          if (log) assertSame(dx, mathExpLogBackward(y, dy, shape, dim), `${what}: Math.exp's`);
+        }
+      }
+      // Which exp every chunk took: at y = −720 Math.exp is subnormal (~1e−313) and the row exp
+      // 0 (its cut-off is −708), so dx = 0 − e^y · Σ dy is −0 in float32 with Math.exp, +0 else.
+      const [rows, n] = splitCases[0][0];
+      const y = new Float32Array(rows * n).fill(-720),
+        dy = new Float32Array(rows * n);
+      for (let r = 0; r < rows; r++) dy[r * n] = 1;
+      const dx = threadedBackend.softmaxBackward(y, dy, [rows, n], 1, true);
+      const zero = precision === 'float64' ? -0 : 0;
+      const which = dx.findIndex((v, i) => i % n !== 0 && !Object.is(v, zero));
+      assert.is(which, -1, `${precision}: dx[${which}] = ${dx[which]}, want ${zero}`);
+    }
+    setMatmulPrecision('float32');
+  });
+}
+
+test('float64 tensors keep Math.exp at either precision', () => {
+  manualSeed(23);
+  const shape = [5, 513],
+    x = logits(shape, 1, true);
+  for (const log of [false, true]) {
+    assertSame(cpuBackend.softmax(x, shape, 1, log), mathExpSoftmax(x, shape, 1, log), `${log}`);
+  }
+});
+
+test('the row exp is within 2^−44 (relative) of Math.exp in doubles, one float32 ulp in floats', () => {
+  manualSeed(24);
+  let differ = 0;
+  /** got within bound · scale(k) of want. */
+  const close = (
+    got: TypedArray,
+    want: TypedArray,
+    bound: number,
+    scale: (k: number) => number,
+    what: string,
+  ) => {
+    for (let k = 0; k < got.length; k++) {
+      if (Object.is(got[k], want[k])) continue;
+      differ++;
+      if (!(Math.abs(got[k] - want[k]) <= bound * scale(k)))
+        assert.unreachable(`${what}: [${k}] = ${got[k]}, Math.exp's ${want[k]}`);
+    }
+  };
+  for (const [shape, dim] of cases) {
+    const x = logits(shape, dim),
+      dy = randomArray(false, shape);
+    for (const log of [false, true]) {
+      const what = label(shape, dim, log);
+      // written into doubles (before the float32 rounding), then into floats
+      for (const [Out, bound] of [
+        [Float64Array, 2 ** -44],
+        [Float32Array, 2 ** -23],
+      ] as const) {
+        const out = () => new Out(x.length);
+        const y = softmaxInto(x, shape, dim, log, out(), null);
+        const got = softmaxInto(x, shape, dim, log, out(), tsRowExp);
+        // log-softmax's x − log Σ may cancel: against the size of its terms
+        const size = (k: number) => Math.abs(y[k]) + (log ? Math.abs(x[k]) : 0);
+        close(got, y, bound, size, `${what}, ${Out.name}`);
+      }
+      // backward from the same y: only log-softmax's e^y differs; dy − e^y·s may cancel, so
+      // against the size of its terms
+      const y = softmaxInto(x, shape, dim, log, new Float32Array(x.length), null);
+      const out = () => new Float64Array(x.length);
+      const dx = softmaxBackwardInto(y, dy, shape, dim, log, out(), null);
+      const got = softmaxBackwardInto(y, dy, shape, dim, log, out(), tsRowExp);
+      const terms = (k: number) => Math.abs(dy[k]) + Math.abs(dx[k]);
+      if (log) close(got, dx, 2 ** -50, terms, `${what} backward`);
+      else assertSame(got, dx, `${what} backward (no exp in it)`);
+    }
+  }
+  assert.ok(differ > 0, 'the two exps should differ somewhere');
+});
+
+test.run();
