@@ -22,7 +22,12 @@
 //    happen: a transposed operand is just read with swapped strides, so no transposed copy of
 //    the whole matrix is ever made. Panels are padded to whole tiles and C is a padded scratch,
 //    so the micro-kernel never needs an edge case: a padding lane of A or B only feeds a padding
-//    row or column of C, which is never copied out.
+//    row or column of C, which is never copied out. `pack` below is the TypeScript packing; the
+//    float32 SIMD kernel packs the same panels in WebAssembly (a PanelKernel's `packer`: the
+//    operands are copied into its memory, then packed there by SIMD shuffles,
+//    ../wasm/matmul-pack.ts), which took the work around the panel kernel of a 1024×128 ·
+//    (128×128)ᵀ product from ~0.40 to ~0.30 ms, ~0.25 of which is the first write to the freshly
+//    allocated output (its pages fault in).
 //
 // 3. Cache blocking. K is cut into blocks of KC, M into blocks of MC, N into blocks of NC:
 //    a packed A block (MC × KC doubles, 128 KiB) stays in L2 while it meets every B panel, and
@@ -124,6 +129,7 @@ export const scratchLengths = ({ mr, kc, mc, nc, mb }: Blocking): Record<Scratch
  */
 export interface PanelKernel<P extends Panels = Float64Array> {
   blocking: Blocking;
+  packer?: Packer; // packs in the kernel's own memory; absent: `pack` below, in TypeScript
   scratch(slot: ScratchSlot, length: number): P;
   multiply(
     packA: P,
@@ -135,6 +141,24 @@ export interface PanelKernel<P extends Panels = Float64Array> {
     ci: number,
     ldc: number,
   ): void;
+}
+
+/**
+ * Packing done by the kernel (WebAssembly: ../wasm/matmul-pack.ts). `stage` copies a[aLo, aHi)
+ * and b[bLo, bHi) into the kernel's memory and returns the copies (null: it declines, and
+ * matmulBlock packs in TypeScript); `pack` is then called as `pack` below, on those copies. stage
+ * may move the kernel's memory, so matmulBlock calls it before asking for scratch.
+ */
+export interface Packer {
+  stage(
+    a: TypedArray,
+    aLo: number,
+    aHi: number,
+    b: TypedArray,
+    bLo: number,
+    bHi: number,
+  ): [TypedArray, TypedArray] | null;
+  pack: typeof pack;
 }
 
 /** The reference PanelKernel in doubles: micro-kernel calls over every pair of panels. */
@@ -211,6 +235,24 @@ export function matmulBlock(
   const aOffsets = batchOffsets(aShape, outBatch, M * K);
   const bOffsets = batchOffsets(bShape, outBatch, K * N);
 
+  // A kernel with a packer packs from its copies of the parts of a and b the block reads: over the
+  // batch entries its rows touch, from the first element of op(A)'s rows (op(B)'s columns) to
+  // the last.
+  let [sa, sb, aBase, bBase, packWith] = [a, b, 0, 0, pack];
+  if (kernel.packer && K > 0) {
+    let [aLo, aHi, bLo, bHi] = [Infinity, 0, Infinity, 0];
+    for (let batch = Math.floor(r0 / M); batch * M < r1; batch++) {
+      const i0 = Math.max(r0 - batch * M, 0),
+        i1 = Math.min(r1 - batch * M, M);
+      aLo = Math.min(aLo, aOffsets[batch] + i0 * rowA);
+      aHi = Math.max(aHi, aOffsets[batch] + (i1 - 1) * rowA + (K - 1) * colA + 1);
+      bLo = Math.min(bLo, bOffsets[batch] + j0 * colB);
+      bHi = Math.max(bHi, bOffsets[batch] + (j1 - 1) * colB + (K - 1) * rowB + 1);
+    }
+    const staged = kernel.packer.stage(a, aLo, aHi, b, bLo, bHi);
+    if (staged) [sa, sb, aBase, bBase, packWith] = [...staged, aLo, bLo, kernel.packer.pack];
+  }
+
   // Scratch buffers, reused for every batch entry: C (padded to whole tiles) and the packs.
   const width = j1 - j0,
     ldc = Math.min(NC, roundUp(width, nr));
@@ -224,24 +266,27 @@ export function matmulBlock(
     const batch = Math.floor(row / M),
       i0 = row - batch * M;
     const m = Math.min(M - i0, r1 - row, MB);
-    const ao = aOffsets[batch] + i0 * rowA,
-      bo = bOffsets[batch] + j0 * colB;
+    const ao = aOffsets[batch] - aBase + i0 * rowA,
+      bo = bOffsets[batch] - bBase + j0 * colB;
     for (let jc = 0; jc < width; jc += NC) {
       const nc = Math.min(NC, width - jc);
       c.fill(0, 0, roundUp(m, mr) * ldc);
-      // Copy rows [i, i + count) of C's m × nc corner out (doubles are rounded to the dtype here).
+      // Copy rows [i, i + count) of C's m × nc corner out (doubles are rounded to the dtype here):
+      // in one piece where C's rows are whole rows of the output.
       const copyOut = (i: number, count: number) => {
-        for (const end = i + count; i < end; i++)
-          out.set(c.subarray(i * ldc, i * ldc + nc), (row + i) * N + j0 + jc);
+        if (nc === N && ldc === N) out.set(c.subarray(i * N, (i + count) * N), (row + i) * N);
+        else
+          for (const end = i + count; i < end; i++)
+            out.set(c.subarray(i * ldc, i * ldc + nc), (row + i) * N + j0 + jc);
       };
       if (K === 0) copyOut(0, m); // the zeros
       for (let pc = 0; pc < K; pc += KC) {
         const kc = Math.min(KC, K - pc);
         // op(B)[pc.., jc..] read as nc "rows" (its columns) of kc entries: the same packing as A.
-        pack(b, bo + pc * rowB + jc * colB, colB, rowB, nc, kc, packB, nr);
+        packWith(sb, bo + pc * rowB + jc * colB, colB, rowB, nc, kc, packB, nr);
         for (let ic = 0; ic < m; ic += MC) {
           const mc = Math.min(MC, m - ic);
-          pack(a, ao + ic * rowA + pc * colA, rowA, colA, mc, kc, packA, mr);
+          packWith(sa, ao + ic * rowA + pc * colA, rowA, colA, mc, kc, packA, mr);
           kernel.multiply(packA, packB, mc, nc, kc, c, ic * ldc, ldc);
           // After the last K block, these rows are done: out while they are still in cache
           if (pc + kc === K) copyOut(ic, mc);
@@ -257,7 +302,7 @@ export function matmulBlock(
  * panels of `w` rows, each stored k-major: dst[panel·depth·w + k·w + i % w]. The lanes past
  * `rows` in the last panel keep whatever they held: they only reach C's padding.
  */
-function pack(
+export function pack(
   src: TypedArray,
   offset: number,
   rowStride: number,

@@ -66,6 +66,8 @@ export const op = {
   end: [0x0b],
   br: (depth: number): Bytes => [0x0c, ...uleb(depth)],
   brIf: (depth: number): Bytes => [0x0d, ...uleb(depth)],
+  f32Load: (offset: number): Bytes => [0x2a, ...memarg(2, offset)],
+  f32Store: (offset: number): Bytes => [0x38, ...memarg(2, offset)],
   v128Load: (offset: number): Bytes => simd(0x00, ...memarg(4, offset)),
   v128Store: (offset: number): Bytes => simd(0x0b, ...memarg(4, offset)),
   // one float32 in all four lanes; one double in both lanes
@@ -76,6 +78,8 @@ export const op = {
   // one double into lane 0 (lane 1 zero); lane 0 stored alone
   v128Load64Zero: (offset: number): Bytes => simd(0x5d, ...memarg(3, offset)),
   v128Store64Lane: (offset: number, lane: number): Bytes => simd(0x5b, ...memarg(3, offset), lane),
+  // lanes of two vectors picked by 16 byte indices (0–15: the first vector's, 16–31: the second's)
+  i8x16Shuffle: (lanes: Bytes): Bytes => simd(0x0d, ...lanes),
   v128And: simd(0x4e),
   v128AndNot: simd(0x4f), // a & ~b
   v128Bitselect: simd(0x52), // (a & c) | (b & ~c)
@@ -111,13 +115,42 @@ export interface FunctionSpec {
 
 const types = (list: number[]): Bytes => vector(list.map((t) => [t]));
 
+/** for (local = 0; local < limit; local += step) { body }, `limit` a local: a block around a loop. */
+export function forLoop(local: number, limit: number, step: number, body: Bytes[]): Bytes[] {
+  return [
+    op.i32Const(0),
+    op.localSet(local),
+    op.block,
+    op.loop,
+    op.localGet(local),
+    op.localGet(limit),
+    op.i32LtU,
+    op.i32Eqz,
+    op.brIf(1), // exit when local ≥ limit
+    ...body,
+    ...advance(local, step),
+    op.br(0),
+    op.end,
+    op.end,
+  ];
+}
+
+/** local += n (a constant). */
+export const advance = (local: number, n: number): Bytes[] => [
+  op.localGet(local),
+  op.i32Const(n),
+  op.i32Add,
+  op.localSet(local),
+];
+
 /**
  * A module exporting each function of `fns` (function i has type i) and a memory of `pages` ×
- * 64 KiB (its size is fixed: it never grows).
+ * 64 KiB, which JavaScript may grow to `maxPages` (by default it never grows).
  */
 export function moduleBytes(
   fns: FunctionSpec | FunctionSpec[],
   pages: number,
+  maxPages = pages,
 ): Uint8Array<ArrayBuffer> {
   const list = Array.isArray(fns) ? fns : [fns];
   const code = (fn: FunctionSpec) => {
@@ -135,7 +168,7 @@ export function moduleBytes(
       vector(list.map((fn) => [0x60, ...types(fn.params), ...types(fn.results ?? [])])),
     ), // the types
     ...section(3, vector(list.map((_, i) => uleb(i)))), // function i has type i
-    ...section(5, vector([[0x01, ...uleb(pages), ...uleb(pages)]])), // memory 0: min = max = pages
+    ...section(5, vector([[0x01, ...uleb(pages), ...uleb(maxPages)]])), // memory 0: min, max
     ...section(
       7,
       vector([

@@ -25,7 +25,8 @@
 // The packs and C live there, so `scratch` hands out views of that memory. Its size is fixed by
 // the kernel's blocking, so it never grows and the views stay valid.
 
-import { I32, V128, moduleBytes, op, type Bytes } from './encode.ts';
+import { I32, V128, advance, forLoop, moduleBytes, op, type Bytes } from './encode.ts';
+import { packFunctions, wasmPacker } from './matmul-pack.ts';
 import {
   matmul,
   scratchLengths,
@@ -47,6 +48,7 @@ interface Format {
   mul: Bytes;
   add: Bytes;
   carry: boolean;
+  packs: boolean; // the module packs too (matmul-pack.ts: float32 panels from float32 operands)
   View: Float32ArrayConstructor | Float64ArrayConstructor;
 }
 const F64: Format = {
@@ -55,6 +57,7 @@ const F64: Format = {
   mul: op.f64x2Mul,
   add: op.f64x2Add,
   carry: false,
+  packs: false,
   View: Float64Array,
 };
 const F32: Format = {
@@ -63,46 +66,26 @@ const F32: Format = {
   mul: op.f32x4Mul,
   add: op.f32x4Add,
   carry: true,
+  packs: true,
   View: Float32Array,
 };
 const VECTOR = 16; // bytes in a v128
+const PAGE = 65536; // bytes in a page of WebAssembly memory
+// The most memory the packing module's operand copies take (past it, matmulBlock packs in
+// TypeScript): 256 MiB, two 4096 × 4096 float32 operands.
+const STAGE_PAGES = (256 * 2 ** 20) / PAGE;
+
+/** The pages the scratch slots (C, then the packs) fill: the operands' copies start after them. */
+const scratchPages = (format: Format, blocking: Blocking) =>
+  Math.ceil(
+    (Object.values(scratchLengths(blocking)).reduce((x, y) => x + y) * format.bytes) / PAGE,
+  );
 
 // Locals: the 7 parameters (addresses in bytes, sizes in elements), then loop state, then v128s:
 // the accumulators, A's splat, then B's vectors.
 const [PA, PB, MC, NC, KC, C, LDC] = [0, 1, 2, 3, 4, 5, 6];
 const [JR, IR, K, X, Y, TILE] = [7, 8, 9, 10, 11, 12];
 const ACC = 13;
-
-/** for (local = 0; local < limit; local += step) { body }: a block around a loop. */
-function forLoop(local: number, limit: number, step: number, body: Bytes[]): Bytes[] {
-  return [
-    op.i32Const(0),
-    op.localSet(local),
-    op.block,
-    op.loop,
-    op.localGet(local),
-    op.localGet(limit),
-    op.i32LtU,
-    op.i32Eqz,
-    op.brIf(1), // exit when local ≥ limit
-    ...body,
-    op.localGet(local),
-    op.i32Const(step),
-    op.i32Add,
-    op.localSet(local),
-    op.br(0),
-    op.end,
-    op.end,
-  ];
-}
-
-/** local += n (a constant). */
-const advance = (local: number, n: number): Bytes[] => [
-  op.localGet(local),
-  op.i32Const(n),
-  op.i32Add,
-  op.localSet(local),
-];
 
 /** The module of one format and tile: `multiply` over B panels (jr), then A panels (ir). */
 function kernelBytes(format: Format, { mr, nr, ...blocks }: Blocking): Uint8Array<ArrayBuffer> {
@@ -192,20 +175,19 @@ function kernelBytes(format: Format, { mr, nr, ...blocks }: Blocking): Uint8Arra
     ),
   );
 
-  const lengths = scratchLengths({ mr, nr, ...blocks });
-  const elements = lengths.c + lengths.packA + lengths.packB;
-  return moduleBytes(
-    {
-      name: 'multiply',
-      params: [I32, I32, I32, I32, I32, I32, I32],
-      locals: [
-        [TILE - JR + 1, I32],
-        [mr * vectors + 1 + vectors, V128],
-      ],
-      body: forLoop(JR, NC, nr, forLoop(IR, MC, mr, tile)),
-    },
-    Math.ceil((elements * bytes) / 65536),
-  );
+  const multiply = {
+    name: 'multiply',
+    params: [I32, I32, I32, I32, I32, I32, I32],
+    locals: [
+      [TILE - JR + 1, I32],
+      [mr * vectors + 1 + vectors, V128],
+    ] as [number, number][],
+    body: forLoop(JR, NC, nr, forLoop(IR, MC, mr, tile)),
+  };
+  const pages = scratchPages(format, { mr, nr, ...blocks });
+  return format.packs
+    ? moduleBytes([multiply, ...packFunctions([mr, nr])], pages, pages + STAGE_PAGES)
+    : moduleBytes(multiply, pages);
 }
 
 type Multiply = (
@@ -232,16 +214,26 @@ function instantiate<P extends Panels>(format: Format, blocking: Blocking): Pane
   const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
   const multiply = exports.multiply as Multiply,
     memory = exports.memory as WebAssembly.Memory;
-  // The memory, cut into C then the two packs, each as long as matmulBlock ever asks.
-  const views: Record<string, Panels> = {};
-  let offset = 0;
-  for (const [slot, length] of Object.entries(scratchLengths(blocking))) {
-    views[slot] = new format.View(memory.buffer, offset * format.bytes, length);
-    offset += length;
-  }
+  // The memory, cut into C then the two packs, each as long as matmulBlock ever asks (cut again
+  // when the packer grows the memory: the views of the old one are detached).
+  const cut = () => {
+    const views: Record<string, Panels> = {};
+    let offset = 0;
+    for (const [slot, length] of Object.entries(scratchLengths(blocking))) {
+      views[slot] = new format.View(memory.buffer, offset * format.bytes, length);
+      offset += length;
+    }
+    return views;
+  };
+  let views = cut();
+  const stageAt = scratchPages(format, blocking) * PAGE;
+  const packer = format.packs
+    ? wasmPacker(exports, stageAt, STAGE_PAGES * PAGE, () => (views = cut()))
+    : undefined;
   const size = format.bytes;
   return {
     blocking,
+    ...(packer && { packer: packer }),
     scratch: (slot, length) => {
       if (length > views[slot].length) {
         throw new Error(

@@ -1,0 +1,86 @@
+// matmul's packing in WebAssembly (lib/backend/wasm/matmul-pack.ts) against the TypeScript pack it
+// replaces: the same panels bit for bit, padding lanes included, for panel widths that are and are
+// not multiples of 4, both source layouts, and row and depth counts with every kind of tail; and
+// the staged copies that it packs from, through memory growth.
+// Read next: ../lib/backend/wasm/matmul-pack.ts, matmul-f32.test.ts (whole products).
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { matmul, pack, type Packer } from '../lib/backend/cpu/matmul.ts';
+import { wasmPanelKernelF32With } from '../lib/backend/wasm/matmul-kernel.ts';
+import { manualSeed } from '../lib/random.ts';
+import { matmulProblem, randomArray } from './helpers/matmul.ts';
+
+// mr 6 (not a multiple of 4) and nr 8: packers for widths 6 and 8
+const kernel = wasmPanelKernelF32With({ mr: 6, nr: 8, kc: 64, mc: 66, nc: 64, mb: 132 });
+
+/** Both packs of `rows × depth` of a random source laid out with `ld`, into dsts of the same garbage. */
+function packBoth(packer: Packer, byRows: boolean, rows: number, depth: number, w: number) {
+  const ld = (byRows ? depth : rows) + 3; // a row stride wider than what is read
+  const src = randomArray(false, [(byRows ? rows : depth) * ld]) as Float32Array;
+  const [rowStride, colStride] = byRows ? [ld, 1] : [1, ld];
+  const staged = packer.stage(src, 0, src.length, src, 0, 1)!;
+  const length = Math.ceil(rows / w) * w * depth;
+  const want = Float32Array.from({ length }, (_, i) => -i - 0.5),
+    got = kernel!.scratch('packB', length);
+  got.set(want);
+  pack(src, 2 * rowStride + colStride, rowStride, colStride, rows - 2, depth - 1, want, w);
+  packer.pack(
+    staged[0],
+    2 * rowStride + colStride,
+    rowStride,
+    colStride,
+    rows - 2,
+    depth - 1,
+    got,
+    w,
+  );
+  return { got, want };
+}
+
+test('the WebAssembly packs are the TypeScript pack, bit for bit', () => {
+  assert.ok(kernel?.packer, 'the float32 kernel packs in WebAssembly');
+  manualSeed(21);
+  for (const w of [6, 8])
+    for (const byRows of [true, false])
+      for (const rows of [3, 8, 9, 10, 15, 2 + 3 * w])
+        for (const depth of [2, 4, 5, 6, 8, 9, 40]) {
+          const { got, want } = packBoth(kernel!.packer!, byRows, rows, depth, w);
+          const what = `w ${w}, ${byRows ? 'rows' : 'columns'}, ${rows - 2} × ${depth - 1}`;
+          for (let i = 0; i < want.length; i++)
+            if (!Object.is(got[i], want[i]))
+              assert.unreachable(`${what}: [${i}] ${got[i]} ≠ ${want[i]}`);
+        }
+});
+
+test('stage copies the spans asked for, grows the memory and declines other dtypes', () => {
+  const packer = kernel!.packer!;
+  const before = kernel!.scratch('c', 4).buffer;
+  const a = Float32Array.from({ length: 1 << 20 }, (_, i) => i),
+    b = Float32Array.from({ length: 1000 }, (_, i) => -i);
+  const [sa, sb] = packer.stage(a, 5, (1 << 20) - 3, b, 10, 20)!;
+  assert.equal([sa.length, sa[0], sa[sa.length - 1]], [(1 << 20) - 8, 5, (1 << 20) - 4]);
+  assert.equal(Array.from(sb), Array.from(b.subarray(10, 20)));
+  assert.ok(sb.byteOffset >= sa.byteOffset + sa.byteLength, 'the copies do not overlap');
+  assert.ok(kernel!.scratch('c', 4).buffer !== before, 'grown: scratch views of the new memory');
+  assert.is(packer.stage(new Float64Array(4), 0, 4, b, 0, 4), null);
+});
+
+test('products after the memory grew: still the TypeScript kernel without a packer', () => {
+  manualSeed(22);
+  const reference = { ...kernel!, packer: undefined };
+  for (const [transA, transB] of [
+    [false, false],
+    [true, true],
+  ]) {
+    const args = matmulProblem([3], [1], 70, 130, 21, transA, transB, false);
+    const got = matmul(args, kernel!),
+      want = matmul(args, reference);
+    assert.ok(
+      got.every((x, i) => Object.is(x, want[i])),
+      `transA ${transA}, transB ${transB}`,
+    );
+  }
+});
+
+test.run();
