@@ -4,7 +4,8 @@
 // entries and fully masked rows; 'cpu-threads' gives 'cpu''s bits on 1 and 2 threads and carries
 // the caller's precision to its workers; at 'float64' precision (and for float64 tensors) softmax
 // keeps Math.exp's bits (the numerics before the row exp); the two precisions agree within one
-// float32 ulp. Read next: ../lib/backend/cpu/softmax.ts.
+// float32 ulp; the SIMD row moves (in and out of the tile) give the reference's bits.
+// Read next: ../lib/backend/cpu/softmax.ts.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -71,6 +72,41 @@ function run(rowExp: RowExp, x: TypedArray, dy: TypedArray, shape: Shape, dim: n
 test('a segment fits the WebAssembly tile, and WebAssembly SIMD is here', () => {
   assert.ok(SEGMENT <= TILE, `SEGMENT ${SEGMENT} > TILE ${TILE}`);
   assert.ok(wasmRowExp(), 'WebAssembly SIMD row exp');
+});
+
+test("the row moves (load, storeScaled, storeShifted, storeDiff): the reference's bits", () => {
+  manualSeed(20);
+  const simd = wasmRowExp()!;
+  for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 513, TILE]) {
+    for (const [stride, float64] of [
+      [1, false],
+      [2, false],
+      [1, true],
+    ] as const) {
+      const what = `n ${n}, stride ${stride}${float64 ? ', float64' : ''}`;
+      const x = randomArray(float64, [n * stride + 1]).map((v) => 8 * v),
+        dy = randomArray(float64, [x.length]);
+      if (n === 5) x[1 + 2 * stride] = NaN; // the max of a row with a NaN is NaN
+      const results = [tsRowExp, simd].map((rowExp) => {
+        const tile = rowExp.tile(n);
+        const max = rowExp.load(x, 1, stride, n, tile);
+        const loaded = Float64Array.from(tile);
+        const [scaled, shifted, diff] = [0, 1, 2].map(() => x.map(() => 0.5));
+        rowExp.storeScaled(tile, 0.3, scaled, 1, stride, n);
+        rowExp.storeShifted(x, 1.7, shifted, 1, stride, n);
+        rowExp.storeDiff(dy, tile, -2.1, diff, 1, stride, n);
+        return { max, loaded, scaled, shifted, diff };
+      });
+      const [want, got] = results;
+      assert.ok(Object.is(got.max, want.max), `${what}: max ${got.max}, want ${want.max}`);
+      for (const key of ['loaded', 'scaled', 'shifted', 'diff'] as const)
+        assertSame(got[key], want[key], `${what}: ${key}`);
+    }
+  }
+  assert.throws(
+    () => simd.load(new Float32Array(4), 0, 1, 4, new Float64Array(4)),
+    /load: expected the module's tile of ≥ 4 doubles/,
+  );
 });
 
 test('the SIMD row exp gives the TypeScript reference bits, forward and backward', () => {

@@ -16,6 +16,7 @@
 // stays NaN. The fused kernel only takes x ≤ 0.
 
 import { INV_LN2, LN2_HI, LN2_LO, POW2 } from './exp.ts';
+import type { TypedArray } from '../../dtype.ts';
 import { scratch } from './scratch.ts';
 
 // the reduction's constants and the 2^k table are exp.ts's (fdlibm's); 2^k is the same double as
@@ -76,15 +77,65 @@ export function expShiftedRow(x: Float64Array, at: number, n: number, shift: num
   return even + odd;
 }
 
-/** A row exp and the tile it reads: this reference, or the SIMD module (../wasm/exp-kernel.ts). */
+/**
+ * A row exp and the tile it reads: this reference, or the SIMD module (../wasm/exp-kernel.ts).
+ * Softmax (softmax.ts) also moves its rows in and out of the tile through it: `load` and the
+ * `store...` forms take rows of `n` elements `stride` apart from `at`, and do each element's
+ * arithmetic as written (a double result rounded once to the array's type), so every
+ * implementation gives the same bits.
+ */
 export interface RowExp {
   /** `length` doubles where expShifted can read them (for SIMD: in the module's memory). */
   tile: (length: number) => Float64Array;
   /** expShiftedRow's result and bits, on x from tile(). */
   expShifted: (x: Float64Array, at: number, n: number, shift: number) => number;
+  /** tile[i] = x[at + i·stride]; returns their max (Math.max's: NaN if any is; −∞ for none). */
+  load: (x: TypedArray, at: number, stride: number, n: number, tile: Float64Array) => number;
+  /** out[at + i·stride] = tile[i] · scale. */
+  storeScaled: (
+    tile: Float64Array,
+    scale: number,
+    out: TypedArray,
+    at: number,
+    stride: number,
+    n: number,
+  ) => void;
+  /** out[at + i·stride] = x[at + i·stride] − shift. */
+  storeShifted: (
+    x: TypedArray,
+    shift: number,
+    out: TypedArray,
+    at: number,
+    stride: number,
+    n: number,
+  ) => void;
+  /** dx[at + i·stride] = dy[at + i·stride] − tile[i] · scale. */
+  storeDiff: (
+    dy: TypedArray,
+    tile: Float64Array,
+    scale: number,
+    dx: TypedArray,
+    at: number,
+    stride: number,
+    n: number,
+  ) => void;
 }
 
 export const tsRowExp: RowExp = {
   tile: (length) => scratch('exp tile', length),
   expShifted: expShiftedRow,
+  load: (x, at, stride, n, tile) => {
+    let max = -Infinity;
+    for (let i = 0; i < n; i++, at += stride) max = Math.max(max, (tile[i] = x[at]));
+    return max;
+  },
+  storeScaled: (tile, scale, out, at, stride, n) => {
+    for (let i = 0; i < n; i++, at += stride) out[at] = tile[i] * scale;
+  },
+  storeShifted: (x, shift, out, at, stride, n) => {
+    for (let i = 0; i < n; i++, at += stride) out[at] = x[at] - shift;
+  },
+  storeDiff: (dy, tile, scale, dx, at, stride, n) => {
+    for (let i = 0; i < n; i++, at += stride) dx[at] = dy[at] - tile[i] * scale;
+  },
 };

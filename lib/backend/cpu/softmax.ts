@@ -74,7 +74,8 @@ export function softmaxInto(
       const base = o * n * inner + j;
       let max = -Infinity;
       for (let s = 0; s < n; s += SEGMENT) {
-        max = Math.max(max, gather(x, base + s * inner, inner, Math.min(SEGMENT, n - s), tile));
+        const length = Math.min(SEGMENT, n - s);
+        max = Math.max(max, rowExp.load(x, base + s * inner, inner, length, tile));
       }
       if (max === -Infinity) {
         for (let i = 0, at = base; i < n; i++, at += inner) out[at] = log ? -Infinity : 0;
@@ -83,34 +84,27 @@ export function softmaxInto(
       let sum = 0;
       for (let s = 0; s < n; s += SEGMENT) {
         const length = Math.min(SEGMENT, n - s);
-        if (!whole) gather(x, base + s * inner, inner, length, tile);
+        if (!whole) rowExp.load(x, base + s * inner, inner, length, tile);
         sum += rowExp.expShifted(tile, 0, length, max);
       }
-      if (log) {
-        const logSum = Math.log(sum) + max;
-        for (let i = 0, at = base; i < n; i++, at += inner) out[at] = x[at] - logSum;
-        continue;
-      }
-      const inv = 1 / sum;
+      const logSum = Math.log(sum) + max,
+        inv = 1 / sum;
       for (let s = 0; s < n; s += SEGMENT) {
         const length = Math.min(SEGMENT, n - s),
           at = base + s * inner;
+        if (log) {
+          rowExp.storeShifted(x, logSum, out, at, inner, length);
+          continue;
+        }
         if (!whole) {
-          gather(x, at, inner, length, tile);
+          rowExp.load(x, at, inner, length, tile);
           rowExp.expShifted(tile, 0, length, max);
         }
-        for (let i = 0, to = at; i < length; i++, to += inner) out[to] = tile[i] * inv;
+        rowExp.storeScaled(tile, inv, out, at, inner, length);
       }
     }
   }
   return out;
-}
-
-/** tile[i] = x[at + i·inner] for i < n; returns their max (−∞ for none). */
-function gather(x: TypedArray, at: number, inner: number, n: number, tile: Float64Array): number {
-  let max = -Infinity;
-  for (let i = 0; i < n; i++, at += inner) max = Math.max(max, (tile[i] = x[at]));
-  return max;
 }
 
 /** softmaxInto on exp.ts (Math.exp's bits), an exp per element into a row of doubles. */
@@ -174,10 +168,10 @@ export function softmaxBackwardInto(
       }
       for (let k = 0; k < n; k += SEGMENT) {
         const length = Math.min(SEGMENT, n - k),
-          from = base + k * inner;
-        gather(y, from, inner, length, tile);
+          at = base + k * inner;
+        rowExp.load(y, at, inner, length, tile);
         rowExp.expShifted(tile, 0, length, 0);
-        for (let i = 0, at = from; i < length; i++, at += inner) dx[at] = dy[at] - tile[i] * s;
+        rowExp.storeDiff(dy, tile, s, dx, at, inner, length);
       }
     }
   }

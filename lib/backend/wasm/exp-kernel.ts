@@ -4,7 +4,8 @@
 // fused multiply-add, and neither has JavaScript), and the sum is added as expShiftedRow adds it,
 // so the results are the TypeScript reference's bit for bit (but for the bits inside a NaN).
 // Bound and cut-offs: ../cpu/exp-poly.ts (within 2 ulp of e^x on [−708, 709]; 0 below, +∞ above).
-// Read next: encode.ts (the bytes), ../cpu/fused-attention.ts (the kernel that calls it).
+// The same module moves softmax's float32 rows in and out of the tile (widen, scaled, shifted,
+// diff below; ../cpu/softmax.ts). Read next: encode.ts (the bytes), ../cpu/fused-attention.ts.
 //
 // One lane pair:  k = (x · 1/ln2 + 1.5·2^52) − 1.5·2^52 (nearest, ties to even),
 //   r = (x − k·ln2_hi) − k·ln2_lo,  y = (1 + (r + r²·Q(r))) · 2^k (Q by Estrin's scheme),
@@ -14,7 +15,7 @@
 // An odd row's last double goes through the same lanes, loaded alone (lane 1 zero) and stored
 // alone.
 
-import { F64, I32, V128, moduleBytes, op, type Bytes } from './encode.ts';
+import { F64, I32, V128, moduleBytes, op, type Bytes, type FunctionSpec } from './encode.ts';
 import {
   EXP_HIGH,
   EXP_LOW,
@@ -26,10 +27,15 @@ import {
   tsRowExp,
   type RowExp,
 } from '../cpu/exp-poly.ts';
+import type { TypedArray } from '../../dtype.ts';
 
-const PAGES = 2; // of 64 KiB: the memory, 16384 doubles (fused attention's 128 × 128 tile)
-/** Doubles the row exp's memory holds: the largest tile it takes. */
-export const TILE = (PAGES * 65536) / 8;
+/** Doubles the row exp's memory holds: the largest tile it takes (fused attention's 128 × 128). */
+export const TILE = 16384;
+// After the tile, two rows of TILE float32s (A, B) where softmax's rows are staged: copied in and
+// out by JavaScript (a memcpy), widened, scaled and narrowed here two doubles a vector.
+const ROW_A = TILE * 8,
+  ROW_B = ROW_A + TILE * 4;
+const PAGES = (ROW_B + TILE * 4) / 65536; // of 64 KiB: 4
 
 // Locals: the parameters (x's byte address, n, shift), then the pair loop's end, the even lane's
 // sum, and the v128s.
@@ -113,23 +119,129 @@ function kernelBytes(): Uint8Array<ArrayBuffer> {
     op.end,
     ...[op.localGet(EVEN), op.localGet(ACC), op.f64x2ExtractLane(1), op.f64Add], // even + odd
   ];
-  return moduleBytes(
-    {
-      name: 'expShifted',
-      params: [I32, I32, F64],
-      results: [F64],
-      locals: [
-        [1, I32],
-        [1, F64],
-        [P - SHIFTS + 1, V128],
-      ],
-      body,
-    },
-    PAGES,
-  );
+  const expShifted: FunctionSpec = {
+    name: 'expShifted',
+    params: [I32, I32, F64],
+    results: [F64],
+    locals: [
+      [1, I32],
+      [1, F64],
+      [P - SHIFTS + 1, V128],
+    ],
+    body,
+  };
+  return moduleBytes([expShifted, ...rowFunctions], PAGES);
 }
 
+// Softmax's row moves (see RowExp in ../cpu/exp-poly.ts) over the first n elements of the staged
+// rows and the tile, two or four a step: the last step reads and writes up to three elements past
+// n (JavaScript sets row A's to −∞ before `widen`, so the max is the row's). The max is taken over
+// the float32s (four a vector, and exact: widening keeps the order). Opcodes encode.ts does not
+// list: f32x4.demote_f64x2_zero (two doubles → float32 lanes 0, 1), f32x4.extract_lane, f32.max,
+// f64.promote_f32.
+const f32x4DemoteF64x2Zero: Bytes = [0xfd, 0x5e],
+  f32x4ExtractLane = (lane: number): Bytes => [0xfd, 0x1f, lane],
+  f32Max: Bytes = [0x97],
+  f64PromoteF32: Bytes = [0xbb];
+// Locals: the parameters (n, an f64), then T (the tile's byte address), S (the staged rows'), the
+// loop's end, and a v128.
+const [ROW_N, ROW_ARG, ROW_T, ROW_S, ROW_END, ROW_W] = [0, 1, 2, 3, 4, 5];
+
+/** for each step of `width` elements: `body`, T += 8·width, S += 4·width, while T < the end. */
+const rowLoop = (width: number, body: Bytes[]): Bytes[] => [
+  ...[op.localGet(ROW_N), op.i32Const(width - 1), op.i32Add, op.i32Const(-width), op.i32And],
+  ...[op.i32Const(8), op.i32Mul, op.localSet(ROW_END)],
+  op.block,
+  op.loop,
+  ...[op.localGet(ROW_T), op.localGet(ROW_END), op.i32LtU, op.i32Eqz, op.brIf(1)],
+  ...body,
+  ...[op.localGet(ROW_T), op.i32Const(8 * width), op.i32Add, op.localSet(ROW_T)],
+  ...[op.localGet(ROW_S), op.i32Const(4 * width), op.i32Add, op.localSet(ROW_S)],
+  op.br(0),
+  op.end,
+  op.end,
+];
+
+/** Two float32s of a staged row at S + offset, as doubles. */
+const staged = (offset: number): Bytes[] => [
+  op.localGet(ROW_S),
+  op.v128Load64Zero(offset),
+  op.f64x2PromoteLowF32x4,
+];
+/** The doubles on the stack narrowed to float32 and stored at S in a staged row. */
+const narrowTo = (row: number): Bytes[] => [f32x4DemoteF64x2Zero, op.v128Store64Lane(row, 0)];
+/** The f64 parameter in both lanes, into W. */
+const splatArg: Bytes[] = [op.localGet(ROW_ARG), op.f64x2Splat, op.localSet(ROW_W)];
+const f32x4MinusInfinity = op.v128Const([
+  ...new Uint8Array(new Float32Array(4).fill(-Infinity).buffer),
+]);
+
+const rowLocals: FunctionSpec['locals'] = [
+  [3, I32],
+  [1, V128],
+];
+const rowFunctions: FunctionSpec[] = [
+  {
+    // widen(n, unused) → max(row A): tile = row A as doubles (the f64 keeps the locals' numbers)
+    name: 'widen',
+    params: [I32, F64],
+    results: [F64],
+    locals: rowLocals,
+    body: [
+      ...[f32x4MinusInfinity, op.localSet(ROW_W)],
+      ...rowLoop(4, [
+        ...[op.localGet(ROW_T), ...staged(ROW_A), op.v128Store(0)],
+        ...[op.localGet(ROW_T), ...staged(ROW_A + 8), op.v128Store(16)],
+        ...[op.localGet(ROW_W), op.localGet(ROW_S), op.v128Load(ROW_A), op.f32x4Max],
+        op.localSet(ROW_W),
+      ]),
+      ...[0, 1, 2, 3].map((lane) => [op.localGet(ROW_W), f32x4ExtractLane(lane)]).flat(),
+      ...[f32Max, f32Max, f32Max, f64PromoteF32],
+    ],
+  },
+  {
+    // scaled(n, scale): row A = tile · scale
+    name: 'scaled',
+    params: [I32, F64],
+    locals: rowLocals,
+    body: [
+      ...splatArg,
+      ...rowLoop(2, [
+        ...[op.localGet(ROW_S), op.localGet(ROW_T), op.v128Load(0), op.localGet(ROW_W)],
+        ...[op.f64x2Mul, ...narrowTo(ROW_A)],
+      ]),
+    ],
+  },
+  {
+    // shifted(n, shift): row A = row A − shift
+    name: 'shifted',
+    params: [I32, F64],
+    locals: rowLocals,
+    body: [
+      ...splatArg,
+      ...rowLoop(2, [
+        ...[op.localGet(ROW_S), ...staged(ROW_A), op.localGet(ROW_W), op.f64x2Sub],
+        ...narrowTo(ROW_A),
+      ]),
+    ],
+  },
+  {
+    // diff(n, scale): row B = row B − tile · scale
+    name: 'diff',
+    params: [I32, F64],
+    locals: rowLocals,
+    body: [
+      ...splatArg,
+      ...rowLoop(2, [
+        ...[op.localGet(ROW_S), ...staged(ROW_B), op.localGet(ROW_T), op.v128Load(0)],
+        ...[op.localGet(ROW_W), op.f64x2Mul, op.f64x2Sub, ...narrowTo(ROW_B)],
+      ]),
+    ],
+  },
+];
+
 type ExpShifted = (ptr: number, n: number, shift: number) => number;
+type RowFunction = (n: number, value: number) => number;
 
 /** An instance of the module as a RowExp, or null where WebAssembly SIMD is missing. */
 function instantiate(): RowExp | null {
@@ -138,7 +250,19 @@ function instantiate(): RowExp | null {
   const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
   const expShifted = exports.expShifted as ExpShifted,
     memory = exports.memory as WebAssembly.Memory;
-  const tile = new Float64Array(memory.buffer, 0, TILE);
+  const [widen, scaled, shifted, diff] = ['widen', 'scaled', 'shifted', 'diff'].map(
+    (name) => exports[name] as RowFunction,
+  );
+  const tile = new Float64Array(memory.buffer, 0, TILE),
+    rowA = new Float32Array(memory.buffer, ROW_A, TILE),
+    rowB = new Float32Array(memory.buffer, ROW_B, TILE);
+  /** Whether a row move takes the SIMD path: contiguous float32 rows over the whole tile. */
+  const simdRow = (what: string, t: Float64Array, n: number, ...rows: TypedArray[]) => {
+    if (t.buffer !== memory.buffer || t.byteOffset !== 0 || n > t.length) {
+      throw new Error(`${what}: expected the module's tile of ≥ ${n} doubles`);
+    }
+    return rows.every((row) => row instanceof Float32Array);
+  };
   return {
     tile: (length) => {
       if (length > TILE) {
@@ -156,6 +280,33 @@ function instantiate(): RowExp | null {
         );
       }
       return expShifted(x.byteOffset + at * 8, n, shift);
+    },
+    // Other arrays and strided rows take the reference's loops (the same bits).
+    load: (x, at, stride, n, t) => {
+      if (stride !== 1 || !simdRow('load', t, n, x)) return tsRowExp.load(x, at, stride, n, t);
+      rowA.set(x.subarray(at, at + n));
+      rowA.fill(-Infinity, n, (n + 3) & -4); // the last step's other lanes
+      return widen(n, 0);
+    },
+    storeScaled: (t, scale, out, at, stride, n) => {
+      if (stride !== 1 || !simdRow('storeScaled', t, n, out))
+        return tsRowExp.storeScaled(t, scale, out, at, stride, n);
+      scaled(n, scale);
+      out.set(rowA.subarray(0, n), at);
+    },
+    storeShifted: (x, shift, out, at, stride, n) => {
+      if (stride !== 1 || !simdRow('storeShifted', tile, n, x, out))
+        return tsRowExp.storeShifted(x, shift, out, at, stride, n);
+      rowA.set(x.subarray(at, at + n));
+      shifted(n, shift);
+      out.set(rowA.subarray(0, n), at);
+    },
+    storeDiff: (dy, t, scale, dx, at, stride, n) => {
+      if (stride !== 1 || !simdRow('storeDiff', t, n, dy, dx))
+        return tsRowExp.storeDiff(dy, t, scale, dx, at, stride, n);
+      rowB.set(dy.subarray(at, at + n));
+      diff(n, scale);
+      dx.set(rowB.subarray(0, n), at);
     },
   };
 }
