@@ -74,7 +74,7 @@ test('a segment fits the WebAssembly tile, and WebAssembly SIMD is here', () => 
   assert.ok(wasmRowExp(), 'WebAssembly SIMD row exp');
 });
 
-test("the row moves (load, storeScaled, storeShifted, storeDiff): the reference's bits", () => {
+test("the row moves (load and the four stores): the reference's bits", () => {
   manualSeed(20);
   const simd = wasmRowExp()!;
   for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 513, TILE]) {
@@ -91,15 +91,16 @@ test("the row moves (load, storeScaled, storeShifted, storeDiff): the reference'
         const tile = rowExp.tile(n);
         const max = rowExp.load(x, 1, stride, n, tile);
         const loaded = Float64Array.from(tile);
-        const [scaled, shifted, diff] = [0, 1, 2].map(() => x.map(() => 0.5));
+        const [scaled, shifted, diff, product] = [0, 1, 2, 3].map(() => x.map(() => 0.5));
         rowExp.storeScaled(tile, 0.3, scaled, 1, stride, n);
         rowExp.storeShifted(x, 1.7, shifted, 1, stride, n);
         rowExp.storeDiff(dy, tile, -2.1, diff, 1, stride, n);
-        return { max, loaded, scaled, shifted, diff };
+        rowExp.storeProduct(x, dy, 0.4, product, 1, stride, n);
+        return { max, loaded, scaled, shifted, diff, product };
       });
       const [want, got] = results;
       assert.ok(Object.is(got.max, want.max), `${what}: max ${got.max}, want ${want.max}`);
-      for (const key of ['loaded', 'scaled', 'shifted', 'diff'] as const)
+      for (const key of ['loaded', 'scaled', 'shifted', 'diff', 'product'] as const)
         assertSame(got[key], want[key], `${what}: ${key}`);
     }
   }

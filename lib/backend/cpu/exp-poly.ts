@@ -119,6 +119,16 @@ export interface RowExp {
     stride: number,
     n: number,
   ) => void;
+  /** dx[at + i·stride] = y[at + i·stride] · (dy[at + i·stride] − shift) (softmax's backward). */
+  storeProduct: (
+    y: TypedArray,
+    dy: TypedArray,
+    shift: number,
+    dx: TypedArray,
+    at: number,
+    stride: number,
+    n: number,
+  ) => void;
 }
 
 export const tsRowExp: RowExp = {
@@ -137,5 +147,8 @@ export const tsRowExp: RowExp = {
   },
   storeDiff: (dy, tile, scale, dx, at, stride, n) => {
     for (let i = 0; i < n; i++, at += stride) dx[at] = dy[at] - tile[i] * scale;
+  },
+  storeProduct: (y, dy, shift, dx, at, stride, n) => {
+    for (let i = 0; i < n; i++, at += stride) dx[at] = y[at] * (dy[at] - shift);
   },
 };

@@ -9,14 +9,16 @@
 // A fully masked row (y = 0 for softmax) gets dx = 0.
 //
 // Two exps, chosen like matmul's sums (getMatmulPrecision): float32 tensors at the default
-// 'float32' precision take the polynomial row exp (exp-poly.ts, within 2 ulp of e^x): each row is
-// copied into the row exp's tile of doubles (for strided rows, inner > 1, gathered) and
-// exponentiated there in one call, in WebAssembly SIMD on 'cpu-threads' (wasm/exp-kernel.ts) and
-// by its TypeScript reference on 'cpu', the same bits. float64 tensors, and everything at
-// 'float64' precision, take exp.ts (Math.exp's bits): the numerics from before the row exp, bit
-// for bit. Rows longer than SEGMENT go through the tile a segment at a time (their sum adds the
-// segments' sums in order; softmax exponentiates each segment twice, once for the sum and once to
-// write it).
+// 'float32' precision take the polynomial row exp (exp-poly.ts, within 2 ulp of e^x), through a
+// RowExp: each row is loaded into its tile of doubles (strided rows, inner > 1, gathered),
+// exponentiated there in one call, and stored from it; on 'cpu-threads' in WebAssembly SIMD
+// (wasm/exp-kernel.ts: contiguous rows are memcpy'd into the module's memory and back), on 'cpu'
+// by the TypeScript reference, the same bits. The backward's products go through it too (no exp
+// in softmax's: there it is only speed). float64 tensors, and everything at 'float64' precision,
+// take exp.ts (Math.exp's bits) in plain loops: the numerics from before the row exp, bit for bit.
+// Rounded to float32 the two exps almost always agree (none of 2M softmax outputs differed).
+// Rows longer than SEGMENT go through the tile a segment at a time (their sum adds the segments'
+// sums in order; softmax exponentiates each segment twice, once for the sum and once to write it).
 
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import { aroundDim, type Shape } from '../../shape.ts';
@@ -158,7 +160,12 @@ export function softmaxBackwardInto(
       let s = 0;
       if (!log) {
         for (let at = base; at < end; at += inner) s += dy[at] * y[at];
-        for (let at = base; at < end; at += inner) dx[at] = y[at] * (dy[at] - s);
+        if (!rowExp) {
+          for (let at = base; at < end; at += inner) dx[at] = y[at] * (dy[at] - s);
+          continue;
+        }
+        for (let k = 0; k < n; k += SEGMENT)
+          rowExp.storeProduct(y, dy, s, dx, base + k * inner, inner, Math.min(SEGMENT, n - k));
         continue;
       }
       for (let at = base; at < end; at += inner) s += dy[at];

@@ -5,7 +5,7 @@
 // so the results are the TypeScript reference's bit for bit (but for the bits inside a NaN).
 // Bound and cut-offs: ../cpu/exp-poly.ts (within 2 ulp of e^x on [−708, 709]; 0 below, +∞ above).
 // The same module moves softmax's float32 rows in and out of the tile (widen, scaled, shifted,
-// diff below; ../cpu/softmax.ts). Read next: encode.ts (the bytes), ../cpu/fused-attention.ts.
+// diff, product below; ../cpu/softmax.ts). Read next: encode.ts (the bytes), ../cpu/fused-attention.ts.
 //
 // One lane pair:  k = (x · 1/ln2 + 1.5·2^52) − 1.5·2^52 (nearest, ties to even),
 //   r = (x − k·ln2_hi) − k·ln2_lo,  y = (1 + (r + r²·Q(r))) · 2^k (Q by Estrin's scheme),
@@ -238,6 +238,19 @@ const rowFunctions: FunctionSpec[] = [
       ]),
     ],
   },
+  {
+    // product(n, shift): row A = row A · (row B − shift)
+    name: 'product',
+    params: [I32, F64],
+    locals: rowLocals,
+    body: [
+      ...splatArg,
+      ...rowLoop(2, [
+        ...[op.localGet(ROW_S), ...staged(ROW_A), ...staged(ROW_B), op.localGet(ROW_W)],
+        ...[op.f64x2Sub, op.f64x2Mul, ...narrowTo(ROW_A)],
+      ]),
+    ],
+  },
 ];
 
 type ExpShifted = (ptr: number, n: number, shift: number) => number;
@@ -250,9 +263,13 @@ function instantiate(): RowExp | null {
   const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
   const expShifted = exports.expShifted as ExpShifted,
     memory = exports.memory as WebAssembly.Memory;
-  const [widen, scaled, shifted, diff] = ['widen', 'scaled', 'shifted', 'diff'].map(
-    (name) => exports[name] as RowFunction,
-  );
+  const [widen, scaled, shifted, diff, product] = [
+    'widen',
+    'scaled',
+    'shifted',
+    'diff',
+    'product',
+  ].map((name) => exports[name] as RowFunction);
   const tile = new Float64Array(memory.buffer, 0, TILE),
     rowA = new Float32Array(memory.buffer, ROW_A, TILE),
     rowB = new Float32Array(memory.buffer, ROW_B, TILE);
@@ -307,6 +324,14 @@ function instantiate(): RowExp | null {
       rowB.set(dy.subarray(at, at + n));
       diff(n, scale);
       dx.set(rowB.subarray(0, n), at);
+    },
+    storeProduct: (y, dy, shift, dx, at, stride, n) => {
+      if (stride !== 1 || !simdRow('storeProduct', tile, n, y, dy, dx))
+        return tsRowExp.storeProduct(y, dy, shift, dx, at, stride, n);
+      rowA.set(y.subarray(at, at + n));
+      rowB.set(dy.subarray(at, at + n));
+      product(n, shift);
+      dx.set(rowA.subarray(0, n), at);
     },
   };
 }
