@@ -14,7 +14,9 @@
 //                                         (and ≥ 128 rows or columns)
 //   unary                  TS             split from 2^15 elements (not      -
 //                                         neg, abs, sign, relu)
-//   softmax, its backward  TS             split from 2^15 elements (> 1 row) from 2^16 elements
+//   softmax, its backward  TS             SIMD row exp (float32 at matmul    from 2^16 elements
+//                                         precision 'float32'); split from
+//                                         2^15 elements (> 1 row)
 //   norm, normBackward     TS             split from 2^18 elements (> 1 row): -
 //                                         rows; dγ, dβ by columns
 //   fusedAttention, its    TS tile        SIMD tile products and row exps;   -
