@@ -180,6 +180,13 @@ const rowLocals: FunctionSpec['locals'] = [
   [3, I32],
   [1, V128],
 ];
+/** name(n, value): `body` on each pair, with W = value in both lanes. */
+const pairFunction = (name: string, body: Bytes[]): FunctionSpec => ({
+  name,
+  params: [I32, F64],
+  locals: rowLocals,
+  body: [...splatArg, ...rowLoop(2, body)],
+});
 const rowFunctions: FunctionSpec[] = [
   {
     // widen(n, unused) → max(row A): tile = row A as doubles (the f64 keeps the locals' numbers)
@@ -199,58 +206,26 @@ const rowFunctions: FunctionSpec[] = [
       ...[f32Max, f32Max, f32Max, f64PromoteF32],
     ],
   },
-  {
-    // scaled(n, scale): row A = tile · scale
-    name: 'scaled',
-    params: [I32, F64],
-    locals: rowLocals,
-    body: [
-      ...splatArg,
-      ...rowLoop(2, [
-        ...[op.localGet(ROW_S), op.localGet(ROW_T), op.v128Load(0), op.localGet(ROW_W)],
-        ...[op.f64x2Mul, ...narrowTo(ROW_A)],
-      ]),
-    ],
-  },
-  {
-    // shifted(n, shift): row A = row A − shift
-    name: 'shifted',
-    params: [I32, F64],
-    locals: rowLocals,
-    body: [
-      ...splatArg,
-      ...rowLoop(2, [
-        ...[op.localGet(ROW_S), ...staged(ROW_A), op.localGet(ROW_W), op.f64x2Sub],
-        ...narrowTo(ROW_A),
-      ]),
-    ],
-  },
-  {
-    // diff(n, scale): row B = row B − tile · scale
-    name: 'diff',
-    params: [I32, F64],
-    locals: rowLocals,
-    body: [
-      ...splatArg,
-      ...rowLoop(2, [
-        ...[op.localGet(ROW_S), ...staged(ROW_B), op.localGet(ROW_T), op.v128Load(0)],
-        ...[op.localGet(ROW_W), op.f64x2Mul, op.f64x2Sub, ...narrowTo(ROW_B)],
-      ]),
-    ],
-  },
-  {
-    // product(n, shift): row A = row A · (row B − shift)
-    name: 'product',
-    params: [I32, F64],
-    locals: rowLocals,
-    body: [
-      ...splatArg,
-      ...rowLoop(2, [
-        ...[op.localGet(ROW_S), ...staged(ROW_A), ...staged(ROW_B), op.localGet(ROW_W)],
-        ...[op.f64x2Sub, op.f64x2Mul, ...narrowTo(ROW_A)],
-      ]),
-    ],
-  },
+  pairFunction('scaled', [
+    // row A = tile · value
+    ...[op.localGet(ROW_S), op.localGet(ROW_T), op.v128Load(0), op.localGet(ROW_W)],
+    ...[op.f64x2Mul, ...narrowTo(ROW_A)],
+  ]),
+  pairFunction('shifted', [
+    // row A = row A − value
+    ...[op.localGet(ROW_S), ...staged(ROW_A), op.localGet(ROW_W), op.f64x2Sub],
+    ...narrowTo(ROW_A),
+  ]),
+  pairFunction('diff', [
+    // row B = row B − tile · value
+    ...[op.localGet(ROW_S), ...staged(ROW_B), op.localGet(ROW_T), op.v128Load(0)],
+    ...[op.localGet(ROW_W), op.f64x2Mul, op.f64x2Sub, ...narrowTo(ROW_B)],
+  ]),
+  pairFunction('product', [
+    // row A = row A · (row B − value)
+    ...[op.localGet(ROW_S), ...staged(ROW_A), ...staged(ROW_B), op.localGet(ROW_W)],
+    ...[op.f64x2Sub, op.f64x2Mul, ...narrowTo(ROW_A)],
+  ]),
 ];
 
 type ExpShifted = (ptr: number, n: number, shift: number) => number;
