@@ -19,7 +19,7 @@ import {
   threadStats,
   threadedBackend,
 } from '../lib/backend/threads.ts';
-import { TILE, wasmRowExp } from '../lib/backend/wasm/exp-kernel.ts';
+import { SIMD_ROW, TILE, wasmRowExp } from '../lib/backend/wasm/exp-kernel.ts';
 import type { TypedArray } from '../lib/dtype.ts';
 import { aroundDim, sizeOf, type Shape } from '../lib/shape.ts';
 import { manualSeed } from '../lib/random.ts';
@@ -43,13 +43,16 @@ function logits(shape: Shape, dim: number, float64 = false): TypedArray {
   return x;
 }
 
-// (shape, dim): n = 1, 2, 3, 5, 7, 513 along the last dim; strided rows; rows over a segment
+// (shape, dim): n = 1, 2, 3, 5, 7, 129, 131, 513 along the last dim; strided rows; rows over a
+// segment
 const cases: [Shape, number][] = [
   [[4, 1], 1],
   [[3, 2], 1],
   [[5, 3], 1],
   [[2, 5], 1],
   [[3, 7], 1],
+  [[3, 129], 1],
+  [[2, 131], 1],
   [[6, 513], 1],
   [[3, 5, 4], 1],
   [[2, 7, 3, 2], 1],
@@ -71,13 +74,15 @@ function run(rowExp: RowExp, x: TypedArray, dy: TypedArray, shape: Shape, dim: n
 
 test('a segment fits the WebAssembly tile, and WebAssembly SIMD is here', () => {
   assert.ok(SEGMENT <= TILE, `SEGMENT ${SEGMENT} > TILE ${TILE}`);
+  assert.ok(SIMD_ROW <= 513, 'the cases below reach the SIMD row moves');
   assert.ok(wasmRowExp(), 'WebAssembly SIMD row exp');
 });
 
 test("the row moves (load and the four stores): the reference's bits", () => {
   manualSeed(20);
   const simd = wasmRowExp()!;
-  for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 513, TILE]) {
+  // below SIMD_ROW the loops; from it SIMD, with every tail of the four-a-step max
+  for (const n of [1, 2, 3, 5, SIMD_ROW - 1, SIMD_ROW, SIMD_ROW + 1, 130, 131, 513, TILE]) {
     for (const [stride, float64] of [
       [1, false],
       [2, false],
@@ -86,7 +91,7 @@ test("the row moves (load and the four stores): the reference's bits", () => {
       const what = `n ${n}, stride ${stride}${float64 ? ', float64' : ''}`;
       const x = randomArray(float64, [n * stride + 1]).map((v) => 8 * v),
         dy = randomArray(float64, [x.length]);
-      if (n === 5) x[1 + 2 * stride] = NaN; // the max of a row with a NaN is NaN
+      if (n === 5 || n === 131) x[1 + 2 * stride] = NaN; // the max of a row with a NaN is NaN
       const results = [tsRowExp, simd].map((rowExp) => {
         const tile = rowExp.tile(n);
         const max = rowExp.load(x, 1, stride, n, tile);

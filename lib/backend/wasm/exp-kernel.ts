@@ -36,6 +36,11 @@ export const TILE = 16384;
 const ROW_A = TILE * 8,
   ROW_B = ROW_A + TILE * 4;
 const PAGES = (ROW_B + TILE * 4) / 65536; // of 64 KiB: 4
+/**
+ * The shortest row softmax's row moves take in SIMD: per row, the copies' calls cost ~0.15 µs,
+ * and from about here the loops they replace cost more (measured at 16–512, one thread).
+ */
+export const SIMD_ROW = 128;
 
 // Locals: the parameters (x's byte address, n, shift), then the pair loop's end, the even lane's
 // sum, and the v128s.
@@ -249,11 +254,25 @@ function instantiate(): RowExp | null {
     rowA = new Float32Array(memory.buffer, ROW_A, TILE),
     rowB = new Float32Array(memory.buffer, ROW_B, TILE);
   /** Whether a row move takes the SIMD path: contiguous float32 rows over the whole tile. */
-  const simdRow = (what: string, t: Float64Array, n: number, ...rows: TypedArray[]) => {
+  /**
+   * Whether a row move takes the SIMD path: contiguous float32 rows of SIMD_ROW elements or more
+   * (shorter ones cost more in the copies' calls than the reference's loops); else the loops, the
+   * same bits. `t` must be the module's tile.
+   */
+  const simdRow = (
+    what: string,
+    t: Float64Array,
+    n: number,
+    stride: number,
+    a: TypedArray,
+    b = a,
+    c = a,
+  ): boolean => {
     if (t.buffer !== memory.buffer || t.byteOffset !== 0 || n > t.length) {
       throw new Error(`${what}: expected the module's tile of ≥ ${n} doubles`);
     }
-    return rows.every((row) => row instanceof Float32Array);
+    const f32 = a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array;
+    return f32 && stride === 1 && n >= SIMD_ROW;
   };
   return {
     tile: (length) => {
@@ -273,35 +292,34 @@ function instantiate(): RowExp | null {
       }
       return expShifted(x.byteOffset + at * 8, n, shift);
     },
-    // Other arrays and strided rows take the reference's loops (the same bits).
     load: (x, at, stride, n, t) => {
-      if (stride !== 1 || !simdRow('load', t, n, x)) return tsRowExp.load(x, at, stride, n, t);
+      if (!simdRow('load', t, n, stride, x)) return tsRowExp.load(x, at, stride, n, t);
       rowA.set(x.subarray(at, at + n));
-      rowA.fill(-Infinity, n, (n + 3) & -4); // the last step's other lanes
+      if (n & 3) rowA.fill(-Infinity, n, (n + 3) & -4); // the last step's other lanes
       return widen(n, 0);
     },
     storeScaled: (t, scale, out, at, stride, n) => {
-      if (stride !== 1 || !simdRow('storeScaled', t, n, out))
+      if (!simdRow('storeScaled', t, n, stride, out))
         return tsRowExp.storeScaled(t, scale, out, at, stride, n);
       scaled(n, scale);
       out.set(rowA.subarray(0, n), at);
     },
     storeShifted: (x, shift, out, at, stride, n) => {
-      if (stride !== 1 || !simdRow('storeShifted', tile, n, x, out))
+      if (!simdRow('storeShifted', tile, n, stride, x, out))
         return tsRowExp.storeShifted(x, shift, out, at, stride, n);
       rowA.set(x.subarray(at, at + n));
       shifted(n, shift);
       out.set(rowA.subarray(0, n), at);
     },
     storeDiff: (dy, t, scale, dx, at, stride, n) => {
-      if (stride !== 1 || !simdRow('storeDiff', t, n, dy, dx))
+      if (!simdRow('storeDiff', t, n, stride, dy, dx))
         return tsRowExp.storeDiff(dy, t, scale, dx, at, stride, n);
       rowB.set(dy.subarray(at, at + n));
       diff(n, scale);
       dx.set(rowB.subarray(0, n), at);
     },
     storeProduct: (y, dy, shift, dx, at, stride, n) => {
-      if (stride !== 1 || !simdRow('storeProduct', tile, n, y, dy, dx))
+      if (!simdRow('storeProduct', tile, n, stride, y, dy, dx))
         return tsRowExp.storeProduct(y, dy, shift, dx, at, stride, n);
       rowA.set(y.subarray(at, at + n));
       rowB.set(dy.subarray(at, at + n));
