@@ -22,8 +22,10 @@
 //            from 1.4 to 1.0 ms (A is packed once, not twice), kc 512 changed nothing.
 //
 // The function takes byte addresses into its own memory: multiply(pa, pb, mc, nc, kc, c, ldc).
-// The packs and C live there, so `scratch` hands out views of that memory. Its size is fixed by
-// the kernel's blocking, so it never grows and the views stay valid.
+// The packs and C live there, so `scratch` hands out views of that memory, sized by the kernel's
+// blocking. The float32 module also packs (matmul-pack.ts's functions, a PanelKernel's `packer`):
+// the operands are copied in after the scratch slots, and the memory grows to hold them (up to
+// STAGE_PAGES), after which the scratch views are cut again from the new buffer.
 
 import { I32, V128, advance, forLoop, moduleBytes, op, type Bytes } from './encode.ts';
 import { packFunctions, wasmPacker } from './matmul-pack.ts';
