@@ -1,5 +1,6 @@
 // Micro-benchmark: attngrad's packed CPU matmul in both precisions (sums in float64 or float32),
-// with its TypeScript micro-kernels and its WebAssembly SIMD ones on one thread, and split across
+// with its TypeScript micro-kernels and its WebAssembly SIMD ones on one thread (the f32x4 one
+// also with its panels packed in TypeScript rather than WebAssembly), and split across
 // every core (the 'cpu-threads' backend), against tfjs-core's CPU and wasm backends, on float32
 // square matmuls with the same seeded inputs. Warm-up, then timed rounds that run each
 // implementation in turn (so load from other processes hits them alike) and the median per
@@ -125,6 +126,8 @@ const kernels: [string, MatmulPrecision, PanelKernel<Panels>][] = [
   ['attngrad TypeScript 4×4', 'float32', tsPanelKernelF32],
   ['attngrad WebAssembly f64x2 4×4', 'float64', f64Simd],
   [`attngrad WebAssembly f32x4 ${tile(F32_BLOCKING)}`, 'float32', f32Simd],
+  // the same kernel packing its panels in TypeScript, as before matmul-pack.ts
+  ['attngrad f32x4, packed in TypeScript', 'float32', { ...f32Simd, packer: undefined }],
 ];
 if (process.argv.includes('--tiles')) {
   for (const blocking of TILES)
