@@ -10,7 +10,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpuBackend } from '../lib/backend/cpu.ts';
-import { tsRowExp, type RowExp } from '../lib/backend/cpu/exp-poly.ts';
+import { SIMD_ROW, tsRowExp, type RowExp } from '../lib/backend/cpu/exp-poly.ts';
 import { setMatmulPrecision } from '../lib/backend/cpu/matmul.ts';
 import { SEGMENT, softmaxBackwardInto, softmaxInto } from '../lib/backend/cpu/softmax.ts';
 import {
@@ -19,7 +19,7 @@ import {
   threadStats,
   threadedBackend,
 } from '../lib/backend/threads.ts';
-import { SIMD_ROW, TILE, wasmRowExp } from '../lib/backend/wasm/exp-kernel.ts';
+import { TILE, wasmRowExp } from '../lib/backend/wasm/exp-kernel.ts';
 import type { TypedArray } from '../lib/dtype.ts';
 import { aroundDim, sizeOf, type Shape } from '../lib/shape.ts';
 import { manualSeed } from '../lib/random.ts';

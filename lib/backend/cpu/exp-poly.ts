@@ -78,6 +78,13 @@ export function expShiftedRow(x: Float64Array, at: number, n: number, shift: num
 }
 
 /**
+ * The shortest row the SIMD row moves (load, store...) take: per row, their copies' calls cost
+ * ~0.15 µs, and from about here the loops they replace cost more (measured at 16–512, one
+ * thread); shorter rows take the loops, the same bits.
+ */
+export const SIMD_ROW = 128;
+
+/**
  * A row exp and the tile it reads: this reference, or the SIMD module (../wasm/exp-kernel.ts).
  * Softmax (softmax.ts) also moves its rows in and out of the tile through it: `load` and the
  * `store...` forms take rows of `n` elements `stride` apart from `at`, and do each element's

@@ -24,7 +24,7 @@ import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import { aroundDim, type Shape } from '../../shape.ts';
 import type { Kernel } from '../backend.ts';
 import { exp } from './exp.ts';
-import { tsRowExp, type RowExp } from './exp-poly.ts';
+import { SIMD_ROW, tsRowExp, type RowExp } from './exp-poly.ts';
 import { getMatmulPrecision } from './matmul.ts';
 import { scratch } from './scratch.ts';
 
@@ -160,7 +160,8 @@ export function softmaxBackwardInto(
       let s = 0;
       if (!log) {
         for (let at = base; at < end; at += inner) s += dy[at] * y[at];
-        if (!rowExp) {
+        // no exp here: the row moves only for speed, where they are faster
+        if (!rowExp || n < SIMD_ROW) {
           for (let at = base; at < end; at += inner) dx[at] = y[at] * (dy[at] - s);
           continue;
         }

@@ -24,6 +24,7 @@ import {
   LN2_LO,
   Q,
   ROUND,
+  SIMD_ROW,
   tsRowExp,
   type RowExp,
 } from '../cpu/exp-poly.ts';
@@ -36,11 +37,6 @@ export const TILE = 16384;
 const ROW_A = TILE * 8,
   ROW_B = ROW_A + TILE * 4;
 const PAGES = (ROW_B + TILE * 4) / 65536; // of 64 KiB: 4
-/**
- * The shortest row softmax's row moves take in SIMD: per row, the copies' calls cost ~0.15 µs,
- * and from about here the loops they replace cost more (measured at 16–512, one thread).
- */
-export const SIMD_ROW = 128;
 
 // Locals: the parameters (x's byte address, n, shift), then the pair loop's end, the even lane's
 // sum, and the v128s.
