@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { matmul, pack, type Packer } from '../lib/backend/cpu/matmul.ts';
-import { wasmPanelKernelF32With } from '../lib/backend/wasm/matmul-kernel.ts';
+import { STAGE_BYTES, wasmPanelKernelF32With } from '../lib/backend/wasm/matmul-kernel.ts';
 import { manualSeed } from '../lib/random.ts';
 import { matmulProblem, randomArray } from './helpers/matmul.ts';
 
@@ -53,7 +53,7 @@ test('the WebAssembly packs are the TypeScript pack, bit for bit', () => {
         }
 });
 
-test('stage copies the spans asked for, grows the memory and declines other dtypes', () => {
+test('stage copies the spans asked for, grows the memory, declines other dtypes and past its cap', () => {
   const packer = kernel!.packer!;
   const before = kernel!.scratch('c', 4).buffer;
   const a = Float32Array.from({ length: 1 << 20 }, (_, i) => i),
@@ -64,6 +64,9 @@ test('stage copies the spans asked for, grows the memory and declines other dtyp
   assert.ok(sb.byteOffset >= sa.byteOffset + sa.byteLength, 'the copies do not overlap');
   assert.ok(kernel!.scratch('c', 4).buffer !== before, 'grown: scratch views of the new memory');
   assert.is(packer.stage(new Float64Array(4), 0, 4, b, 0, 4), null);
+  const over = new Float32Array(STAGE_BYTES / 4 + 1);
+  assert.is(packer.stage(over, 0, over.length, b, 0, 0), null, 'past STAGE_BYTES');
+  assert.ok(packer.stage(over, 1, over.length, b, 0, 0), 'STAGE_BYTES itself');
 });
 
 test('products after the memory grew: still the TypeScript kernel without a packer', () => {

@@ -25,7 +25,7 @@
 // The packs and C live there, so `scratch` hands out views of that memory, sized by the kernel's
 // blocking. The float32 module also packs (matmul-pack.ts's functions, a PanelKernel's `packer`):
 // the operands are copied in after the scratch slots, and the memory grows to hold them (up to
-// STAGE_PAGES), after which the scratch views are cut again from the new buffer.
+// STAGE_BYTES), after which the scratch views are cut again from the new buffer.
 
 import { I32, V128, advance, forLoop, moduleBytes, op, type Bytes } from './encode.ts';
 import { packFunctions, wasmPacker } from './matmul-pack.ts';
@@ -73,9 +73,12 @@ const F32: Format = {
 };
 const VECTOR = 16; // bytes in a v128
 const PAGE = 65536; // bytes in a page of WebAssembly memory
-// The most memory the packing module's operand copies take (past it, matmulBlock packs in
-// TypeScript): 256 MiB, two 4096 × 4096 float32 operands.
-const STAGE_PAGES = (256 * 2 ** 20) / PAGE;
+// The most memory the packing module's operand copies take: 64 MiB, two 2048 × 2048 float32
+// operands (a thread's memory never shrinks, so it keeps what its largest product took). Past it,
+// matmulBlock packs in TypeScript: packing in TypeScript cost ~5% at 1024³ (bench:matmul), a
+// share that shrinks as 1/n.
+export const STAGE_BYTES = 64 * 2 ** 20;
+const STAGE_PAGES = STAGE_BYTES / PAGE;
 
 /** The pages the scratch slots (C, then the packs) fill: the operands' copies start after them. */
 const scratchPages = (format: Format, blocking: Blocking) =>
@@ -230,7 +233,7 @@ function instantiate<P extends Panels>(format: Format, blocking: Blocking): Pane
   let views = cut();
   const stageAt = scratchPages(format, blocking) * PAGE;
   const packer = format.packs
-    ? wasmPacker(exports, stageAt, STAGE_PAGES * PAGE, () => (views = cut()))
+    ? wasmPacker(exports, stageAt, STAGE_BYTES, () => (views = cut()))
     : undefined;
   const size = format.bytes;
   return {
