@@ -13,8 +13,8 @@
 // RowExp: each row is loaded into its tile of doubles (strided rows, inner > 1, gathered),
 // exponentiated there in one call, and stored from it; on 'cpu-threads' in WebAssembly SIMD
 // (wasm/exp-kernel.ts: contiguous rows are memcpy'd into the module's memory and back), on 'cpu'
-// by the TypeScript reference, the same bits. The backward's products go through it too (no exp
-// in softmax's: there it is only speed). float64 tensors, and everything at 'float64' precision,
+// by the TypeScript reference, the same bits. Softmax's backward has no exp: its rows of SIMD_ROW
+// or more go through the row moves for speed alone. float64 tensors, and all at 'float64' precision,
 // take exp.ts (Math.exp's bits) in plain loops: the numerics from before the row exp, bit for bit.
 // Rounded to float32 the two exps almost always agree (none of 2M softmax outputs differed).
 // Rows longer than SEGMENT go through the tile a segment at a time (their sum adds the segments'
