@@ -100,7 +100,7 @@ test('lib/ops imports no backend kernels, only backend.ts (the table)', () => {
   }
 });
 
-test('every backend implements every kernel; cpu-threads overrides only what it splits', () => {
+test('every backend implements every kernel; cpu-threads overrides only what it splits or runs in SIMD', () => {
   for (const kernel of kernelNames) {
     assert.type(threadedBackend[kernel], 'function', kernel);
     const own = [
@@ -112,6 +112,10 @@ test('every backend implements every kernel; cpu-threads overrides only what it 
       'normBackward',
       'fusedAttention',
       'fusedAttentionBackward',
+      'binary',
+      'biasActivation',
+      'reluBackward',
+      'reduce',
     ].includes(kernel);
     assert.is(threadedBackend[kernel] === cpuBackend[kernel], !own, `cpu-threads ${kernel}`);
   }
