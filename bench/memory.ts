@@ -6,8 +6,15 @@
 // leak — a graph kept alive by a stray reference, a cache that never evicts — shows as a line that
 // keeps climbing. Prints a table, writes bench/results/memory.json and memory.svg, exits 1 when RSS
 // drifts. Usage: npm run bench:memory -- [--steps 2000] [--every 50] [--warmup 100] [--backend
-// cpu-threads|cpu]
+// cpu-threads|cpu] [--malloc default]
+//
+// On Linux the run restarts itself with MALLOC_MMAP_THRESHOLD_=131072 (unless that variable is set
+// or --malloc default is given): glibc's malloc then maps every buffer of 128 KiB or more on its own
+// and unmaps it when V8 frees it. With glibc's defaults the threshold rises after the first large
+// free, tensors' storage (~130 MiB allocated per step) comes from the main heap, and that heap's
+// footprint grows by fragmentation while what is in use stays flat (README, "Memory:").
 
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { memoryUsage } from 'node:process';
 import * as lib from '../lib/index.ts';
@@ -16,6 +23,12 @@ import { countFlag, flagValue, machine, median, resultsDir, writeAtomic } from '
 import { initialWeights, makeBatches, trainAttngrad } from './train-step.ts';
 
 const BOUND = 0.1; // ±10% of the RSS at the end of the warm-up
+const MMAP_THRESHOLD = 'MALLOC_MMAP_THRESHOLD_';
+
+// The allocator's settings this run has: glibc reads MALLOC_*_ and GLIBC_TUNABLES at start.
+const malloc = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k === 'GLIBC_TUNABLES'),
+);
 
 const count = (name: string, fallback: number) => countFlag('bench/memory', name, fallback);
 const steps = count('--steps', 2000),
@@ -23,6 +36,20 @@ const steps = count('--steps', 2000),
   warmup = count('--warmup', 100);
 if (warmup >= steps)
   throw new Error(`bench/memory: --warmup ${warmup} must be below --steps ${steps}`);
+const mallocFlag = flagValue('--malloc');
+if (mallocFlag !== undefined && mallocFlag !== 'default')
+  throw new Error(`bench/memory: --malloc takes 'default', got '${mallocFlag}'`);
+if (
+  process.platform === 'linux' &&
+  process.env[MMAP_THRESHOLD] === undefined &&
+  mallocFlag === undefined
+) {
+  const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, [MMAP_THRESHOLD]: String(128 << 10) },
+  });
+  process.exit(child.status ?? 1);
+}
 const backendName = flagValue('--backend') ?? 'cpu-threads';
 lib.setBackend(backendName);
 
@@ -45,7 +72,12 @@ const sample = (step: number) => {
 };
 
 console.log(
-  `# RSS over ${steps} train steps (backend '${backendName}', ${lib.getNumThreads()} threads), a sample every ${every}\n`,
+  `# RSS over ${steps} train steps (backend '${backendName}', ${lib.getNumThreads()} threads), a sample every ${every}; ` +
+    `malloc: ${
+      Object.entries(malloc)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || "the C library's defaults"
+    }\n`,
 );
 const started = performance.now();
 sample(0);
@@ -101,6 +133,7 @@ const env = {
   every,
   warmup,
   bound: BOUND,
+  malloc,
 };
 writeAtomic(
   join(resultsDir, 'memory.json'),
