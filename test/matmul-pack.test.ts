@@ -1,56 +1,69 @@
 // matmul's packing in WebAssembly (lib/backend/wasm/matmul-pack.ts) against the TypeScript pack it
 // replaces: the same panels bit for bit, padding lanes included, for panel widths that are and are
-// not multiples of 4, both source layouts, and row and depth counts with every kind of tail; and
-// the staged copies that it packs from, through memory growth.
+// not multiples of 4, both source layouts, float32 panels and double ones (from float32 and from
+// float64 operands), and row and depth counts with every kind of tail; and the staged copies that
+// it packs from, through memory growth.
 // Read next: ../lib/backend/wasm/matmul-pack.ts, matmul-f32.test.ts (whole products).
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { matmul, pack, type Packer } from '../lib/backend/cpu/matmul.ts';
-import { STAGE_BYTES, wasmPanelKernelF32With } from '../lib/backend/wasm/matmul-kernel.ts';
+import { matmul, pack, type PanelKernel, type Panels } from '../lib/backend/cpu/matmul.ts';
+import {
+  STAGE_BYTES,
+  wasmPanelKernel,
+  wasmPanelKernelF32With,
+} from '../lib/backend/wasm/matmul-kernel.ts';
 import { manualSeed } from '../lib/random.ts';
 import { matmulProblem, randomArray } from './helpers/matmul.ts';
 
 // mr 6 (not a multiple of 4) and nr 8: packers for widths 6 and 8
 const kernel = wasmPanelKernelF32With({ mr: 6, nr: 8, kc: 64, mc: 66, nc: 64, mb: 132 });
+const f64 = wasmPanelKernel(); // 4×4, double panels
 
-/** Both packs of `rows × depth` of a random source laid out with `ld`, into dsts of the same garbage. */
-function packBoth(packer: Packer, byRows: boolean, rows: number, depth: number, w: number) {
+/**
+ * Both packs of `rows × depth` of a random source (float64 or not) laid out with `ld`, into
+ * panels of `kernel`'s scratch and a copy, both first filled with the same garbage.
+ */
+function packBoth(
+  kernel: PanelKernel<Panels>,
+  float64: boolean,
+  byRows: boolean,
+  [rows, depth, w]: number[],
+) {
   const ld = (byRows ? depth : rows) + 3; // a row stride wider than what is read
-  const src = randomArray(false, [(byRows ? rows : depth) * ld]) as Float32Array;
+  const src = randomArray(float64, [(byRows ? rows : depth) * ld]);
   const [rowStride, colStride] = byRows ? [ld, 1] : [1, ld];
-  const staged = packer.stage(src, 0, src.length, src, 0, 1)!;
+  const staged = kernel.packer!.stage(src, 0, src.length, src, 0, 1)!;
   const length = Math.ceil(rows / w) * w * depth;
-  const want = Float32Array.from({ length }, (_, i) => -i - 0.5),
-    got = kernel!.scratch('packB', length);
-  got.set(want);
-  pack(src, 2 * rowStride + colStride, rowStride, colStride, rows - 2, depth - 1, want, w);
-  packer.pack(
-    staged[0],
-    2 * rowStride + colStride,
-    rowStride,
-    colStride,
-    rows - 2,
-    depth - 1,
-    got,
-    w,
-  );
+  const got = kernel.scratch('packB', length);
+  got.set(Array.from({ length }, (_, i) => -i - 0.5));
+  const want = got.slice();
+  const args = [2 * rowStride + colStride, rowStride, colStride, rows - 2, depth - 1] as const;
+  pack(src, ...args, want, w);
+  kernel.packer!.pack(staged[0], ...args, got, w);
   return { got, want };
 }
 
 test('the WebAssembly packs are the TypeScript pack, bit for bit', () => {
-  assert.ok(kernel?.packer, 'the float32 kernel packs in WebAssembly');
   manualSeed(21);
-  for (const w of [6, 8])
-    for (const byRows of [true, false])
-      for (const rows of [3, 8, 9, 10, 15, 2 + 3 * w])
-        for (const depth of [2, 4, 5, 6, 8, 9, 40]) {
-          const { got, want } = packBoth(kernel!.packer!, byRows, rows, depth, w);
-          const what = `w ${w}, ${byRows ? 'rows' : 'columns'}, ${rows - 2} × ${depth - 1}`;
-          for (let i = 0; i < want.length; i++)
-            if (!Object.is(got[i], want[i]))
-              assert.unreachable(`${what}: [${i}] ${got[i]} ≠ ${want[i]}`);
-        }
+  const cases: [string, PanelKernel<Panels> | null, boolean, number[]][] = [
+    ['float32', kernel, false, [6, 8]],
+    ['float32 into doubles', f64, false, [4]],
+    ['float64', f64, true, [4]],
+  ];
+  for (const [name, kernel, float64, widths] of cases) {
+    assert.ok(kernel?.packer, `${name}: the kernel packs in WebAssembly`);
+    for (const w of widths)
+      for (const byRows of [true, false])
+        for (const rows of [3, 8, 9, 10, 15, 2 + 3 * w])
+          for (const depth of [2, 3, 4, 5, 6, 8, 9, 40]) {
+            const { got, want } = packBoth(kernel!, float64, byRows, [rows, depth, w]);
+            const what = `${name}, w ${w}, ${byRows ? 'rows' : 'columns'}, ${rows - 2} × ${depth - 1}`;
+            for (let i = 0; i < want.length; i++)
+              if (!Object.is(got[i], want[i]))
+                assert.unreachable(`${what}: [${i}] ${got[i]} ≠ ${want[i]}`);
+          }
+  }
 });
 
 test('stage copies the spans asked for, grows the memory, declines other dtypes and past its cap', () => {
@@ -63,7 +76,11 @@ test('stage copies the spans asked for, grows the memory, declines other dtypes 
   assert.equal(Array.from(sb), Array.from(b.subarray(10, 20)));
   assert.ok(sb.byteOffset >= sa.byteOffset + sa.byteLength, 'the copies do not overlap');
   assert.ok(kernel!.scratch('c', 4).buffer !== before, 'grown: scratch views of the new memory');
-  assert.is(packer.stage(new Float64Array(4), 0, 4, b, 0, 4), null);
+  assert.is(packer.stage(new Float64Array(4), 0, 4, b, 0, 4), null, 'mixed dtypes');
+  const doubles = new Float64Array(4);
+  assert.is(packer.stage(doubles, 0, 4, doubles, 0, 4), null, 'float64: no float32 panels from it');
+  assert.ok(f64!.packer!.stage(doubles, 0, 4, doubles, 0, 4), 'float64 into doubles');
+  assert.is(packer.stage(new Int32Array(4), 0, 4, new Int32Array(4), 0, 4), null, 'int32');
   const over = new Float32Array(STAGE_BYTES / 4 + 1);
   assert.is(packer.stage(over, 0, over.length, b, 0, 0), null, 'past STAGE_BYTES');
   assert.ok(packer.stage(over, 1, over.length, b, 0, 0), 'STAGE_BYTES itself');

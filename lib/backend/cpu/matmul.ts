@@ -23,11 +23,11 @@
 //    the whole matrix is ever made. Panels are padded to whole tiles and C is a padded scratch,
 //    so the micro-kernel never needs an edge case: a padding lane of A or B only feeds a padding
 //    row or column of C, which is never copied out. `pack` below is the TypeScript packing; the
-//    float32 SIMD kernel packs the same panels in WebAssembly (a PanelKernel's `packer`: the
-//    operands are copied into its memory, then packed there by SIMD shuffles,
-//    ../wasm/matmul-pack.ts), which took the work around the panel kernel of a 1024×128 ·
-//    (128×128)ᵀ product from ~0.40 to ~0.30 ms, ~0.25 of which is the first write to the freshly
-//    allocated output (its pages fault in).
+//    SIMD kernels pack the same panels in WebAssembly (a PanelKernel's `packer`: the operands
+//    are copied into its memory, then packed there by SIMD shuffles, ../wasm/matmul-pack.ts),
+//    which took the work around the float32 panel kernel of a 1024×128 · (128×128)ᵀ product
+//    from ~0.40 to ~0.30 ms, ~0.25 of which is the first write to the freshly allocated output
+//    (its pages fault in).
 //
 // 3. Cache blocking. K is cut into blocks of KC, M into blocks of MC, N into blocks of NC:
 //    a packed A block (MC × KC doubles, 128 KiB) stays in L2 while it meets every B panel, and

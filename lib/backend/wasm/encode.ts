@@ -68,6 +68,9 @@ export const op = {
   brIf: (depth: number): Bytes => [0x0d, ...uleb(depth)],
   f32Load: (offset: number): Bytes => [0x2a, ...memarg(2, offset)],
   f32Store: (offset: number): Bytes => [0x38, ...memarg(2, offset)],
+  f64Load: (offset: number): Bytes => [0x2b, ...memarg(3, offset)],
+  f64Store: (offset: number): Bytes => [0x39, ...memarg(3, offset)],
+  f64PromoteF32: [0xbb],
   v128Load: (offset: number): Bytes => simd(0x00, ...memarg(4, offset)),
   v128Store: (offset: number): Bytes => simd(0x0b, ...memarg(4, offset)),
   // one float32 in all four lanes; one double in both lanes

@@ -23,7 +23,7 @@
 //
 // The function takes byte addresses into its own memory: multiply(pa, pb, mc, nc, kc, c, ldc).
 // The packs and C live there, so `scratch` hands out views of that memory, sized by the kernel's
-// blocking. The float32 module also packs (matmul-pack.ts's functions, a PanelKernel's `packer`):
+// blocking. The module also packs (matmul-pack.ts's functions, a PanelKernel's `packer`):
 // the operands are copied in after the scratch slots, and the memory grows to hold them (up to
 // STAGE_BYTES), after which the scratch views are cut again from the new buffer.
 
@@ -50,7 +50,7 @@ interface Format {
   mul: Bytes;
   add: Bytes;
   carry: boolean;
-  packs: boolean; // the module packs too (matmul-pack.ts: float32 panels from float32 operands)
+  packs: (4 | 8)[]; // the operands' bytes a number it packs from (matmul-pack.ts)
   View: Float32ArrayConstructor | Float64ArrayConstructor;
 }
 const F64: Format = {
@@ -59,7 +59,7 @@ const F64: Format = {
   mul: op.f64x2Mul,
   add: op.f64x2Add,
   carry: false,
-  packs: false,
+  packs: [4, 8], // float32 and float64 operands into double panels
   View: Float64Array,
 };
 const F32: Format = {
@@ -68,7 +68,7 @@ const F32: Format = {
   mul: op.f32x4Mul,
   add: op.f32x4Add,
   carry: true,
-  packs: true,
+  packs: [4], // float32 operands
   View: Float32Array,
 };
 const VECTOR = 16; // bytes in a v128
@@ -190,9 +190,8 @@ function kernelBytes(format: Format, { mr, nr, ...blocks }: Blocking): Uint8Arra
     body: forLoop(JR, NC, nr, forLoop(IR, MC, mr, tile)),
   };
   const pages = scratchPages(format, { mr, nr, ...blocks });
-  return format.packs
-    ? moduleBytes([multiply, ...packFunctions([mr, nr])], pages, pages + STAGE_PAGES)
-    : moduleBytes(multiply, pages);
+  const packs = packFunctions([mr, nr], format.bytes as 4 | 8, format.packs);
+  return moduleBytes([multiply, ...packs], pages, pages + STAGE_PAGES);
 }
 
 type Multiply = (
@@ -232,13 +231,11 @@ function instantiate<P extends Panels>(format: Format, blocking: Blocking): Pane
   };
   let views = cut();
   const stageAt = scratchPages(format, blocking) * PAGE;
-  const packer = format.packs
-    ? wasmPacker(exports, stageAt, STAGE_BYTES, () => (views = cut()))
-    : undefined;
+  const packer = wasmPacker(exports, stageAt, STAGE_BYTES, () => (views = cut()));
   const size = format.bytes;
   return {
     blocking,
-    ...(packer && { packer: packer }),
+    packer,
     scratch: (slot, length) => {
       if (length > views[slot].length) {
         throw new Error(
