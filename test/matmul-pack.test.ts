@@ -58,7 +58,8 @@ test('the WebAssembly packs are the TypeScript pack, bit for bit', () => {
         for (const rows of [3, 8, 9, 10, 15, 2 + 3 * w])
           for (const depth of [2, 3, 4, 5, 6, 8, 9, 40]) {
             const { got, want } = packBoth(kernel!, float64, byRows, [rows, depth, w]);
-            const what = `${name}, w ${w}, ${byRows ? 'rows' : 'columns'}, ${rows - 2} × ${depth - 1}`;
+            const layout = byRows ? 'rows' : 'columns';
+            const what = `${name}, w ${w}, ${layout}, ${rows - 2} × ${depth - 1}`;
             for (let i = 0; i < want.length; i++)
               if (!Object.is(got[i], want[i]))
                 assert.unreachable(`${what}: [${i}] ${got[i]} ≠ ${want[i]}`);
@@ -66,7 +67,7 @@ test('the WebAssembly packs are the TypeScript pack, bit for bit', () => {
   }
 });
 
-test('stage copies the spans asked for, grows the memory, declines other dtypes and past its cap', () => {
+test('stage: the spans asked, memory growth, other dtypes declined and past its cap', () => {
   const packer = kernel!.packer!;
   const before = kernel!.scratch('c', 4).buffer;
   const a = Float32Array.from({ length: 1 << 20 }, (_, i) => i),

@@ -90,7 +90,7 @@ const copyOne = (n: Numbers, dst: Bytes[], dstOffset: number, src: Bytes[], srcO
   ...(n.src < n.dst ? [op.f64PromoteF32] : []),
   store(n.dst, dstOffset),
 ];
-/** The vector in `local` (4 float32s or 2 doubles) to DK + offset, widened when the panel is doubles. */
+/** The vector in `local` (4 float32s or 2 doubles) to DK + offset, widened into double panels. */
 function storeVector(n: Numbers, local: number, offset: number): Bytes[] {
   if (n.src === n.dst) return [op.localGet(DK), op.localGet(local), op.v128Store(offset)];
   return [
