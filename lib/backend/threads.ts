@@ -57,9 +57,13 @@ export { getNumThreads, setNumThreads, threadStats, type ThreadStats } from './t
 // on one thread, so 2^22 is ~0.4 ms: alone, a split at 2^22–2^24 swings between 0.5× and 1.2×
 // (the two cores often differ in speed by ~40%), and 1.6× at 2^26. Inside the reference train step
 // (bench/train-step.ts, 20 steps, two runs each) splitting from 2^22 was fastest: 216 ms a step,
-// against 233–247 from 2^24, 243–277 from 2^26, 270 never. exp, tanh, erf and softmax gain
-// 1.3–1.7× from 2^15 elements; neg, abs, sign and relu cost a few ns an element, gain nothing at
-// 2^16: they stay.
+// against 233–247 from 2^24, 243–277 from 2^26, 270 never. Re-measured with sums in float32
+// (f32x4, ~2×10^10 multiply-adds a second, packing in WebAssembly; quiet, Intel, README "Why
+// matmul is fast"): alone, 2^23 products lose (1.07–1.20× the time), 2^24 gain (0.83–0.97×), 2^26
+// 0.67–0.79×; inside the train step 2^22, 2^24, 2^26 and never were level (matmul 84–90 ms a
+// step), so it stays at 2^22, where sums in doubles want it (0.85–0.94× at 2^23). exp, tanh,
+// erf and softmax gain 1.3–1.7× from 2^15 elements; neg, abs, sign and relu cost a few ns an
+// element, gain nothing at 2^16: they stay.
 export const MIN_WORK = 1 << 22; // matmul: multiply-adds, M·N·K·batch
 export const MIN_ELEMENTS = 1 << 15; // unary, softmax: elements
 const CHEAP: ReadonlySet<UnaryOp> = new Set(['neg', 'abs', 'sign', 'relu']);
