@@ -17,15 +17,7 @@ import { allocate, type DType, type TypedArray } from '../lib/dtype.ts';
 import { linear, manualSeed, rand, randn, setBackend, type Tensor } from '../lib/index.ts';
 import { matmulT } from '../lib/ops/matmul.ts';
 import { sizeOf, stridesOf } from '../lib/shape.ts';
-
-/** Same length, and every element the same double (Object.is: −0 and NaN too). */
-function assertBitwise(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
-  assert.is(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i]))
-      assert.unreachable(`${what}: [${i}] = ${got[i]}, want ${want[i]}`);
-  }
-}
+import { assertBitwise } from './helpers/bitwise.ts';
 
 /** n seeded uniform doubles in [lo, hi). */
 function uniform(n: number, lo: number, hi: number): number[] {

@@ -24,15 +24,7 @@ import {
 } from '../lib/backend/wasm/elementwise-kernel.ts';
 import { manualSeed, rand, setBackend, tensor } from '../lib/index.ts';
 import { sizeOf, type Shape } from '../lib/shape.ts';
-
-/** Same length, and every element the same double (Object.is: −0 and NaN too). */
-function assertBitwise(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
-  assert.is(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i]))
-      assert.unreachable(`${what}: [${i}] = ${got[i]}, want ${want[i]}`);
-  }
-}
+import { assertBitwise } from './helpers/bitwise.ts';
 
 const SPECIAL = [0, -0, Infinity, -Infinity, NaN, 1e-45, -3.4e38, 3.4e38, 1, -1];
 

@@ -24,15 +24,7 @@ import type { TypedArray } from '../lib/dtype.ts';
 import { aroundDim, sizeOf, type Shape } from '../lib/shape.ts';
 import { manualSeed } from '../lib/random.ts';
 import { randomArray } from './helpers/matmul.ts';
-
-/** Every element the same number (Object.is: -0 and NaN too). */
-function assertSame(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
-  assert.is(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i]))
-      assert.unreachable(`${what}: [${i}] = ${got[i]}, want ${want[i]}`);
-  }
-}
+import { assertBitwise } from './helpers/bitwise.ts';
 
 /** Logits of `shape` in [−8, 8): a few −∞ entries, and row 0 (along `dim`) all −∞. */
 function logits(shape: Shape, dim: number, float64 = false): TypedArray {
@@ -106,7 +98,7 @@ test("the row moves (load and the four stores): the reference's bits", () => {
       const [want, got] = results;
       assert.ok(Object.is(got.max, want.max), `${what}: max ${got.max}, want ${want.max}`);
       for (const key of ['loaded', 'scaled', 'shifted', 'diff', 'product'] as const)
-        assertSame(got[key], want[key], `${what}: ${key}`);
+        assertBitwise(got[key], want[key], `${what}: ${key}`);
     }
   }
   assert.throws(
@@ -123,8 +115,8 @@ test('the SIMD row exp gives the TypeScript reference bits, forward and backward
     const want = run(tsRowExp, x, dy, shape, dim),
       got = run(wasmRowExp()!, x, dy, shape, dim);
     for (const [i, { log, y, dx }] of got.entries()) {
-      assertSame(y, want[i].y, label(shape, dim, log));
-      assertSame(dx, want[i].dx, `${label(shape, dim, log)} backward`);
+      assertBitwise(y, want[i].y, label(shape, dim, log));
+      assertBitwise(dx, want[i].dx, `${label(shape, dim, log)} backward`);
       const firstRow = Array.from(
         { length: shape[dim] },
         (_, k) => y[k * aroundDim(shape, dim)[2]],
@@ -195,11 +187,11 @@ for (const threads of [1, 2]) {
           const y = threadedBackend.softmax(x, shape, dim, log);
           const dx = threadedBackend.softmaxBackward(y, dy, shape, dim, log);
           assert.is(threadStats().dispatches - before, threads > 1 ? 2 : 0, `${what}: pooled`);
-          assertSame(y, cpuBackend.softmax(x, shape, dim, log), what);
-          assertSame(dx, cpuBackend.softmaxBackward(y, dy, shape, dim, log), `${what} backward`);
+          assertBitwise(y, cpuBackend.softmax(x, shape, dim, log), what);
+          assertBitwise(dx, cpuBackend.softmaxBackward(y, dy, shape, dim, log), `${what} backward`);
           if (precision === 'float32') continue;
-          assertSame(y, mathExpSoftmax(x, shape, dim, log), `${what}: Math.exp's bits`);
-          if (log) assertSame(dx, mathExpLogBackward(y, dy, shape, dim), `${what}: Math.exp's`);
+          assertBitwise(y, mathExpSoftmax(x, shape, dim, log), `${what}: Math.exp's bits`);
+          if (log) assertBitwise(dx, mathExpLogBackward(y, dy, shape, dim), `${what}: Math.exp's`);
         }
       }
       // Which exp every chunk took: at y = −720 Math.exp is subnormal (~1e−313) and the row exp
@@ -222,7 +214,7 @@ test('float64 tensors keep Math.exp at either precision', () => {
   const shape = [5, 513],
     x = logits(shape, 1, true);
   for (const log of [false, true]) {
-    assertSame(cpuBackend.softmax(x, shape, 1, log), mathExpSoftmax(x, shape, 1, log), `${log}`);
+    assertBitwise(cpuBackend.softmax(x, shape, 1, log), mathExpSoftmax(x, shape, 1, log), `${log}`);
   }
 });
 
@@ -269,7 +261,7 @@ test('the row exp is within 2^−44 (relative) of Math.exp in doubles, one float
       const got = softmaxBackwardInto(y, dy, shape, dim, log, out(), tsRowExp);
       const terms = (k: number) => Math.abs(dy[k]) + Math.abs(dx[k]);
       if (log) close(got, dx, 2 ** -50, terms, `${what} backward`);
-      else assertSame(got, dx, `${what} backward (no exp in it)`);
+      else assertBitwise(got, dx, `${what} backward (no exp in it)`);
     }
   }
   assert.ok(differ > 0, 'the two exps should differ somewhere');

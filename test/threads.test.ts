@@ -21,18 +21,9 @@ import {
 } from '../lib/backend/threads.ts';
 import { manualSeed } from '../lib/random.ts';
 import { matmulLabel, matmulProblem, randomArray } from './helpers/matmul.ts';
+import { assertBitwise } from './helpers/bitwise.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** Same dtype, same length, and every element the same double (Object.is: -0 and NaN too). */
-function assertBitwise(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
-  assert.is(got.constructor, want.constructor, `${what}: dtype`);
-  assert.is(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i]))
-      assert.unreachable(`${what}: [${i}] = ${got[i]}, want ${want[i]}`);
-  }
-}
 
 /**
  * Run a kernel call on the threaded backend, check it went to the pool (or not), compare with CPU.
@@ -42,7 +33,7 @@ function checkKernel(what: string, call: (b: Backend) => ArrayLike<number>, pool
   const got = call(threadedBackend);
   const where = pooled ? 'on the pool' : 'on the main thread';
   assert.is(threadStats().dispatches, before + (pooled ? 1 : 0), `${what}: ${where}`);
-  assertBitwise(got, call(cpuBackend), what);
+  assertBitwise(got, call(cpuBackend), what, true);
 }
 
 const checkParity = (args: MatmulArgs) => checkKernel(matmulLabel(args), (b) => b.matmul(args));
@@ -162,8 +153,8 @@ test('1, 2 and 3 threads give bitwise the same result', () => {
       assert.is(threadStats().dispatches, before + (n > 1 ? 1 : 0), `${n} threads: pool iff n > 1`);
       return out;
     });
-    assertBitwise(results[1], results[0], `${matmulLabel(args)}: 2 threads vs 1`);
-    assertBitwise(results[2], results[0], `${matmulLabel(args)}: 3 threads vs 1`);
+    assertBitwise(results[1], results[0], `${matmulLabel(args)}: 2 threads vs 1`, true);
+    assertBitwise(results[2], results[0], `${matmulLabel(args)}: 3 threads vs 1`, true);
   }
 });
 
