@@ -5,8 +5,8 @@
 // gpu.js on WebGL (SwiftShader, a CPU renderer, in headless mode) matches the TypeScript kernels.
 // A screenshot of the playground lands in test/results/ (git-ignored). Without Chromium every case
 // is a counted skip: `apt-get install -y chromium` (or ATTNGRAD_CHROMIUM=/path/to/chrome). Without
-// a browser: checkpoint bytes equal the file saveCheckpoint writes, and `attngrad serve` listens
-// within 5 s and answers GET and HEAD with the isolation headers.
+// a browser: checkpoint bytes equal the file saveCheckpoint writes, and `attngrad serve` prints its
+// address before its build ends and answers GET and HEAD with the isolation headers.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
