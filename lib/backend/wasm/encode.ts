@@ -71,6 +71,7 @@ export const op = {
   f64Load: (offset: number): Bytes => [0x2b, ...memarg(3, offset)],
   f64Store: (offset: number): Bytes => [0x39, ...memarg(3, offset)],
   f64PromoteF32: [0xbb],
+  f32Max: [0x97],
   v128Load: (offset: number): Bytes => simd(0x00, ...memarg(4, offset)),
   v128Store: (offset: number): Bytes => simd(0x0b, ...memarg(4, offset)),
   // one float32 in all four lanes; one double in both lanes
@@ -104,6 +105,8 @@ export const op = {
   f32x4Min: simd(0xe8),
   f32x4Max: simd(0xe9),
   f64x2PromoteLowF32x4: simd(0x5f), // lanes 0, 1 (float32) → two doubles
+  f32x4DemoteF64x2Zero: simd(0x5e), // two doubles → float32 lanes 0, 1 (2, 3 zero)
+  f32x4ExtractLane: (lane: number): Bytes => simd(0x1f, lane),
   f64x2Add: simd(0xf0),
   f64x2Mul: simd(0xf2),
 };

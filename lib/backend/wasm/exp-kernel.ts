@@ -137,13 +137,7 @@ function kernelBytes(): Uint8Array<ArrayBuffer> {
 // Softmax's row moves (see RowExp in ../cpu/exp-poly.ts) over the first n elements of the staged
 // rows and the tile, two or four a step: the last step reads and writes up to three elements past
 // n (JavaScript sets row A's to −∞ before `widen`, so the max is the row's). The max is taken over
-// the float32s (four a vector, and exact: widening keeps the order). Opcodes encode.ts does not
-// list: f32x4.demote_f64x2_zero (two doubles → float32 lanes 0, 1), f32x4.extract_lane, f32.max,
-// f64.promote_f32.
-const f32x4DemoteF64x2Zero: Bytes = [0xfd, 0x5e],
-  f32x4ExtractLane = (lane: number): Bytes => [0xfd, 0x1f, lane],
-  f32Max: Bytes = [0x97],
-  f64PromoteF32: Bytes = [0xbb];
+// the float32s (four a vector, and exact: widening keeps the order).
 // Locals: the parameters (n, an f64), then T (the tile's byte address), S (the staged rows'), the
 // loop's end, and a v128.
 const [ROW_N, ROW_ARG, ROW_T, ROW_S, ROW_END, ROW_W] = [0, 1, 2, 3, 4, 5];
@@ -170,7 +164,7 @@ const staged = (offset: number): Bytes[] => [
   op.f64x2PromoteLowF32x4,
 ];
 /** The doubles on the stack narrowed to float32 and stored at S in a staged row. */
-const narrowTo = (row: number): Bytes[] => [f32x4DemoteF64x2Zero, op.v128Store64Lane(row, 0)];
+const narrowTo = (row: number): Bytes[] => [op.f32x4DemoteF64x2Zero, op.v128Store64Lane(row, 0)];
 /** The f64 parameter in both lanes, into W. */
 const splatArg: Bytes[] = [op.localGet(ROW_ARG), op.f64x2Splat, op.localSet(ROW_W)];
 const f32x4MinusInfinity = op.v128Const([
@@ -203,8 +197,8 @@ const rowFunctions: FunctionSpec[] = [
         ...[op.localGet(ROW_W), op.localGet(ROW_S), op.v128Load(ROW_A), op.f32x4Max],
         op.localSet(ROW_W),
       ]),
-      ...[0, 1, 2, 3].map((lane) => [op.localGet(ROW_W), f32x4ExtractLane(lane)]).flat(),
-      ...[f32Max, f32Max, f32Max, f64PromoteF32],
+      ...[0, 1, 2, 3].map((lane) => [op.localGet(ROW_W), op.f32x4ExtractLane(lane)]).flat(),
+      ...[op.f32Max, op.f32Max, op.f32Max, op.f64PromoteF32],
     ],
   },
   pairFunction('scaled', [
