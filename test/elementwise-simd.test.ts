@@ -155,7 +155,8 @@ test('column sums through reduce: the TypeScript kernel’s bits, fallbacks incl
   ];
   for (const [shape, dims] of cases) {
     const x = floats(sizeOf(shape));
-    for (let i = 0; i < x.length; i += 7) if (!Number.isFinite(x[i])) x[i] = 1e-3 * i; // sums stay finite
+    // sums stay finite
+    for (let i = 0; i < x.length; i += 7) if (!Number.isFinite(x[i])) x[i] = 1e-3 * i;
     for (const op of ['sum', 'max'] as const) {
       const what = `${op} [${shape}] over ${dims}`;
       assertBitwise(fastReduce(op, x, shape, dims), reduce(op, x, shape, dims), what);

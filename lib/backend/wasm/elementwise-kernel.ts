@@ -39,16 +39,23 @@ const OPS = [
 ] as const;
 type SimdOp = (typeof OPS)[number];
 
-// run's locals: the parameters (op, rows, rowVectors), then A and O's byte index, B's, the row's end
+// run's locals: the parameters (op, rows, rowVectors), then A and O's byte index, B's, the row's
+// end
 const [OP, ROWS, ROW_VECTORS, I, J, ROW_END] = [0, 1, 2, 3, 4, 5];
 const [X, Y, R] = [6, 7, 8]; // v128
 
 const splat32 = (value: number): Bytes =>
   op.v128Const([...new Uint8Array(new Float32Array([value, value, value, value]).buffer)]);
 
-/** relu of the vector on the stack, as elementwise.ts: r = v·[v > 0], and +0 where r is NaN but v is not. */
+/** [v > 0] as 1 or 0 in each lane, v being the vector on the stack. */
+const positive = (): Bytes[] => [op.v128Zero, op.f32x4Gt, splat32(1), op.v128And];
+
+/**
+ * relu of the vector on the stack, as elementwise.ts: r = v·[v > 0], and +0 where r is NaN but v
+ * is not.
+ */
 const relu = (): Bytes[] => [
-  ...[op.localTee(X), op.localGet(X), op.v128Zero, op.f32x4Gt, splat32(1), op.v128And, op.f32x4Mul],
+  ...[op.localTee(X), op.localGet(X), ...positive(), op.f32x4Mul],
   ...[op.localTee(R), op.localGet(R), op.localGet(R), op.f32x4Ne], // r is NaN
   ...[op.localGet(X), op.localGet(X), op.f32x4Ne, op.v128AndNot, op.v128AndNot], // …and v is not
 ];
@@ -63,16 +70,7 @@ const bodies: Record<SimdOp, Bytes[]> = {
   minimum: [op.localGet(X), op.localGet(Y), op.f32x4Min],
   relu: [op.localGet(X), ...relu()],
   addRelu: [op.localGet(X), op.localGet(Y), op.f32x4Add, ...relu()],
-  // dy · [x > 0]: X is dy, Y is x
-  reluGrad: [
-    op.localGet(X),
-    op.localGet(Y),
-    op.v128Zero,
-    op.f32x4Gt,
-    splat32(1),
-    op.v128And,
-    op.f32x4Mul,
-  ],
+  reluGrad: [op.localGet(X), op.localGet(Y), ...positive(), op.f32x4Mul], // dy · [x > 0]
 };
 
 /**
@@ -265,8 +263,8 @@ export function simdReluBackward(dy: TypedArray, x: TypedArray): TypedArray | nu
 
 /**
  * Σ over n rows of `inner` float32s of x from `at`, each column summed in row order in doubles
- * (as reduce.ts sums), written into `acc`; false where SIMD does not apply (inner not a multiple of 4
- * or above CHUNK / 2).
+ * (as reduce.ts sums), written into `acc`; false where SIMD does not apply (inner not a
+ * multiple of 4 or above CHUNK / 2).
  */
 export function simdColumnSums(
   x: TypedArray,

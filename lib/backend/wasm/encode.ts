@@ -121,7 +121,9 @@ export interface FunctionSpec {
 
 const types = (list: number[]): Bytes => vector(list.map((t) => [t]));
 
-/** for (local = 0; local < limit; local += step) { body }, `limit` a local: a block around a loop. */
+/**
+ * for (local = 0; local < limit; local += step) { body }, `limit` a local: a block around a loop.
+ */
 export function forLoop(local: number, limit: number, step: number, body: Bytes[]): Bytes[] {
   return [
     op.i32Const(0),

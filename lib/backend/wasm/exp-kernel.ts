@@ -5,7 +5,8 @@
 // so the results are the TypeScript reference's bit for bit (but for the bits inside a NaN).
 // Bound and cut-offs: ../cpu/exp-poly.ts (within 2 ulp of e^x on [−708, 709]; 0 below, +∞ above).
 // The same module moves softmax's float32 rows in and out of the tile (widen, scaled, shifted,
-// diff, product below; ../cpu/softmax.ts). Read next: encode.ts (the bytes), ../cpu/fused-attention.ts.
+// diff, product below; ../cpu/softmax.ts). Read next: encode.ts (the bytes),
+// ../cpu/fused-attention.ts.
 //
 // One lane pair:  k = (x · 1/ln2 + 1.5·2^52) − 1.5·2^52 (nearest, ties to even),
 //   r = (x − k·ln2_hi) − k·ln2_lo,  y = (1 + (r + r²·Q(r))) · 2^k (Q by Estrin's scheme),
