@@ -1,7 +1,9 @@
 // The threaded CPU backend ('cpu-threads'): the CPU reference with its big kernels split across a
 // worker pool, each override behind an `accepts` size test so small work stays on the calling
 // thread, and matmul's inner loops in WebAssembly SIMD (wasm/matmul-kernel.ts) on every thread,
-// split or not. Read next: threads/pool.ts (the fork-join), threads/jobs.ts (the arena layout).
+// split or not, as are softmax's row exps (wasm/exp-kernel.ts) and, on the calling thread, float32
+// binary ops, a Linear's epilogue, relu's gradient and column sums (wasm/elementwise-kernel.ts).
+// Read next: threads/pool.ts (the fork-join), threads/jobs.ts (the arena layout).
 //
 // Adding a threaded kernel is one entry in `splits` below: when the call is worth splitting
 // (`accepts`), how it is cut into chunks (`plan`), and what one chunk computes (`chunk`, which
@@ -259,7 +261,8 @@ for (const kernel of Object.keys(splits) as SplitKernel[]) {
 
 /**
  * 'cpu' with matmul's SIMD panel kernel on every call (fused attention's tile products too, and
- * its exps and softmax's on the SIMD row exp), and the splits above as overrides.
+ * its exps and softmax's on the SIMD row exp), the f32x4 elementwise kernels, and the splits above
+ * as overrides.
  */
 export const threadedBackend: Backend = overrideBackend(
   'cpu-threads',
