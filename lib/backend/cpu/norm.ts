@@ -7,6 +7,11 @@
 //   RMSNorm:   dx = r·(g − x̂·mean(g ⊙ x̂))
 //   dγ = Σ_rows dy ⊙ x̂,  dβ = Σ_rows dy
 // LayerNorm with γ and β, the common case, has its own loops (no per-element tests: ~15% faster).
+// Every product and quotient is a double rounded once to the dtype on the store. The row sums (μ,
+// Σ(x − μ)², Σ g, Σ g ⊙ x̂) are in doubles, their order chosen by the matmul precision
+// (setMatmulPrecision in matmul.ts): for float32 tensors at 'float32' (the default), in four
+// lanes (sumTerms: the order of the f64x2 kernel ../wasm/norm-kernel.ts, no dependent chain of
+// adds); at 'float64', and for float64 tensors, in order, one element after another.
 // The loops are over a range of rows (and the affine gradients over a range of columns), so the
 // threaded backend's chunks run this code on their share: rows are independent, and each column's
 // dγ and dβ are summed over all rows in row order whoever sums them.
@@ -14,6 +19,7 @@
 import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
 import type { Shape } from '../../shape.ts';
 import type { Kernel, NormResult } from '../backend.ts';
+import { summedInFloat32 } from './matmul.ts';
 import { scratch } from './scratch.ts';
 
 /** x as rows of its last dim: [rows, n]. */
@@ -22,11 +28,39 @@ export function rowsOf(x: TypedArray, shape: Shape): [number, number] {
   return [n === 0 ? 0 : x.length / n, n];
 }
 
+/** Whether x's norms sum their rows in four lanes (float32 at matmul precision 'float32'). */
+export const normLanes = (x: TypedArray): boolean => summedInFloat32(x);
+
+/**
+ * Σ a[at..at + n) in doubles: in order, or (`lanes`) term i into partial i mod 4 over the first
+ * ⌊n/4⌋·4 terms, combined as (p0 + p2) + (p1 + p3) (two f64x2 sums added, then their lanes), the
+ * last n mod 4 terms added after, in order.
+ */
+export function sumTerms(a: ArrayLike<number>, at: number, n: number, lanes: boolean): number {
+  let s = 0,
+    i = 0;
+  if (lanes) {
+    let p0 = 0,
+      p1 = 0,
+      p2 = 0,
+      p3 = 0;
+    for (; i + 4 <= n; i += 4) {
+      p0 += a[at + i];
+      p1 += a[at + i + 1];
+      p2 += a[at + i + 2];
+      p3 += a[at + i + 3];
+    }
+    s = p0 + p2 + (p1 + p3);
+  }
+  for (; i < n; i++) s += a[at + i];
+  return s;
+}
+
 export const norm: Kernel<'norm'> = (x, shape, gamma, beta, eps, rms) => {
   const [rows, n] = rowsOf(x, shape);
   const out = { y: allocate(dtypeOf(x), x.length), mean: new Float64Array(rows) };
   const stats = { ...out, rstd: new Float64Array(rows) };
-  normRows(x, n, gamma, beta, eps, rms, stats, 0, rows);
+  normRows(x, n, gamma, beta, eps, rms, normLanes(x), stats, 0, rows);
   return stats;
 };
 
@@ -38,20 +72,17 @@ export function normRows(
   beta: TypedArray | null,
   eps: number,
   rms: boolean,
+  lanes: boolean,
   { y, mean, rstd }: NormResult,
   lo: number,
   hi: number,
 ): void {
+  const squares = scratch('norm squares', n);
   for (let r = lo; r < hi; r++) {
     const base = r * n;
-    let mu = 0;
-    if (!rms) {
-      for (let i = 0; i < n; i++) mu += x[base + i];
-      mu /= n;
-    }
-    let sq = 0;
-    for (let i = 0; i < n; i++) sq += (x[base + i] - mu) ** 2;
-    const rs = 1 / Math.sqrt(sq / n + eps);
+    const mu = rms ? 0 : sumTerms(x, base, n, lanes) / n;
+    for (let i = 0; i < n; i++) squares[i] = (x[base + i] - mu) ** 2;
+    const rs = 1 / Math.sqrt(sumTerms(squares, 0, n, lanes) / n + eps);
     mean[r] = mu;
     rstd[r] = rs;
     if (gamma && beta)
@@ -69,7 +100,7 @@ export const normBackward: Kernel<'normBackward'> = (dy, x, shape, gamma, hasBet
   const dx = allocate(dtypeOf(x), x.length);
   const dgamma = gamma ? new Float64Array(n) : null;
   const dbeta = hasBeta ? new Float64Array(n) : null;
-  normBackwardRows(dy, x, n, gamma, stats, rms, dx, dgamma, dbeta, 0, rows);
+  normBackwardRows(dy, x, n, gamma, stats, rms, normLanes(x), dx, dgamma, dbeta, 0, rows);
   const dtype = dtypeOf(x);
   const cast = (a: Float64Array | null) => (a && dtype !== 'float64' ? Float32Array.from(a) : a);
   return { dx, dgamma: cast(dgamma), dbeta: cast(dbeta) };
@@ -83,25 +114,26 @@ export function normBackwardRows(
   gamma: TypedArray | null,
   { mean, rstd }: Omit<NormResult, 'y'>,
   rms: boolean,
+  lanes: boolean,
   dx: TypedArray,
   dgamma: Float64Array | null,
   dbeta: Float64Array | null,
   lo: number,
   hi: number,
 ): void {
+  const gs = scratch('norm g', n),
+    gxs = scratch('norm g x̂', n); // the terms of Σ g and Σ g ⊙ x̂
   for (let r = lo; r < hi; r++) {
     const base = r * n;
     const mu = mean[r],
       rs = rstd[r];
-    let meanG = 0,
-      meanGX = 0;
     if (gamma && dgamma && dbeta) {
       for (let i = 0; i < n; i++) {
         const d = dy[base + i],
           xhat = (x[base + i] - mu) * rs,
           g = gamma[i] * d;
-        meanG += g;
-        meanGX += g * xhat;
+        gs[i] = g;
+        gxs[i] = g * xhat;
         dgamma[i] += d * xhat;
         dbeta[i] += d;
       }
@@ -109,14 +141,14 @@ export function normBackwardRows(
       for (let i = 0; i < n; i++) {
         const xhat = (x[base + i] - mu) * rs;
         const g = gamma ? gamma[i] * dy[base + i] : dy[base + i];
-        meanG += g;
-        meanGX += g * xhat;
+        gs[i] = g;
+        gxs[i] = g * xhat;
         if (dgamma) dgamma[i] += dy[base + i] * xhat;
         if (dbeta) dbeta[i] += dy[base + i];
       }
     }
-    meanG = rms ? 0 : meanG / n;
-    meanGX /= n;
+    const meanG = rms ? 0 : sumTerms(gs, 0, n, lanes) / n;
+    const meanGX = sumTerms(gxs, 0, n, lanes) / n;
     if (gamma)
       for (let i = 0; i < n; i++) {
         const xhat = (x[base + i] - mu) * rs;

@@ -9,7 +9,7 @@
 import type { TypedArray } from '../../dtype.ts';
 import type { Shape } from '../../shape.ts';
 import type { NormResult } from '../backend.ts';
-import { normAffineGrads, normBackwardRows, normRows, rowsOf } from '../cpu/norm.ts';
+import { normAffineGrads, normBackwardRows, normLanes, normRows, rowsOf } from '../cpu/norm.ts';
 import { scratch } from '../cpu/scratch.ts';
 import type { Split } from '../threads.ts';
 import { getNumThreads } from './pool.ts';
@@ -48,10 +48,18 @@ const statWords = (out: TypedArray, { rows, n }: Sizes) =>
 const copyBits = (from: Float64Array, to: Int32Array, lo: number, hi: number) =>
   to.set(new Int32Array(from.buffer, from.byteOffset + 8 * lo, 2 * (hi - lo)), 2 * lo);
 
-export type NormParams = Sizes & { eps: number; rms: boolean; hasGamma: boolean; hasBeta: boolean };
+// `lanes`: the calling thread's choice of sum order (normLanes; a worker's precision may differ)
+export type NormParams = Sizes & {
+  eps: number;
+  rms: boolean;
+  lanes: boolean;
+  hasGamma: boolean;
+  hasBeta: boolean;
+};
 export type BackwardParams = Sizes &
   Omit<NormResult, 'y'> & {
     rms: boolean;
+    lanes: boolean;
     hasGamma: boolean;
     hasBeta: boolean;
     chunkCols: number;
@@ -64,7 +72,7 @@ export const normSplits = {
     plan: (x, shape, gamma, beta, eps, rms) => {
       const s = sizes(x, shape);
       return {
-        params: { ...s, eps, rms, hasGamma: gamma !== null, hasBeta: beta !== null },
+        params: { ...s, eps, rms, lanes: normLanes(x), hasGamma: !!gamma, hasBeta: !!beta },
         chunks: s.rowChunks,
         inputs: [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])],
         outLength: s.rows * s.n + (16 * s.rows) / x.BYTES_PER_ELEMENT,
@@ -79,7 +87,7 @@ export const normSplits = {
         const [lo, hi] = rowRange(p, c);
         const mean = scratch('norm mean', p.rows),
           rstd = scratch('norm rstd', p.rows);
-        normRows(x, p.n, gamma, beta, p.eps, p.rms, { y: out, mean, rstd }, lo, hi);
+        normRows(x, p.n, gamma, beta, p.eps, p.rms, p.lanes, { y: out, mean, rstd }, lo, hi);
         copyBits(mean, words, lo, hi);
         copyBits(rstd, words.subarray(2 * p.rows), lo, hi);
       };
@@ -102,9 +110,10 @@ export const normSplits = {
       const s = sizes(x, shape);
       const chunkCols = Math.ceil(s.n / getNumThreads()),
         colChunks = gamma || hasBeta ? Math.ceil(s.n / chunkCols) : 0;
-      const affine = (gamma ? s.n : 0) + (hasBeta ? s.n : 0);
+      const affine = (gamma ? s.n : 0) + (hasBeta ? s.n : 0),
+        lanes = normLanes(x);
       return {
-        params: { ...s, mean, rstd, rms, hasGamma: gamma !== null, hasBeta, chunkCols, colChunks },
+        params: { ...s, mean, rstd, rms, lanes, hasGamma: !!gamma, hasBeta, chunkCols, colChunks },
         chunks: s.rowChunks + colChunks,
         inputs: [dy, x, ...(gamma ? [gamma] : [])],
         outLength: s.rows * s.n + affine,
@@ -119,7 +128,7 @@ export const normSplits = {
       return (c) => {
         if (c < p.rowChunks) {
           const [lo, hi] = rowRange(p, c);
-          normBackwardRows(dy, x, p.n, gamma, p, p.rms, out, null, null, lo, hi);
+          normBackwardRows(dy, x, p.n, gamma, p, p.rms, p.lanes, out, null, null, lo, hi);
         } else {
           const j0 = (c - p.rowChunks) * p.chunkCols;
           normAffineGrads(
