@@ -56,13 +56,17 @@ export function sumTerms(a: ArrayLike<number>, at: number, n: number, lanes: boo
   return s;
 }
 
-export const norm: Kernel<'norm'> = (x, shape, gamma, beta, eps, rms) => {
-  const [rows, n] = rowsOf(x, shape);
-  const out = { y: allocate(dtypeOf(x), x.length), mean: new Float64Array(rows) };
-  const stats = { ...out, rstd: new Float64Array(rows) };
-  normRows(x, n, gamma, beta, eps, rms, normLanes(x), stats, 0, rows);
-  return stats;
-};
+/** The norm kernel on `rowLoops` (normRows, or the threaded backend's SIMD rows). */
+export const normOn =
+  (rowLoops: typeof normRows): Kernel<'norm'> =>
+  (x, shape, gamma, beta, eps, rms) => {
+    const [rows, n] = rowsOf(x, shape);
+    const out = { y: allocate(dtypeOf(x), x.length), mean: new Float64Array(rows) };
+    const stats = { ...out, rstd: new Float64Array(rows) };
+    rowLoops(x, n, gamma, beta, eps, rms, normLanes(x), stats, 0, rows);
+    return stats;
+  };
+export const norm = normOn(normRows);
 
 /** Rows [lo, hi) of norm: y, and each row's mean and rstd, written into `out`. */
 export function normRows(
@@ -95,16 +99,20 @@ export function normRows(
   }
 }
 
-export const normBackward: Kernel<'normBackward'> = (dy, x, shape, gamma, hasBeta, stats, rms) => {
-  const [rows, n] = rowsOf(x, shape);
-  const dx = allocate(dtypeOf(x), x.length);
-  const dgamma = gamma ? new Float64Array(n) : null;
-  const dbeta = hasBeta ? new Float64Array(n) : null;
-  normBackwardRows(dy, x, n, gamma, stats, rms, normLanes(x), dx, dgamma, dbeta, 0, rows);
-  const dtype = dtypeOf(x);
-  const cast = (a: Float64Array | null) => (a && dtype !== 'float64' ? Float32Array.from(a) : a);
-  return { dx, dgamma: cast(dgamma), dbeta: cast(dbeta) };
-};
+/** The normBackward kernel on `rowLoops` (normBackwardRows, or the SIMD rows). */
+export const normBackwardOn =
+  (rowLoops: typeof normBackwardRows): Kernel<'normBackward'> =>
+  (dy, x, shape, gamma, hasBeta, stats, rms) => {
+    const [rows, n] = rowsOf(x, shape);
+    const dx = allocate(dtypeOf(x), x.length);
+    const dgamma = gamma ? new Float64Array(n) : null;
+    const dbeta = hasBeta ? new Float64Array(n) : null;
+    rowLoops(dy, x, n, gamma, stats, rms, normLanes(x), dx, dgamma, dbeta, 0, rows);
+    const dtype = dtypeOf(x);
+    const cast = (a: Float64Array | null) => (a && dtype !== 'float64' ? Float32Array.from(a) : a);
+    return { dx, dgamma: cast(dgamma), dbeta: cast(dbeta) };
+  };
+export const normBackward = normBackwardOn(normBackwardRows);
 
 /** Rows [lo, hi) of dx, adding their terms of dγ and dβ where those are given (in one pass). */
 export function normBackwardRows(

@@ -60,6 +60,12 @@ export const op = {
   i32And: [0x71],
   i32Eq: [0x46],
   f64Add: [0xa0],
+  f64Sub: [0xa1],
+  f64Mul: [0xa2],
+  f64Div: [0xa3],
+  f64Sqrt: [0x9f],
+  f64ConvertI32U: [0xb8],
+  f64Const: (value: number): Bytes => [0x44, ...new Uint8Array(new Float64Array([value]).buffer)],
   if: [0x04, 0x40], // … end: runs when the i32 popped is not 0
   block: [0x02, 0x40], // 0x40: the block leaves nothing on the stack
   loop: [0x03, 0x40],
@@ -81,6 +87,7 @@ export const op = {
   v128Const: (bytes: Bytes): Bytes => simd(0x0c, ...bytes), // 16 bytes, lane 0 first
   // one double into lane 0 (lane 1 zero); lane 0 stored alone
   v128Load64Zero: (offset: number): Bytes => simd(0x5d, ...memarg(3, offset)),
+  v128Load32Zero: (offset: number): Bytes => simd(0x5c, ...memarg(2, offset)), // one float32
   v128Store64Lane: (offset: number, lane: number): Bytes => simd(0x5b, ...memarg(3, offset), lane),
   // lanes of two vectors picked by 16 byte indices (0–15: the first vector's, 16–31: the second's)
   i8x16Shuffle: (lanes: Bytes): Bytes => simd(0x0d, ...lanes),
