@@ -40,6 +40,7 @@ import { fusedAttentionSplits } from './threads/fused-attention.ts';
 import { normSplits } from './threads/norm.ts';
 import { overrideBackend, type Override, type Overrides } from './override.ts';
 import { fastRowExp } from './wasm/exp-kernel.ts';
+import { fastSoftmaxExps } from './wasm/softmax-kernel.ts';
 import {
   fastBiasActivation,
   fastBinary,
@@ -206,14 +207,14 @@ const splits = {
     accepts: (x, shape, dim) => softmaxAccepts(x, shape, dim),
     plan: (x, shape, dim, log) => softmaxPlan(shape, dim, log, [x]),
     chunk: byRows(({ n, inner, log, poly }, [x, out], rows) =>
-      softmaxInto(x, [rows, n, inner], 1, log, out, poly ? fastRowExp() : null),
+      softmaxInto(x, [rows, n, inner], 1, log, out, poly ? fastSoftmaxExps() : null),
     ),
   } satisfies Split<'softmax', SoftmaxParams>,
   softmaxBackward: {
     accepts: (y, _dy, shape, dim) => softmaxAccepts(y, shape, dim),
     plan: (y, dy, shape, dim, log) => softmaxPlan(shape, dim, log, [y, dy]),
     chunk: byRows(({ n, inner, log, poly }, [y, dy, dx], rows) =>
-      softmaxBackwardInto(y, dy, [rows, n, inner], 1, log, dx, poly ? fastRowExp() : null),
+      softmaxBackwardInto(y, dy, [rows, n, inner], 1, log, dx, poly ? fastSoftmaxExps() : null),
     ),
   } satisfies Split<'softmaxBackward', SoftmaxParams>,
   ...fusedAttentionSplits,
@@ -273,8 +274,8 @@ export const threadedBackend: Backend = overrideBackend(
     biasActivation: fastBiasActivation,
     reluBackward: fastReluBackward,
     reduce: fastReduce,
-    softmax: softmaxOn(fastRowExp),
-    softmaxBackward: softmaxBackwardOn(fastRowExp),
+    softmax: softmaxOn(fastSoftmaxExps),
+    softmaxBackward: softmaxBackwardOn(fastSoftmaxExps),
     fusedAttention: fusedAttentionOn(fastPanelKernel, fastRowExp),
     fusedAttentionBackward: fusedAttentionBackwardOn(fastPanelKernel, fastRowExp),
   },

@@ -27,6 +27,7 @@ import { exp } from './exp.ts';
 import { SIMD_ROW, tsRowExp, type RowExp } from './exp-poly.ts';
 import { getMatmulPrecision } from './matmul.ts';
 import { scratch } from './scratch.ts';
+import { tsRowSoftmax, type RowSoftmax } from './softmax-f32.ts';
 
 /** The most doubles a row exp call takes (at most the WebAssembly tile, wasm/exp-kernel.ts). */
 export const SEGMENT = 8192;
@@ -35,9 +36,20 @@ export const SEGMENT = 8192;
 export const usesRowExp = (x: TypedArray): boolean =>
   x instanceof Float32Array && getMatmulPrecision() === 'float32';
 
-/** The softmax kernel with its row exps on `exps()` where usesRowExp says so. */
+/** The exps at 'float32' precision: float32 rows along the last dim, else the row exp. */
+export interface SoftmaxExps {
+  rows: RowSoftmax;
+  rowExp: RowExp;
+}
+export const tsSoftmaxExps: SoftmaxExps = { rows: tsRowSoftmax, rowExp: tsRowExp };
+
+/** Whether `arrays` are float32 rows along the last dim (softmax-f32.ts takes them). */
+const f32Rows = (inner: number, arrays: TypedArray[]): arrays is Float32Array[] =>
+  inner === 1 && arrays.every((a) => a instanceof Float32Array);
+
+/** The softmax kernel with its exps on `exps()` where usesRowExp says so. */
 export const softmaxOn =
-  (exps: () => RowExp): Kernel<'softmax'> =>
+  (exps: () => SoftmaxExps): Kernel<'softmax'> =>
   (x, shape, dim, log) => {
     const out = allocate(dtypeOf(x), x.length);
     return softmaxInto(x, shape, dim, log, out, usesRowExp(x) ? exps() : null);
@@ -45,18 +57,18 @@ export const softmaxOn =
 
 /** The softmaxBackward kernel, its exps as softmaxOn's. */
 export const softmaxBackwardOn =
-  (exps: () => RowExp): Kernel<'softmaxBackward'> =>
+  (exps: () => SoftmaxExps): Kernel<'softmaxBackward'> =>
   (y, dy, shape, dim, log) => {
     const dx = allocate(dtypeOf(y), y.length);
     return softmaxBackwardInto(y, dy, shape, dim, log, dx, usesRowExp(y) ? exps() : null);
   };
 
-/** The reference: the row exp in TypeScript. */
-export const softmax = softmaxOn(() => tsRowExp);
-export const softmaxBackward = softmaxBackwardOn(() => tsRowExp);
+/** The reference: the exps in TypeScript. */
+export const softmax = softmaxOn(() => tsSoftmaxExps);
+export const softmaxBackward = softmaxBackwardOn(() => tsSoftmaxExps);
 
 /**
- * softmax written into `out` (x's length), its exps on `rowExp`, or on exp.ts where null (the
+ * softmax written into `out` (x's length), its exps on `exps`, or on exp.ts where null (the
  * threaded backend's chunks write their rows in place).
  */
 export function softmaxInto(
@@ -65,10 +77,16 @@ export function softmaxInto(
   dim: number,
   log: boolean,
   out: TypedArray,
-  rowExp: RowExp | null,
+  exps: SoftmaxExps | null,
 ): TypedArray {
-  if (!rowExp) return softmaxExact(x, shape, dim, log, out);
+  if (!exps) return softmaxExact(x, shape, dim, log, out);
   const [outer, n, inner] = aroundDim(shape, dim);
+  const arrays = [x, out];
+  if (f32Rows(inner, arrays)) {
+    exps.rows.forward(arrays[0], arrays[1], outer, n, log);
+    return out;
+  }
+  const { rowExp } = exps;
   const whole = n <= SEGMENT; // the tile holds the row
   const tile = rowExp.tile(Math.min(n, SEGMENT));
   for (let o = 0; o < outer; o++) {
@@ -141,7 +159,7 @@ function softmaxExact(x: TypedArray, shape: Shape, dim: number, log: boolean, ou
   return out;
 }
 
-/** softmaxBackward written into `dx` (y's length), exp(y) (log-softmax) on `rowExp` or exp.ts. */
+/** softmaxBackward written into `dx` (y's length), exp(y) (log-softmax) on `exps` or exp.ts. */
 export function softmaxBackwardInto(
   y: TypedArray,
   dy: TypedArray,
@@ -149,9 +167,15 @@ export function softmaxBackwardInto(
   dim: number,
   log: boolean,
   dx: TypedArray,
-  rowExp: RowExp | null,
+  exps: SoftmaxExps | null,
 ): TypedArray {
   const [outer, n, inner] = aroundDim(shape, dim);
+  const arrays = [y, dy, dx];
+  if (exps && f32Rows(inner, arrays)) {
+    exps.rows.backward(arrays[0], arrays[1], arrays[2], outer, n, log);
+    return dx;
+  }
+  const rowExp = exps?.rowExp;
   const tile = log && rowExp ? rowExp.tile(Math.min(n, SEGMENT)) : null;
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {

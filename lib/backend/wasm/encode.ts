@@ -116,6 +116,15 @@ export const op = {
   f32x4ExtractLane: (lane: number): Bytes => simd(0x1f, lane),
   f64x2Add: simd(0xf0),
   f64x2Mul: simd(0xf2),
+  // the float32 softmax kernel's (softmax-kernel.ts)
+  else: [0x05], // if … else … end
+  f32x4Eq: simd(0x41),
+  f32x4Lt: simd(0x43),
+  v128AnyTrue: simd(0x53), // i32: 1 when any bit is set
+  i32x4Shl: simd(0xab), // by an i32
+  i32x4Add: simd(0xae),
+  i32x4TruncSatF32x4S: simd(0xf8),
+  f64x2Div: simd(0xf3),
 };
 
 export interface FunctionSpec {
