@@ -8,13 +8,14 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { NormResult } from '../lib/backend/backend.ts';
+import type { Backend, NormResult } from '../lib/backend/backend.ts';
 import { cpuBackend } from '../lib/backend/cpu.ts';
-import { setMatmulPrecision } from '../lib/backend/cpu/matmul.ts';
+import { setMatmulPrecision, type MatmulPrecision } from '../lib/backend/cpu/matmul.ts';
 import { normBackwardRows, normRows } from '../lib/backend/cpu/norm.ts';
 import { setNumThreads, threadStats, threadedBackend } from '../lib/backend/threads.ts';
 import { simdNormBackwardRows, simdNormRows } from '../lib/backend/wasm/norm-kernel.ts';
-import { allocate, type DType, type TypedArray } from '../lib/dtype.ts';
+import { allocate, type TypedArray } from '../lib/dtype.ts';
+import { sizeOf, type Shape } from '../lib/shape.ts';
 import { manualSeed } from '../lib/random.ts';
 import { randomArray } from './helpers/matmul.ts';
 import { assertBitwise } from './helpers/bitwise.ts';
@@ -91,6 +92,142 @@ test('the module declines what it cannot take: float64, rows over a chunk', () =
   assert.not.ok(simdNormRows(x, 8, gamma, null, EPS, false, stats(x, 2), 0, 2));
   const long = new Float32Array(20000);
   assert.not.ok(simdNormRows(long, 20000, null, null, EPS, false, stats(long, 1), 0, 1));
+});
+
+/** Forward and backward of x through `backend`'s kernels. */
+function through(backend: Backend, x: TypedArray, shape: Shape, rms: boolean, affine: Affine) {
+  const { dy, gamma, beta } = affine;
+  const st = backend.norm(x, shape, gamma, beta, EPS, rms);
+  return { ...st, ...backend.normBackward(dy, x, shape, gamma, beta !== null, st, rms) };
+}
+type Affine = { dy: TypedArray; gamma: TypedArray | null; beta: TypedArray | null };
+type Result = ReturnType<typeof through>;
+type Run = { x: TypedArray; shape: Shape; rms: boolean; affine: Affine };
+const KEYS = ['y', 'mean', 'rstd', 'dx', 'dgamma', 'dbeta'] as const;
+
+function assertSame(got: Result, want: Result, what: string) {
+  for (const k of KEYS) {
+    const [a, b] = [got[k], want[k]];
+    if (a === null || b === null) assert.is(a, b, `${what} ${k}: null`);
+    else assertBitwise(a, b, `${what} ${k}`, true);
+  }
+}
+
+// a train step's (2^17, on the calling thread), odd rows split on 2 threads, [4096, 512] split
+const SHAPES: Shape[] = [
+  [16, 64, 128],
+  [3, 301, 299],
+  [4096, 512],
+];
+const CASES = [
+  [false, true, true],
+  [false, false, false],
+  [true, true, false],
+  [false, true, false],
+];
+
+/** Every shape and case through 'cpu' and 'cpu-threads' (1 and 2 threads), at `precision`. */
+function eachRun(
+  precision: MatmulPrecision,
+  check: (cpu: Result, threaded: Result, what: string, run: Run) => void,
+) {
+  setMatmulPrecision(precision);
+  manualSeed(33);
+  for (const shape of SHAPES) {
+    const n = shape[shape.length - 1],
+      rows = sizeOf(shape) / n;
+    const { x, dy, gamma, beta } = operands(rows, n);
+    for (const [rms, g, b] of CASES) {
+      const affine = { dy, gamma: g ? gamma : null, beta: b ? beta : null };
+      const what = `${precision} [${shape}]${rms ? ' rms' : ''}${g ? ' γ' : ''}${b ? ' β' : ''}`;
+      const cpu = through(cpuBackend, x, shape, rms, affine);
+      for (const threads of [1, 2]) {
+        setNumThreads(threads);
+        const before = threadStats().dispatches;
+        const got = through(threadedBackend, x, shape, rms, affine);
+        const split = threads === 2 && sizeOf(shape) >= 1 << 18;
+        assert.is(threadStats().dispatches - before, split ? 2 : 0, `${what}: on the pool`);
+        check(cpu, got, `${what} on ${threads}`, { x, shape, rms, affine });
+      }
+    }
+  }
+  setMatmulPrecision('float32');
+}
+
+test("'cpu-threads' gives 'cpu''s bits on 1 and 2 threads (sums in lanes)", () => {
+  eachRun('float32', (cpu, threaded, what) => assertSame(threaded, cpu, what));
+});
+
+/** The norm loops before the lanes: every sum in order, one element after another. */
+function textbook({ x, shape, rms, affine: { dy, gamma, beta } }: Run): Result {
+  const n = shape[shape.length - 1],
+    rows = x.length / n;
+  const [y, dx] = [new Float32Array(x.length), new Float32Array(x.length)];
+  const [mean, rstd] = [new Float64Array(rows), new Float64Array(rows)];
+  const [dg, db] = [new Float64Array(n), new Float64Array(n)];
+  for (let r = 0, base = 0; r < rows; r++, base += n) {
+    let mu = 0,
+      sq = 0,
+      meanG = 0,
+      meanGX = 0;
+    if (!rms) {
+      for (let i = 0; i < n; i++) mu += x[base + i];
+      mu /= n;
+    }
+    for (let i = 0; i < n; i++) sq += (x[base + i] - mu) ** 2;
+    const rs = 1 / Math.sqrt(sq / n + EPS);
+    [mean[r], rstd[r]] = [mu, rs];
+    const xhat = (i: number) => (x[base + i] - mu) * rs;
+    const g = (i: number) => (gamma ? gamma[i] * dy[base + i] : dy[base + i]);
+    for (let i = 0; i < n; i++) {
+      y[base + i] = (gamma ? gamma[i] * xhat(i) : xhat(i)) + (beta ? beta[i] : 0);
+      meanG += g(i);
+      meanGX += g(i) * xhat(i);
+      dg[i] += dy[base + i] * xhat(i);
+      db[i] += dy[base + i];
+    }
+    meanG = rms ? 0 : meanG / n;
+    meanGX /= n;
+    for (let i = 0; i < n; i++) dx[base + i] = rs * (g(i) - meanG - xhat(i) * meanGX);
+  }
+  const [dgamma, dbeta] = [gamma ? dg : null, beta ? db : null].map((a) =>
+    a ? Float32Array.from(a) : null,
+  );
+  return { y, mean, rstd, dx, dgamma, dbeta };
+}
+
+test("at 'float64' precision both backends keep the sequential loops' bits", () => {
+  eachRun('float64', (cpu, threaded, what, run) => {
+    const want = textbook(run);
+    assertSame(cpu, want, `${what} cpu`);
+    assertSame(threaded, want, what);
+  });
+});
+
+// The sums differ only in order (in doubles), so a result moves by at most one float32 rounding.
+test("'float32' and 'float64' precision agree within one float32 ulp", () => {
+  manualSeed(34);
+  const shape = [37, 129];
+  const { x, dy, gamma, beta } = operands(37, 129);
+  let moved = 0;
+  for (const [rms, g, b] of CASES) {
+    const affine = { dy, gamma: g ? gamma : null, beta: b ? beta : null };
+    const [f32, f64] = (['float32', 'float64'] as const).map((precision) => {
+      setMatmulPrecision(precision);
+      return through(cpuBackend, x, shape, rms, affine);
+    });
+    for (const k of KEYS) {
+      const [a, want] = [f32[k], f64[k]];
+      if (!a || !want) continue;
+      for (let i = 0; i < a.length; i++) {
+        const ulp = k === 'mean' || k === 'rstd' ? 2 ** -50 : 2 ** -23;
+        if (a[i] !== want[i]) moved++;
+        assert.ok(Math.abs(a[i] - want[i]) <= ulp * Math.abs(want[i]), `${k}[${i}]`);
+      }
+    }
+  }
+  assert.ok(moved > 0, 'the lanes change some bits'); // else the lanes were not taken
+  setMatmulPrecision('float32');
 });
 
 test.run();

@@ -48,6 +48,7 @@ import {
   fastReluBackward,
 } from './wasm/elementwise-kernel.ts';
 import { fastMatmul, fastPanelKernel, fastPanels } from './wasm/matmul-kernel.ts';
+import { fastNorm, fastNormBackward } from './wasm/norm-kernel.ts';
 import { dtypeOf, type TypedArray } from '../dtype.ts';
 import { aroundDim, type Shape } from '../shape.ts';
 import { jobViews, type Job } from './threads/jobs.ts';
@@ -274,6 +275,8 @@ export const threadedBackend: Backend = overrideBackend(
     biasActivation: fastBiasActivation,
     reluBackward: fastReluBackward,
     reduce: fastReduce,
+    norm: fastNorm,
+    normBackward: fastNormBackward,
     softmax: softmaxOn(fastSoftmaxExps),
     softmaxBackward: softmaxBackwardOn(fastSoftmaxExps),
     fusedAttention: fusedAttentionOn(fastPanelKernel, fastRowExp),

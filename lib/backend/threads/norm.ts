@@ -9,9 +9,10 @@
 import type { TypedArray } from '../../dtype.ts';
 import type { Shape } from '../../shape.ts';
 import type { NormResult } from '../backend.ts';
-import { normAffineGrads, normBackwardRows, normLanes, normRows, rowsOf } from '../cpu/norm.ts';
+import { normAffineGrads, normLanes, rowsOf } from '../cpu/norm.ts';
 import { scratch } from '../cpu/scratch.ts';
 import type { Split } from '../threads.ts';
+import { fastNormBackwardRows, fastNormRows } from '../wasm/norm-kernel.ts';
 import { getNumThreads } from './pool.ts';
 
 // Elements from which a call splits. A norm costs ~5 ns an element (fwd and bwd each, one thread),
@@ -87,7 +88,7 @@ export const normSplits = {
         const [lo, hi] = rowRange(p, c);
         const mean = scratch('norm mean', p.rows),
           rstd = scratch('norm rstd', p.rows);
-        normRows(x, p.n, gamma, beta, p.eps, p.rms, p.lanes, { y: out, mean, rstd }, lo, hi);
+        fastNormRows(x, p.n, gamma, beta, p.eps, p.rms, p.lanes, { y: out, mean, rstd }, lo, hi);
         copyBits(mean, words, lo, hi);
         copyBits(rstd, words.subarray(2 * p.rows), lo, hi);
       };
@@ -128,7 +129,7 @@ export const normSplits = {
       return (c) => {
         if (c < p.rowChunks) {
           const [lo, hi] = rowRange(p, c);
-          normBackwardRows(dy, x, p.n, gamma, p, p.rms, p.lanes, out, null, null, lo, hi);
+          fastNormBackwardRows(dy, x, p.n, gamma, p, p.rms, p.lanes, out, null, null, lo, hi);
         } else {
           const j0 = (c - p.rowChunks) * p.chunkCols;
           normAffineGrads(
