@@ -186,13 +186,14 @@ function forwardBody({ rms, gamma, beta }: Case): Bytes[] {
 
 /** normBackwardRows on the rows of x and dy: dx, and dγ, dβ's sums as asked. */
 function backwardBody({ rms, gamma, beta, dgamma }: Case): Bytes[] {
-  const g = (at: At | Omit<At, 'store'>) => [
-    ...at.load(DY_AT),
+  // g = γ ⊙ dy, dy being what `dy` leaves
+  const g = (at: At | Omit<At, 'store'>, dy: Bytes[]) => [
+    ...dy,
     ...(gamma ? [...at.load(G_AT, true), op.f64x2Mul] : []),
   ];
   const terms = (at: Omit<At, 'store'>) => [
     ...[...at.load(DY_AT), op.localSet(D), ...xhat(at), op.localSet(XH)],
-    ...[...g(at), op.localSet(G)],
+    ...[...g(at, [op.localGet(D)]), op.localSet(G)],
     ...at.add(0, [op.localGet(G)]),
     ...at.add(1, [op.localGet(G), op.localGet(XH), op.f64x2Mul]),
     ...(dgamma ? [op.localGet(D), op.localGet(XH), op.f64x2Mul, op.localSet(T)] : []),
@@ -208,35 +209,15 @@ function backwardBody({ rms, gamma, beta, dgamma }: Case): Bytes[] {
     ...[...splat(C0, C0V), ...splat(C1, C1V)],
     // dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂))
     ...writePass((at) => [
-      ...[op.localGet(RSV), ...g(at), op.localGet(C0V), op.f64x2Sub],
+      ...[op.localGet(RSV), ...g(at, at.load(DY_AT)), op.localGet(C0V), op.f64x2Sub],
       ...[...xhat(at), op.localGet(C1V), op.f64x2Mul, op.f64x2Sub, op.f64x2Mul],
     ]),
   ]);
 }
 
-const flags = (c: Case) => Number(c.rms) + 2 * Number(c.gamma) + 4 * Number(c.beta);
-const CASES: Case[] = [...Array(16).keys()].map((k) => ({
-  rms: (k & 1) !== 0,
-  gamma: (k & 2) !== 0,
-  beta: (k & 4) !== 0,
-  dgamma: (k & 8) !== 0,
-}));
-
-const spec = (name: string, body: Bytes[]): FunctionSpec => ({
-  name,
-  params: [I32, I32, F64],
-  locals: [
-    [6, I32],
-    [7, F64],
-    [12, V128],
-  ],
-  body,
-});
-
 type RowsFn = (rows: number, n: number, eps: number) => void;
 interface Module {
-  forward: RowsFn[]; // by flags (rms, γ, β)
-  backward: RowsFn[]; // by flags (rms, γ, dβ) + 8 for dγ
+  run: RowsFn;
   x: Float32Array;
   dy: Float32Array;
   o: Float32Array;
@@ -248,18 +229,21 @@ interface Module {
   dbeta: Float64Array;
 }
 
-function instantiate(): Module | null {
-  const forward = CASES.slice(0, 8).map((c) => spec(`f${flags(c)}`, forwardBody(c)));
-  const backward = CASES.map((c, k) => spec(`b${k}`, backwardBody(c)));
-  const bytes = moduleBytes([...forward, ...backward], PAGES);
+/** A module of one function, `run`, with its own memory. */
+function instantiate(body: Bytes[]): Module | null {
+  const locals: FunctionSpec['locals'] = [
+    [6, I32],
+    [7, F64],
+    [12, V128],
+  ];
+  const bytes = moduleBytes({ name: 'run', params: [I32, I32, F64], locals, body }, PAGES);
   if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return null;
   const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
   const buffer = (exports.memory as WebAssembly.Memory).buffer;
   const floats = (at: number) => new Float32Array(buffer, at, CHUNK);
   const doubles = (at: number) => new Float64Array(buffer, at, CHUNK);
   return {
-    forward: forward.map((f) => exports[f.name] as RowsFn),
-    backward: backward.map((f) => exports[f.name] as RowsFn),
+    run: exports.run as RowsFn,
     ...{ x: floats(X_AT), dy: floats(DY_AT), o: floats(O_AT) },
     ...{ gamma: floats(G_AT), beta: floats(B_AT) },
     ...{ mean: doubles(MEAN_AT), rstd: doubles(RSTD_AT) },
@@ -267,8 +251,13 @@ function instantiate(): Module | null {
   };
 }
 
-let instance: Module | null | undefined;
-const simd = (): Module | null => (instance !== undefined ? instance : (instance = instantiate()));
+// Each case's module is built on its first call (writing all 24 cases' bytes took 20–40 ms).
+const modules = new Map<string, Module | null>();
+function simd(backward: boolean, c: Case): Module | null {
+  const key = JSON.stringify([backward, c]);
+  if (!modules.has(key)) modules.set(key, instantiate((backward ? backwardBody : forwardBody)(c)));
+  return modules.get(key)!;
+}
 
 const isF32 = (x: TypedArray | null): x is Float32Array => x instanceof Float32Array;
 /** Whether the module takes rows of n of these arrays (float32, or absent). */
@@ -296,14 +285,13 @@ export function simdNormRows(
   lo: number,
   hi: number,
 ): boolean {
-  const m = simd();
+  const m = simd(false, { rms, gamma: !!gamma, beta: !!beta, dgamma: false });
   if (!m || !takes(n, x, gamma, beta, out.y)) return false;
   if (gamma) m.gamma.set(gamma);
   if (beta) m.beta.set(beta);
-  const run = m.forward[flags({ rms, gamma: !!gamma, beta: !!beta, dgamma: false })];
   eachChunk(n, lo, hi, (r, rows) => {
     m.x.set(x.subarray(r * n, (r + rows) * n));
-    run(rows, n, eps);
+    m.run(rows, n, eps);
     out.y.set(m.o.subarray(0, rows * n), r * n);
     out.mean.set(m.mean.subarray(0, rows), r);
     out.rstd.set(m.rstd.subarray(0, rows), r);
@@ -328,19 +316,17 @@ export function simdNormBackwardRows(
   lo: number,
   hi: number,
 ): boolean {
-  const m = simd();
+  const m = simd(true, { rms, gamma: !!gamma, beta: !!dbeta, dgamma: !!dgamma });
   if (!m || !takes(n, dy, x, gamma, dx)) return false;
   if (gamma) m.gamma.set(gamma);
   if (dgamma) m.dgamma.set(dgamma);
   if (dbeta) m.dbeta.set(dbeta);
-  const c = { rms, gamma: !!gamma, beta: !!dbeta, dgamma: !!dgamma };
-  const run = m.backward[flags(c) + (c.dgamma ? 8 : 0)];
   eachChunk(n, lo, hi, (r, rows) => {
     m.x.set(x.subarray(r * n, (r + rows) * n));
     m.dy.set(dy.subarray(r * n, (r + rows) * n));
     m.mean.set(mean.subarray(r, r + rows));
     m.rstd.set(rstd.subarray(r, r + rows));
-    run(rows, n, 0);
+    m.run(rows, n, 0);
     dx.set(m.o.subarray(0, rows * n), r * n);
   });
   if (dgamma) dgamma.set(m.dgamma.subarray(0, n));
