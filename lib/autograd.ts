@@ -3,11 +3,14 @@
 // from which inputs. backward() sorts the graph iteratively (no recursion, so a 50,000-op chain
 // is fine), walks it from the output back, keeps intermediate gradients in a local Map, sums each
 // input gradient back to the input's shape (the one place broadcasting is undone), and accumulates
-// `.grad` on leaves only, as PyTorch does. Read next: ops/primitive.ts.
+// `.grad` on leaves only, as PyTorch does. The arrays the walk makes, but for the leaves' new
+// .grad, are unreachable once it returns: they go back to the storage pool (storage-pool.ts).
+// Read next: ops/primitive.ts.
 
 import type { Tensor } from './tensor.ts';
 import { onesLike, zerosLike } from './creation.ts';
 import { sameShape, fmt, type Shape } from './shape.ts';
+import { recordAllocations, release } from './storage-pool.ts';
 
 export interface GradFn {
   name: string;
@@ -100,34 +103,47 @@ export function backward(
   }
   const order = topoSort(root);
   const grads = new Map<Tensor, Tensor>([[root, seed ?? onesLike(root)]]);
-  noGrad(() => {
-    for (let i = order.length - 1; i >= 0; i--) {
-      const t = order[i];
-      const g = grads.get(t);
-      grads.delete(t);
-      if (!g) continue;
-      const fn = t.gradFn;
-      if (!fn) {
-        accumulateLeaf(t, g);
-        continue;
-      }
-      if (fn.released) {
-        throw new Error(
-          `backward: the graph through '${fn.name}' was freed by an earlier backward; call the ` +
-            `first backward with {retainGraph: true}`,
-        );
-      }
-      const inputGrads = fn.vjp(g, fn.inputs, t, fn.attrs);
-      fn.inputs.forEach((x, k) => {
-        const gx = inputGrads[k];
-        if (!x.requiresGrad || !gx) return;
-        const summed = sumToShape(gx, x.shape);
-        const prev = grads.get(x);
-        grads.set(x, prev ? prev.add(summed) : summed);
-      });
-      if (!retainGraph) release(fn);
+  const leaves: Tensor[] = [];
+  const [, made] = recordAllocations(() => noGrad(() => walk(order, grads, leaves, retainGraph)));
+  // Every array made on the walk is garbage now but the leaves' .grad: it goes back for reuse.
+  const kept = new Set(leaves.map((t) => t.grad!.data.buffer));
+  release(made.filter((a) => !kept.has(a.buffer)));
+}
+
+/** The walk from the output back: each node's vjp, its inputs' gradients summed and passed on. */
+function walk(
+  order: Tensor[],
+  grads: Map<Tensor, Tensor>,
+  leaves: Tensor[],
+  retainGraph: boolean,
+): void {
+  for (let i = order.length - 1; i >= 0; i--) {
+    const t = order[i];
+    const g = grads.get(t);
+    grads.delete(t);
+    if (!g) continue;
+    const fn = t.gradFn;
+    if (!fn) {
+      accumulateLeaf(t, g);
+      leaves.push(t);
+      continue;
     }
-  });
+    if (fn.released) {
+      throw new Error(
+        `backward: the graph through '${fn.name}' was freed by an earlier backward; call the ` +
+          `first backward with {retainGraph: true}`,
+      );
+    }
+    const inputGrads = fn.vjp(g, fn.inputs, t, fn.attrs);
+    fn.inputs.forEach((x, k) => {
+      const gx = inputGrads[k];
+      if (!x.requiresGrad || !gx) return;
+      const summed = sumToShape(gx, x.shape);
+      const prev = grads.get(x);
+      grads.set(x, prev ? prev.add(summed) : summed);
+    });
+    if (!retainGraph) releaseGraph(fn);
+  }
 }
 
 // .grad is owned by the leaf: copied the first time, then added into in place.
@@ -140,7 +156,7 @@ function accumulateLeaf(t: Tensor, g: Tensor): void {
   for (let i = 0; i < acc.length; i++) acc[i] += g.data[i];
 }
 
-function release(fn: GradFn): void {
+function releaseGraph(fn: GradFn): void {
   fn.inputs = [];
   fn.attrs = undefined;
   fn.released = true;

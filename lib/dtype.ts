@@ -1,5 +1,7 @@
 // Data types: each dtype is a typed-array constructor. Read next: shape.ts.
 
+import { noteAllocated, reuse } from './storage-pool.ts';
+
 export type DType = 'float32' | 'float64' | 'int32';
 export type TypedArray = Float32Array | Float64Array | Int32Array;
 
@@ -9,8 +11,12 @@ export function isDType(x: unknown): x is DType {
   return x === 'float32' || x === 'float64' || x === 'int32';
 }
 
+/** Zeros of `dtype`: a released array of that length where the pool has one (storage-pool.ts). */
 export function allocate(dtype: DType, size: number): TypedArray {
-  return new constructors[dtype](size);
+  const Ctor = constructors[dtype];
+  const a = reuse(Ctor, size) ?? new Ctor(size);
+  noteAllocated(a);
+  return a;
 }
 
 export function dtypeOf(data: TypedArray): DType {

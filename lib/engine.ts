@@ -86,6 +86,7 @@ export type {
 export { overrideBackend, type Override, type Overrides } from './backend/override.ts';
 export { toNdarray, fromNdarray } from './ndarray-interop.ts';
 export { setNumThreads, getNumThreads, threadStats, type ThreadStats } from './backend/threads.ts';
+export { setStoragePoolLimit, storagePoolStats, clearStoragePool } from './storage-pool.ts';
 export {
   setMatmulPrecision,
   getMatmulPrecision,

@@ -49,7 +49,7 @@ import {
 } from './wasm/elementwise-kernel.ts';
 import { fastMatmul, fastPanelKernel, fastPanels } from './wasm/matmul-kernel.ts';
 import { fastNorm, fastNormBackward } from './wasm/norm-kernel.ts';
-import { dtypeOf, type TypedArray } from '../dtype.ts';
+import { allocate, dtypeOf, type TypedArray } from '../dtype.ts';
 import { aroundDim, type Shape } from '../shape.ts';
 import { jobViews, type Job } from './threads/jobs.ts';
 import { arenaOf, getNumThreads, runJob } from './threads/pool.ts';
@@ -236,7 +236,10 @@ const splitOf = (kernel: SplitKernel) => splits[kernel] as unknown as AnySplit;
 export const chunkRunner = (job: Job, arena: SharedArrayBuffer): ((chunk: number) => void) =>
   splitOf(job.kernel).chunk(job.params, jobViews(job, arena));
 
-/** Copy the inputs into the arena, run the job on the pool, return a private copy of the output. */
+/**
+ * Copy the inputs into the arena, run the job on the pool, return a private copy of the output
+ * (allocated like any kernel's, so backward can hand it back for reuse: ../storage-pool.ts).
+ */
 function runSplit(kernel: SplitKernel, args: unknown[]): TypedArray {
   const { params, chunks, inputs, outLength } = splitOf(kernel).plan(...args);
   const lengths = [...inputs.map((x) => x.length), outLength];
@@ -246,7 +249,9 @@ function runSplit(kernel: SplitKernel, args: unknown[]): TypedArray {
   const views = jobViews(job, arena);
   inputs.forEach((x, i) => views[i].set(x));
   runJob(job, arena, chunkRunner(job, arena));
-  return views[views.length - 1].slice(); // the arena is reused by the next job
+  const out = allocate(job.dtype, outLength);
+  out.set(views[views.length - 1]); // the arena is reused by the next job
+  return out;
 }
 
 const overrides: Overrides = {};

@@ -12,7 +12,7 @@ import { view } from './views.ts';
 const atLeast1d = (shape: Shape, strides: readonly number[]) =>
   shape.length === 0 ? { shape: [1], strides: [1] } : { shape, strides };
 
-// stridedCopy's fast paths: a view that is one contiguous run is sliced out (a memcpy); a view
+// stridedCopy's fast paths: a view that is one contiguous run is copied out (a memcpy); a view
 // whose innermost run is contiguous and at least MIN_RUN long is copied a run at a time with
 // TypedArray.set (the head split and merge of a train step, runs of 32 floats: ~1.4× faster than
 // ops.assign); anything else (a transpose of the last dim, a broadcast) goes through ops.assign.
@@ -21,8 +21,11 @@ const MIN_RUN = 16;
 export const stridedCopy: Kernel<'stridedCopy'> = (x, shape, strides, offset) => {
   const size = sizeOf(shape);
   const runs = contiguousRuns(shape, strides);
-  if (runs.length === 1 && runs[0][1] === 1) return x.slice(offset, offset + size);
   const out = allocate(dtypeOf(x), size);
+  if (runs.length === 1 && runs[0][1] === 1) {
+    out.set(x.subarray(offset, offset + size));
+    return out;
+  }
   if (out.length === 0) return out;
   const [n, step] = runs[runs.length - 1];
   if (step === 1 && n >= MIN_RUN) {

@@ -13,7 +13,7 @@
 // ~1.7–3× the speed of the JavaScript loops. Read next: encode.ts (the bytes), ../threads.ts
 // (where the threaded backend uses them).
 
-import type { TypedArray } from '../../dtype.ts';
+import { allocate, type TypedArray } from '../../dtype.ts';
 import { sizeOf, type Shape } from '../../shape.ts';
 import type { Activation, BinaryOp, Kernel } from '../backend.ts';
 import { binary } from '../cpu/elementwise.ts';
@@ -229,7 +229,13 @@ export function simdBinary(
   // equal lengths under broadcasting are equal shapes; else b must be a row of a
   const row = b.length !== size && b.length !== 1;
   if (row && (!isTrailing(bShape, aShape) || b.length % 4 !== 0 || b.length > CHUNK)) return null;
-  return runChunks(m, name as SimdOp, a, b.length === 1 ? b[0] : b, new Float32Array(size));
+  return runChunks(
+    m,
+    name as SimdOp,
+    a,
+    b.length === 1 ? b[0] : b,
+    allocate('float32', size) as Float32Array,
+  );
 }
 
 /** Is `shape`, left-padded with 1s to `full`'s rank, 1s and then `full`'s trailing dims? */
@@ -258,7 +264,7 @@ export function simdBiasActivation(
 export function simdReluBackward(dy: TypedArray, x: TypedArray): TypedArray | null {
   const m = simd();
   if (!m || !isF32(dy) || !isF32(x) || dy.length < MIN_LENGTH) return null;
-  return runChunks(m, 'reluGrad', dy, x, new Float32Array(dy.length));
+  return runChunks(m, 'reluGrad', dy, x, allocate('float32', dy.length) as Float32Array);
 }
 
 /**
