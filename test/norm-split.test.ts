@@ -1,12 +1,14 @@
 // LayerNorm and RMSNorm on the threaded backend against the CPU reference, bit for bit: y, the row
 // statistics, dx, dγ and dβ, for float32 and float64, with and without γ and β, on odd shapes (a
-// 1-wide row, rows not a multiple of the chunks, two long rows) and 2 or 3 threads; small calls
+// 1-wide row, rows not a multiple of the chunks, two long rows) and 2 or 3 threads, at 'float64'
+// matmul precision (float32 at 'float32' runs the SIMD rows, which never split); small calls
 // (a train step's) stay on the calling thread; and the CPU kernel's LayerNorm loops against the
 // textbook loops. Read next: ../lib/backend/threads/norm.ts.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpuBackend } from '../lib/backend/cpu.ts';
+import { setMatmulPrecision } from '../lib/backend/cpu/matmul.ts';
 import { setNumThreads, threadStats, threadedBackend } from '../lib/backend/threads.ts';
 import { allocate, type DType, type TypedArray } from '../lib/dtype.ts';
 import { manualSeed, randn } from '../lib/index.ts';
@@ -52,6 +54,7 @@ function check(shape: number[], dtype: DType, rms: boolean, hasGamma: boolean, h
 
 test('norm and normBackward on the pool are the CPU kernels, bit for bit', () => {
   manualSeed(8);
+  setMatmulPrecision('float64');
   for (const threads of [2, 3]) {
     setNumThreads(threads);
     for (const dtype of ['float32', 'float64'] as const) {
@@ -72,6 +75,7 @@ test('norm and normBackward on the pool are the CPU kernels, bit for bit', () =>
       }
     }
   }
+  setMatmulPrecision('float32');
 });
 
 /** The norm kernels as first written (one loop per pass, every case in it): the bits to keep. */

@@ -1,7 +1,9 @@
-// LayerNorm and RMSNorm on the pool, each chunk running ../cpu/norm.ts's own loops on its share, so
-// every number is the CPU kernel's. Forward: bands of rows (normRows). Backward: bands of rows for
-// dx (normBackwardRows without the affine sums), then bands of columns for dγ and dβ
-// (normAffineGrads: every row, in row order, as the CPU kernel sums them).
+// LayerNorm and RMSNorm on the pool, each chunk running ../cpu/norm.ts's own loops on its share (or
+// their SIMD form, same bits), so every number is the CPU kernel's. Forward: bands of rows
+// (normRows). Backward: bands of rows for dx (normBackwardRows without the affine sums), then
+// bands of columns for dγ and dβ (normAffineGrads: every row, in row order, as the CPU kernel
+// sums them). Only calls on the TypeScript loops split (float64 tensors, or 'float64' matmul
+// precision): the SIMD rows gain nothing from it (MIN_ELEMENTS).
 // The arena holds one dtype and the row statistics are doubles, so they travel as raw 32-bit
 // words: the forward writes each row's mean and rstd after y as an Int32Array view of their bits
 // (4 words a row), and the backward gets them in its params. Read next: ../threads.ts.
@@ -15,10 +17,20 @@ import type { Split } from '../threads.ts';
 import { fastNormBackwardRows, fastNormRows } from '../wasm/norm-kernel.ts';
 import { getNumThreads } from './pool.ts';
 
-// Elements from which a call splits. A norm costs ~5 ns an element (fwd and bwd each, one thread),
-// and a split adds ~1 ns an element of copies into and out of the arena plus ~0.1 ms a job: at
-// the train step's 2^17 (1024 × 128) the best case is ~1.3×, and under contention (a busy second
-// core) splits measured slower, so they start above it; [4096, 512] (2^21) splits.
+// Elements from which a call on the TypeScript loops splits. A norm costs ~5 ns an element (fwd
+// and bwd each, one thread), and a split adds ~1 ns an element of copies into and out of the
+// arena plus ~0.1 ms a job: at the train step's 2^17 (1024 × 128) the best case is ~1.3×, and
+// under contention (a busy second core) splits measured slower, so they start above it.
+// The SIMD rows (../wasm/norm-kernel.ts: float32 at 'float32' precision, normLanes) cost ~1.3 ns
+// an element forward and ~2.2 backward, about what the arena's copies cost, so those calls never
+// split. Measured under contention (2 cores, load 2.8-3.5), medians of 41 calls, fwd / bwd ms:
+//   SIMD       1 thread      2 threads, split
+//   2048×128   0.40 / 0.58   0.65 / 2.1
+//   4096×512   3.4 / 4.8     10.6 / 18
+//   8192×1024  30 / 40       43 / 90
+//   TS ('float64' precision)
+//   2048×128   2.0 / 3.0     2.1 / 2.4-3.8
+//   4096×512   14.5 / 22.4   10.5-17.7 / 18.5
 const MIN_ELEMENTS = 1 << 18;
 const CHUNKS_PER_THREAD = 2; // as threads.ts's: a thread slowed by another process sheds work
 
@@ -30,7 +42,7 @@ export interface Sizes {
 }
 
 const accepts = (x: TypedArray, shape: Shape) =>
-  x.length >= MIN_ELEMENTS && rowsOf(x, shape)[0] > 1;
+  !normLanes(x) && x.length >= MIN_ELEMENTS && rowsOf(x, shape)[0] > 1;
 
 function sizes(x: TypedArray, shape: Shape): Sizes {
   const [rows, n] = rowsOf(x, shape);
@@ -49,7 +61,8 @@ const statWords = (out: TypedArray, { rows, n }: Sizes) =>
 const copyBits = (from: Float64Array, to: Int32Array, lo: number, hi: number) =>
   to.set(new Int32Array(from.buffer, from.byteOffset + 8 * lo, 2 * (hi - lo)), 2 * lo);
 
-// `lanes`: the calling thread's choice of sum order (normLanes; a worker's precision may differ)
+// `lanes`: the calling thread's choice of sum order (normLanes; a worker's precision may differ),
+// so the chunks compute the CPU kernel's numbers whatever `accepts` lets through
 export type NormParams = Sizes & {
   eps: number;
   rms: boolean;
