@@ -17,8 +17,10 @@
 //   softmax, its backward  TS             SIMD row exp (float32 at matmul    from 2^16 elements
 //                                         precision 'float32'); split from
 //                                         2^15 elements (> 1 row)
-//   norm, normBackward     TS             split from 2^18 elements (> 1 row): -
-//                                         rows; dγ, dβ by columns
+//   norm, normBackward     TS             f64x2 SIMD rows on float32 at      -
+//                                         matmul precision 'float32'; else
+//                                         split from 2^18 elements (> 1
+//                                         row): rows; dγ, dβ by columns
 //   fusedAttention, its    TS tile        SIMD tile products and row exps;   -
 //   backward               products and   split by (batch, head) groups from
 //                          row exps       2^22 score multiply-adds (G·T·S·d)
