@@ -2,7 +2,8 @@
 // worker pool, each override behind an `accepts` size test so small work stays on the calling
 // thread, and matmul's inner loops in WebAssembly SIMD (wasm/matmul-kernel.ts) on every thread,
 // split or not, as are softmax's row exps (wasm/exp-kernel.ts) and, on the calling thread, float32
-// binary ops, a Linear's epilogue, relu's gradient and column sums (wasm/elementwise-kernel.ts).
+// binary ops, a Linear's epilogue, relu's gradient and column sums (wasm/elementwise-kernel.ts),
+// and float32 LayerNorm and RMSNorm (wasm/norm-kernel.ts).
 // Read next: threads/pool.ts (the fork-join), threads/jobs.ts (the arena layout).
 //
 // Adding a threaded kernel is one entry in `splits` below: when the call is worth splitting
@@ -13,8 +14,8 @@
 //
 // Every split runs the CPU kernel's own code on a piece of the output: matmul through matmulBlock
 // on bands of rows (rows = batch × M) or of columns, whichever side is longer; unary ops and
-// softmax (forward and backward) by calling the kernel on a slice of whole rows; norms by rows,
-// and their dγ, dβ by columns (threads/norm.ts). Each output
+// softmax (forward and backward) by calling the kernel on a slice of whole rows; norms on the
+// TypeScript loops by rows, and their dγ, dβ by columns (threads/norm.ts). Each output
 // element is computed by the same operations in the same order whoever computes it, so the result
 // is bitwise the CPU backend's for any thread count (the SIMD panel kernel does the reference's
 // sums in the reference's order). Operands are copied into a shared arena and the output copied
