@@ -29,13 +29,21 @@ const simd = (): RowSoftmax => {
   return kernel!;
 };
 
-/** rows × n logits in [−scale, scale): every 7th −∞, row 0 all −∞, one NaN row, one +∞ entry. */
+/**
+ * rows × n logits in [−scale, scale): every 7th −∞, row 0 all −∞, one NaN row, one +∞ entry, and
+ * row 4's max a zero: −0 then +0 in one lane (the kernel's lane max −0, Math.max's +0).
+ */
 function logits(rows: number, n: number, scale: number): Float32Array {
   const x = new Float32Array(rows * n).map(() => scale * (2 * random() - 1));
   for (let i = 3; i < x.length; i += 7) x[i] = -Infinity;
   x.fill(-Infinity, 0, n);
   if (rows > 2) x[n + (n >> 1)] = NaN;
   if (rows > 3) x[3 * n] = Infinity;
+  if (rows > 4) {
+    const row = x.subarray(4 * n, 5 * n);
+    row.forEach((v, i) => (row[i] = -Math.abs(v)));
+    [row[0], row[4]] = [-0, 0];
+  }
   return x;
 }
 

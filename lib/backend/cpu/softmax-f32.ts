@@ -25,7 +25,7 @@
 const f32 = Math.fround;
 
 export const INV_LN2_32 = f32(Math.LOG2E);
-export const ROUND_32 = 1.5 * 2 ** 23; // t + ROUND_32 − ROUND_32 rounds t to an integer (|t| < 2^22)
+export const ROUND_32 = 1.5 * 2 ** 23; // t + ROUND_32 − ROUND_32: t to an integer (|t| < 2^22)
 export const C1 = 0.693359375; // ln2 = C1 + C2, C1 = 355/512
 export const C2 = f32(-2.1219444e-4);
 /** cephes expf's polynomial, the highest power first: P(r) ≈ (e^r − 1 − r)/r². */

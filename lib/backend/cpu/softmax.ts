@@ -8,15 +8,16 @@
 //   log-softmax:  dx = dy − exp(y) · Σ dy        (exp(y) = softmax(x))
 // A fully masked row (y = 0 for softmax) gets dx = 0.
 //
-// Two exps, chosen like matmul's sums (getMatmulPrecision): float32 tensors at the default
-// 'float32' precision take the polynomial row exp (exp-poly.ts, within 2 ulp of e^x), through a
-// RowExp: each row is loaded into its tile of doubles (strided rows, inner > 1, gathered),
-// exponentiated there in one call, and stored from it; on 'cpu-threads' in WebAssembly SIMD
-// (wasm/exp-kernel.ts: contiguous rows are memcpy'd into the module's memory and back), on 'cpu'
-// by the TypeScript reference, the same bits. Softmax's backward has no exp: its rows of SIMD_ROW
-// or more go through the row moves for speed alone. float64 tensors, and all at 'float64' precision,
-// take exp.ts (Math.exp's bits) in plain loops: the numerics from before the row exp, bit for bit.
-// Rounded to float32 the two exps almost always agree (none of 2M softmax outputs differed).
+// The arithmetic is chosen like matmul's sums (getMatmulPrecision). At the default 'float32'
+// precision, float32 rows along the last dim (inner = 1) are computed in float32 arithmetic, an
+// f32x4 exp within 2^−23 of e^x and sums in doubles (softmax-f32.ts; on 'cpu-threads' its
+// WebAssembly SIMD kernel, many rows a call, the same bits), within 2^−21 of the float64 results
+// relative to their terms. Other float32 tensors at 'float32' (strided rows, inner > 1, or a
+// float64 output) take the polynomial row exp (exp-poly.ts, within 2 ulp of e^x), through a
+// RowExp: each row is gathered into its tile of doubles, exponentiated there in one call, and
+// stored from it; on 'cpu-threads' in WebAssembly SIMD (wasm/exp-kernel.ts), on 'cpu' by the
+// TypeScript reference, the same bits. float64 tensors, and all at 'float64' precision, take
+// exp.ts (Math.exp's bits) in plain loops: the numerics from before the row exp, bit for bit.
 // Rows longer than SEGMENT go through the tile a segment at a time (their sum adds the segments'
 // sums in order; softmax exponentiates each segment twice, once for the sum and once to write it).
 

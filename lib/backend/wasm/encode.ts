@@ -125,6 +125,8 @@ export const op = {
   i32x4Add: simd(0xae),
   i32x4TruncSatF32x4S: simd(0xf8),
   f64x2Div: simd(0xf3),
+  f32x4Pmax: simd(0xeb), // b if a < b, else a: one maxps, but neither NaN nor ±0 rules
+  v128Or: simd(0x50),
 };
 
 export interface FunctionSpec {

@@ -108,14 +108,22 @@ const prologue: Bytes[] = [
   ...[op.i32Const(0), op.localSet(ROW)],
 ];
 
-/** S = the row's max in every lane (from A). */
+/**
+ * S = the row's max in every lane (from A): Math.max's but for the sign of a zero max, which no
+ * result shows (x − (±0) differ only at x = −0, whose exp32 is 1 either way; ln S ± 0 likewise).
+ * The lanes' running max is pmax (one instruction; f32x4.max's NaN and ±0 rules cost V8 eight in
+ * the loop's chain of dependencies), a NaN noted in G apart.
+ */
 const rowMax: Bytes[] = [
-  ...[f32x4(-Infinity), op.localSet(S)],
+  ...[f32x4(-Infinity), op.localSet(S), op.v128Zero, op.localSet(G)],
   ...pass((masked) => [
-    ...[op.localGet(S), ...load(A_AT, masked, [f32x4(-Infinity)]), op.f32x4Max, op.localSet(S)],
+    ...loadInto(A_AT, X, masked, [f32x4(-Infinity)]),
+    ...[op.localGet(S), op.localGet(X), op.f32x4Pmax, op.localSet(S)],
+    ...[op.localGet(G), op.localGet(X), op.localGet(X), op.f32x4Ne, op.v128Or, op.localSet(G)],
   ]),
   ...[...shuffle(S, [2, 3, 0, 1]), op.localGet(S), op.f32x4Max, op.localSet(S)],
   ...[...shuffle(S, [1, 0, 3, 2]), op.localGet(S), op.f32x4Max, op.localSet(S)],
+  ...[op.localGet(G), op.v128AnyTrue, op.if, f32x4(NaN), op.localSet(S), op.end],
 ];
 
 /** e^D (exp32, lane by lane), left on the stack. */
