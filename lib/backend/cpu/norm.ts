@@ -10,8 +10,9 @@
 // Every product and quotient is a double rounded once to the dtype on the store. The row sums (μ,
 // Σ(x − μ)², Σ g, Σ g ⊙ x̂) are in doubles, their order chosen by the matmul precision
 // (setMatmulPrecision in matmul.ts): for float32 tensors at 'float32' (the default), in four
-// lanes (sumTerms: the order of the f64x2 kernel ../wasm/norm-kernel.ts, no dependent chain of
-// adds); at 'float64', and for float64 tensors, in order, one element after another.
+// lanes (sumTerms: the order of the f64x2 kernel ../wasm/norm-kernel.ts, which 'cpu-threads'
+// runs); at 'float64', and for float64 tensors, in order, one element after another (the loops'
+// own sums: the numerics before the lanes, at their speed).
 // The loops are over a range of rows (and the affine gradients over a range of columns), so the
 // threaded backend's chunks run this code on their share: rows are independent, and each column's
 // dγ and dβ are summed over all rows in row order whoever sums them.
@@ -32,26 +33,23 @@ export function rowsOf(x: TypedArray, shape: Shape): [number, number] {
 export const normLanes = (x: TypedArray): boolean => summedInFloat32(x);
 
 /**
- * Σ a[at..at + n) in doubles: in order, or (`lanes`) term i into partial i mod 4 over the first
- * ⌊n/4⌋·4 terms, combined as (p0 + p2) + (p1 + p3) (two f64x2 sums added, then their lanes), the
- * last n mod 4 terms added after, in order.
+ * Σ a[at..at + n) in doubles in four lanes: term i into partial i mod 4 over the first ⌊n/4⌋·4
+ * terms, combined as (p0 + p2) + (p1 + p3) (two f64x2 sums added, then their lanes), the last
+ * n mod 4 terms added after, in order.
  */
-export function sumTerms(a: ArrayLike<number>, at: number, n: number, lanes: boolean): number {
-  let s = 0,
+export function sumTerms(a: ArrayLike<number>, at: number, n: number): number {
+  let p0 = 0,
+    p1 = 0,
+    p2 = 0,
+    p3 = 0,
     i = 0;
-  if (lanes) {
-    let p0 = 0,
-      p1 = 0,
-      p2 = 0,
-      p3 = 0;
-    for (; i + 4 <= n; i += 4) {
-      p0 += a[at + i];
-      p1 += a[at + i + 1];
-      p2 += a[at + i + 2];
-      p3 += a[at + i + 3];
-    }
-    s = p0 + p2 + (p1 + p3);
+  for (; i + 4 <= n; i += 4) {
+    p0 += a[at + i];
+    p1 += a[at + i + 1];
+    p2 += a[at + i + 2];
+    p3 += a[at + i + 3];
   }
+  let s = p0 + p2 + (p1 + p3);
   for (; i < n; i++) s += a[at + i];
   return s;
 }
@@ -81,12 +79,19 @@ export function normRows(
   lo: number,
   hi: number,
 ): void {
+  // The sums are made in order; in lanes they are made again from the terms (kept in `squares`).
   const squares = scratch('norm squares', n);
   for (let r = lo; r < hi; r++) {
     const base = r * n;
-    const mu = rms ? 0 : sumTerms(x, base, n, lanes) / n;
-    for (let i = 0; i < n; i++) squares[i] = (x[base + i] - mu) ** 2;
-    const rs = 1 / Math.sqrt(sumTerms(squares, 0, n, lanes) / n + eps);
+    let mu = 0,
+      sq = 0;
+    if (!rms) {
+      for (let i = 0; i < n; i++) mu += x[base + i];
+      mu = (lanes ? sumTerms(x, base, n) : mu) / n;
+    }
+    for (let i = 0; i < n; i++) sq += squares[i] = (x[base + i] - mu) ** 2;
+    if (lanes) sq = sumTerms(squares, 0, n);
+    const rs = 1 / Math.sqrt(sq / n + eps);
     mean[r] = mu;
     rstd[r] = rs;
     if (gamma && beta)
@@ -129,19 +134,22 @@ export function normBackwardRows(
   lo: number,
   hi: number,
 ): void {
+  // the terms of Σ g and Σ g ⊙ x̂, summed again in lanes where `lanes` asks (as normRows's)
   const gs = scratch('norm g', n),
-    gxs = scratch('norm g x̂', n); // the terms of Σ g and Σ g ⊙ x̂
+    gxs = scratch('norm g x̂', n);
   for (let r = lo; r < hi; r++) {
     const base = r * n;
     const mu = mean[r],
       rs = rstd[r];
+    let meanG = 0,
+      meanGX = 0;
     if (gamma && dgamma && dbeta) {
       for (let i = 0; i < n; i++) {
         const d = dy[base + i],
           xhat = (x[base + i] - mu) * rs,
           g = gamma[i] * d;
-        gs[i] = g;
-        gxs[i] = g * xhat;
+        meanG += gs[i] = g;
+        meanGX += gxs[i] = g * xhat;
         dgamma[i] += d * xhat;
         dbeta[i] += d;
       }
@@ -149,14 +157,15 @@ export function normBackwardRows(
       for (let i = 0; i < n; i++) {
         const xhat = (x[base + i] - mu) * rs;
         const g = gamma ? gamma[i] * dy[base + i] : dy[base + i];
-        gs[i] = g;
-        gxs[i] = g * xhat;
+        meanG += gs[i] = g;
+        meanGX += gxs[i] = g * xhat;
         if (dgamma) dgamma[i] += dy[base + i] * xhat;
         if (dbeta) dbeta[i] += dy[base + i];
       }
     }
-    const meanG = rms ? 0 : sumTerms(gs, 0, n, lanes) / n;
-    const meanGX = sumTerms(gxs, 0, n, lanes) / n;
+    if (lanes) [meanG, meanGX] = [sumTerms(gs, 0, n), sumTerms(gxs, 0, n)];
+    meanG = rms ? 0 : meanG / n;
+    meanGX /= n;
     if (gamma)
       for (let i = 0; i < n; i++) {
         const xhat = (x[base + i] - mu) * rs;
