@@ -195,7 +195,9 @@ for (const threads of [1, 2]) {
           const before = threadStats().dispatches;
           const y = threadedBackend.softmax(x, shape, dim, log);
           const dx = threadedBackend.softmaxBackward(y, dy, shape, dim, log);
-          assert.is(threadStats().dispatches - before, threads > 1 ? 2 : 0, `${what}: pooled`);
+          // float32 along the last dim: the row kernel, which stays on the calling thread
+          const pooled = threads > 1 && (precision === 'float64' || aroundDim(shape, dim)[2] > 1);
+          assert.is(threadStats().dispatches - before, pooled ? 2 : 0, `${what}: pooled`);
           assertBitwise(y, cpuBackend.softmax(x, shape, dim, log), what);
           assertBitwise(dx, cpuBackend.softmaxBackward(y, dy, shape, dim, log), `${what} backward`);
           if (precision === 'float32') continue;

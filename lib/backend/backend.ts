@@ -14,8 +14,10 @@
 //                                         (and ≥ 128 rows or columns)
 //   unary                  TS             split from 2^15 elements (not      -
 //                                         neg, abs, sign, relu)
-//   softmax, its backward  TS             SIMD row exp (float32 at matmul    from 2^16 elements
-//                                         precision 'float32'); split from
+//   softmax, its backward  TS             float32 at matmul precision        from 2^16 elements
+//                                         'float32': the f32x4 row kernel
+//                                         along the last dim (not split),
+//                                         else the SIMD row exp; split from
 //                                         2^15 elements (> 1 row)
 //   norm, normBackward     TS             f64x2 SIMD rows on float32 at      -
 //                                         matmul precision 'float32'; else

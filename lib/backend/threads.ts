@@ -2,8 +2,9 @@
 // worker pool, each override behind an `accepts` size test so small work stays on the calling
 // thread, and matmul's inner loops in WebAssembly SIMD (wasm/matmul-kernel.ts) on every thread,
 // split or not, as are softmax's row exps (wasm/exp-kernel.ts) and, on the calling thread, float32
-// binary ops, a Linear's epilogue, relu's gradient and column sums (wasm/elementwise-kernel.ts),
-// and float32 LayerNorm and RMSNorm (wasm/norm-kernel.ts).
+// softmax along the last dim (wasm/softmax-kernel.ts), float32 binary ops, a Linear's epilogue,
+// relu's gradient and column sums (wasm/elementwise-kernel.ts), and float32 LayerNorm and RMSNorm
+// (wasm/norm-kernel.ts).
 // Read next: threads/pool.ts (the fork-join), threads/jobs.ts (the arena layout).
 //
 // Adding a threaded kernel is one entry in `splits` below: when the call is worth splitting
@@ -22,8 +23,8 @@
 // out (a memcpy, ~0.2 ns an element), small against what is split: ~0.1 ns a multiply-add in
 // matmul, times K for each output element, 20–80 ns an element for exp, tanh, erf, and 3–10 for
 // softmax on the SIMD row exp.
-// What stays on one thread: cheap or bandwidth-bound kernels (binary ops, copies), and
-// reductions, whose sums would change order with the split.
+// What stays on one thread: cheap or bandwidth-bound kernels (binary ops, copies, the float32
+// softmax rows), and reductions, whose sums would change order with the split.
 
 import type { Backend, KernelName, MatmulArgs, UnaryOp } from './backend.ts';
 import { cpuBackend } from './cpu.ts';
@@ -136,9 +137,14 @@ const byRows =
     );
   };
 
-// Rows are the dims before `dim`: with one row there is nothing to split.
-const softmaxAccepts = (x: TypedArray, shape: Shape, dim: number) =>
-  x.length >= MIN_ELEMENTS && aroundDim(shape, dim)[0] > 1;
+// Rows are the dims before `dim`: with one row there is nothing to split. The float32 row kernel
+// (wasm/softmax-kernel.ts: float32 precision, the last dim) stays on the calling thread: the
+// arena's copies in and out cost about what it does, and on 2 threads it took more time
+// at 2^16, 2^18 and 2^21 elements (1.2–3.7×, forward and backward, contended).
+const softmaxAccepts = (x: TypedArray, shape: Shape, dim: number) => {
+  const [outer, , inner] = aroundDim(shape, dim);
+  return x.length >= MIN_ELEMENTS && outer > 1 && !(inner === 1 && usesRowExp(x));
+};
 
 /**
  * softmax (forward or backward) as rows: the dims before `dim`, each of n × inner elements; which
