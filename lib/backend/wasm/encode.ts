@@ -123,7 +123,6 @@ export const op = {
   v128AnyTrue: simd(0x53), // i32: 1 when any bit is set
   i32x4Shl: simd(0xab), // by an i32
   i32x4Add: simd(0xae),
-  i32x4TruncSatF32x4S: simd(0xf8),
   f64x2Div: simd(0xf3),
   f32x4Pmax: simd(0xeb), // b if a < b, else a: one maxps, but neither NaN nor ±0 rules
   v128Or: simd(0x50),

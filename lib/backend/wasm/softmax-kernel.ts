@@ -52,10 +52,12 @@ const PAGES = Math.ceil((MASKS_AT + 64) / 65536); // of 64 KiB
 // Locals: the parameters (rows, n), then i32s (row, the row's byte index, the vector's, the
 // row's full vectors' end, n mod 4, the full vectors' bytes, the row's bytes) and v128s.
 const [ROWS, N, R, ROW, I, END, TAIL, FULL, ROW_BYTES] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-const [MASK, X, G, ACC_LO, ACC_HI, S, D, K, RR, E] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
+const [MASK, X, G, ACC_LO, ACC_HI, S, D, K, RR, E, KR] = [
+  9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+];
 const locals: FunctionSpec['locals'] = [
   [ROW_BYTES - R + 1, I32],
-  [E - MASK + 1, V128],
+  [KR - MASK + 1, V128],
 ];
 
 const f32x4 = (value: number): Bytes =>
@@ -126,21 +128,27 @@ const rowMax: Bytes[] = [
   ...[op.localGet(G), op.v128AnyTrue, op.if, f32x4(NaN), op.localSet(S), op.end],
 ];
 
-/** e^D (exp32, lane by lane), left on the stack. */
-const exp32OfD: Bytes[] = [
+/**
+ * e^D (exp32, lane by lane), left on the stack; +∞ above EXP32_HIGH only `high` (the forward's
+ * D = x − max is never above 0). 2^k's bits come from KR = d/ln2 + 1.5·2^23, a float in
+ * [2^23, 2^24) whose low bits are k's two's complement: KR's bits << 23 are k << 23.
+ */
+const exp32OfD = (high: boolean): Bytes[] => [
   ...[op.localGet(D), f32x4(INV_LN2_32), op.f32x4Mul, f32x4(ROUND_32), op.f32x4Add],
-  ...[f32x4(ROUND_32), op.f32x4Sub, op.localSet(K)], // k = nearest(d / ln2)
+  ...[op.localTee(KR), f32x4(ROUND_32), op.f32x4Sub, op.localSet(K)], // k = nearest(d / ln2)
   ...[op.localGet(D), op.localGet(K), f32x4(C1), op.f32x4Mul, op.f32x4Sub],
   ...[op.localGet(K), f32x4(C2), op.f32x4Mul, op.f32x4Sub, op.localSet(RR)], // r
   f32x4(P[0]),
   ...P.slice(1).flatMap((c) => [op.localGet(RR), op.f32x4Mul, f32x4(c), op.f32x4Add]), // P(r)
   ...[op.localGet(RR), op.localGet(RR), op.f32x4Mul, op.f32x4Mul, op.localGet(RR), op.f32x4Add],
   ...[f32x4(1), op.f32x4Add], // (P·r² + r) + 1
-  ...[op.localGet(K), op.i32x4TruncSatF32x4S, op.i32Const(23), op.i32x4Shl],
-  ...[i32x4(0x3f800000), op.i32x4Add, op.f32x4Mul], // · 2^k (k + 127 in the exponent bits)
-  ...[op.localGet(D), f32x4(EXP32_LOW), op.f32x4Lt, op.v128AndNot, op.localSet(E)], // 0 below
-  ...[f32x4(Infinity), op.localGet(E), op.localGet(D), f32x4(EXP32_HIGH), op.f32x4Gt],
-  op.v128Bitselect, // +∞ above
+  ...[op.localGet(KR), op.i32Const(23), op.i32x4Shl, i32x4(0x3f800000), op.i32x4Add],
+  op.f32x4Mul, // · 2^k (k + 127 in the exponent bits)
+  ...[op.localGet(D), f32x4(EXP32_LOW), op.f32x4Lt, op.v128AndNot], // 0 below
+  ...(high
+    ? [op.localSet(E), f32x4(Infinity), op.localGet(E), op.localGet(D), f32x4(EXP32_HIGH)]
+    : []),
+  ...(high ? [op.f32x4Gt, op.v128Bitselect] : []), // +∞ above
 ];
 
 /** ACC_LO, ACC_HI += the vector in `local` as doubles (lanes 0, 1 and 2, 3). */
@@ -188,7 +196,7 @@ const softmaxBody: Bytes[] = [
     ...clearSums,
     ...pass((masked) => [
       ...shiftedX(masked),
-      ...[...exp32OfD, op.localSet(E), ...store([op.localGet(E)]), ...accumulate(E)],
+      ...[...exp32OfD(false), op.localSet(E), ...store([op.localGet(E)]), ...accumulate(E)],
     ]),
     ...total,
     ...[f64x2One, op.localGet(S), op.f64x2Div, op.localSet(S), ...narrowS], // f32(1 / S)
@@ -206,7 +214,12 @@ const logSumsBody: Bytes[] = [
     op.f32Store(MAXES_AT),
     ...[op.localGet(S), f32x4(-Infinity), op.f32x4Eq, op.v128AnyTrue, op.i32Eqz, op.if],
     ...clearSums,
-    ...pass((masked) => [...shiftedX(masked), ...exp32OfD, op.localSet(E), ...accumulate(E)]),
+    ...pass((masked) => [
+      ...shiftedX(masked),
+      ...exp32OfD(false),
+      op.localSet(E),
+      ...accumulate(E),
+    ]),
     ...total,
     ...[op.localGet(R), op.i32Const(8), op.i32Mul, op.localGet(S), op.v128Store64Lane(SUMS_AT, 0)],
     op.end,
@@ -256,7 +269,7 @@ const logSoftmaxBackwardBody: Bytes[] = [
       ...store([
         op.localGet(I),
         op.v128Load(B_AT),
-        ...exp32OfD,
+        ...exp32OfD(true),
         op.localGet(S),
         op.f32x4Mul,
         op.f32x4Sub,
