@@ -14,7 +14,7 @@
 // One module for each case (rms or not, with or without γ, β, dγ, dβ; 832 KiB of memory each,
 // built on first use), so no test runs per element. Rows pass through the module's memory in
 // chunks, copied in and out with TypedArray.set. ~1.3 ns an element forward, ~2.2 backward, one
-// thread (1024 × 128 to 4096 × 512, under contention): 4.5–6× the TypeScript loops. Read next:
+// thread (1024 × 128 to 4096 × 512, under contention): 3–7× the TypeScript loops. Read next:
 // encode.ts (the bytes), ../threads/norm.ts (why these calls are not split).
 
 import type { TypedArray } from '../../dtype.ts';
