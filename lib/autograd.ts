@@ -3,14 +3,14 @@
 // from which inputs. backward() sorts the graph iteratively (no recursion, so a 50,000-op chain
 // is fine), walks it from the output back, keeps intermediate gradients in a local Map, sums each
 // input gradient back to the input's shape (the one place broadcasting is undone), and accumulates
-// `.grad` on leaves only, as PyTorch does. The arrays the walk makes, but for the leaves' new
-// .grad, are unreachable once it returns: they go back to the storage pool (storage-pool.ts).
-// Read next: ops/primitive.ts.
+// `.grad` on leaves only, as PyTorch does. The arrays the walk makes go back to the storage pool
+// as soon as no pending gradient or leaf holds them (backward-arrays.ts). Read next:
+// ops/primitive.ts.
 
 import type { Tensor } from './tensor.ts';
 import { onesLike, zerosLike } from './creation.ts';
 import { sameShape, fmt, type Shape } from './shape.ts';
-import { recordAllocations, release } from './storage-pool.ts';
+import { BackwardArrays } from './backward-arrays.ts';
 
 export interface GradFn {
   name: string;
@@ -102,19 +102,21 @@ export function backward(
     );
   }
   const order = topoSort(root);
-  const grads = new Map<Tensor, Tensor>([[root, seed ?? onesLike(root)]]);
-  const leaves: Tensor[] = [];
-  const [, made] = recordAllocations(() => noGrad(() => walk(order, grads, leaves, retainGraph)));
-  // Every array made on the walk is garbage now but the leaves' .grad: it goes back for reuse.
-  const kept = new Set(leaves.map((t) => t.grad!.data.buffer));
-  release(made.filter((a) => !kept.has(a.buffer)));
+  const g0 = seed ?? onesLike(root);
+  const grads = new Map<Tensor, Tensor>([[root, g0]]);
+  const arrays = new BackwardArrays();
+  arrays.hold(g0);
+  noGrad(() => walk(order, grads, arrays, retainGraph));
 }
 
-/** The walk from the output back: each node's vjp, its inputs' gradients summed and passed on. */
+/**
+ * The walk from the output back: each node's vjp, its inputs' gradients summed and passed on; after
+ * each node, the arrays nothing needs any more go back to the storage pool (backward-arrays.ts).
+ */
 function walk(
   order: Tensor[],
   grads: Map<Tensor, Tensor>,
-  leaves: Tensor[],
+  arrays: BackwardArrays,
   retainGraph: boolean,
 ): void {
   for (let i = order.length - 1; i >= 0; i--) {
@@ -122,27 +124,34 @@ function walk(
     const g = grads.get(t);
     grads.delete(t);
     if (!g) continue;
-    const fn = t.gradFn;
-    if (!fn) {
-      accumulateLeaf(t, g);
-      leaves.push(t);
-      continue;
-    }
-    if (fn.released) {
-      throw new Error(
-        `backward: the graph through '${fn.name}' was freed by an earlier backward; call the ` +
-          `first backward with {retainGraph: true}`,
-      );
-    }
-    const inputGrads = fn.vjp(g, fn.inputs, t, fn.attrs);
-    fn.inputs.forEach((x, k) => {
-      const gx = inputGrads[k];
-      if (!x.requiresGrad || !gx) return;
-      const summed = sumToShape(gx, x.shape);
-      const prev = grads.get(x);
-      grads.set(x, prev ? prev.add(summed) : summed);
+    arrays.drop(g);
+    arrays.step(() => {
+      const fn = t.gradFn;
+      if (!fn) {
+        accumulateLeaf(t, g);
+        arrays.keep(t);
+        return;
+      }
+      if (fn.released) {
+        throw new Error(
+          `backward: the graph through '${fn.name}' was freed by an earlier backward; call the ` +
+            `first backward with {retainGraph: true}`,
+        );
+      }
+      const inputGrads = fn.vjp(g, fn.inputs, t, fn.attrs);
+      fn.inputs.forEach((x, k) => {
+        const gx = inputGrads[k];
+        if (!x.requiresGrad || !gx) return;
+        const summed = sumToShape(gx, x.shape);
+        const prev = grads.get(x);
+        if (prev) arrays.drop(prev);
+        const total = prev ? prev.add(summed) : summed;
+        grads.set(x, total);
+        arrays.hold(total);
+      });
+      if (!retainGraph) releaseGraph(fn);
     });
-    if (!retainGraph) releaseGraph(fn);
+    arrays.sweep();
   }
 }
 

@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cat, manualSeed, noGrad, ones, rand, randn, tensor, type Tensor } from '../lib/index.ts';
 import { causalLinearAttention, linearAttention } from '../lib/index.ts';
+import { setStoragePoolLimit, storagePoolStats } from '../lib/index.ts';
 import { AdamW, type Linear } from '../nn/index.ts';
 import { checkConfig } from '../models/config.ts';
 import { makeTask } from '../data/index.ts';
@@ -315,7 +316,10 @@ function causalBytes(n: number): number {
 }
 
 test('memory grows linearly: causal forward + backward at n = 4096 stores no prefix state and no n×n matrix', () => {
+  const { limitBytes } = storagePoolStats();
+  setStoragePoolLimit(0); // every array fresh, so each one is counted
   const runs = [0, 1, 2].map(() => [causalBytes(2048), causalBytes(4096)]);
+  setStoragePoolLimit(limitBytes / 2 ** 20);
   const [small, large] = [0, 1].map((i) => Math.max(...runs.map((r) => r[i]))); // a collection mid-run only lowers a count
   console.log(`  causal fwd+bwd bytes: n=2048 ${small}, n=4096 ${large}`);
   const square = 4096 * 4096 * 4; // one n×n float32 matrix: 64 MiB

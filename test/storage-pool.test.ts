@@ -43,6 +43,17 @@ test('backward hands its temporaries to the pool; the leaves keep their .grad', 
   assert.ok(x.grad!.data !== again && w.grad!.data !== again);
 });
 
+test("a chain's backward reuses its gradients as it goes: a few arrays, not one per op", () => {
+  fresh();
+  manualSeed(5);
+  const x = randn([BIG], { requiresGrad: true });
+  let y = x;
+  for (let i = 0; i < 20; i++) y = y.mul(1.01).tanh(); // 40 ops, each gradient an array of BIG
+  y.sum().backward();
+  const { arrays } = storagePoolStats();
+  assert.ok(arrays > 0 && arrays <= 6, `${arrays} arrays pooled after a 40-op chain`);
+});
+
 test('what a user holds survives later steps: outputs, seeds, .grad of earlier steps', () => {
   fresh();
   manualSeed(2);
