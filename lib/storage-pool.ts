@@ -1,12 +1,13 @@
 // Reused tensor storage. JavaScript frees an array only when the garbage collector finds it
-// unreachable, so a training step that makes ~50 MiB of fresh arrays keeps V8 busy: every fresh
-// array is zeroed memory from the C library, and the growth of that external memory starts a full
-// mark-and-sweep about once a step, on the second core where the thread pool wants to run. What is
-// certainly garbage goes back here instead: backward knows when an array its walk made can no
-// longer be reached (backward-arrays.ts), and releases it then. allocate() (dtype.ts) hands out a
-// released array of the same type and length, zeroed, before it makes a new one. The forward's
-// activations are not released: the user may hold any of them. The pool holds at most a limit of bytes (64 MiB by
-// default; setStoragePoolLimit(0) turns it off): past it, it is emptied and starts again.
+// unreachable, and a training step makes tens of MiB of arrays: each fresh one is zeroed memory
+// from the C library, and the growth of that external memory starts V8's full mark-and-sweep,
+// whose marking runs on the second core, where the thread pool wants to run (the reference train
+// step: two mark-compacts a step without the pool, one with it). What is certainly garbage comes
+// back here: backward knows when an array its walk made can no longer be reached
+// (backward-arrays.ts) and releases it then; allocate() (dtype.ts) hands out a released array of
+// the same type and length, zeroed, before it makes a new one. The forward's activations are not
+// released: the user may hold any of them. The pool keeps at most a limit of bytes (64 MiB by
+// default; setStoragePoolLimit(0) turns it off); past it, it is emptied and starts again.
 // Read next: backward-arrays.ts (what is released).
 
 import type { TypedArray } from './dtype.ts';
