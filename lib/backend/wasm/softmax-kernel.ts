@@ -12,6 +12,9 @@
 // Log-softmax's forward needs ln S, which wasm lacks: `logSums` writes each row's max and S,
 // JavaScript writes f32(ln S + max) over the max (+∞ for a fully masked row, so −∞ − ∞ = −∞), and
 // `logShift` subtracts it.
+// Measured on [4096, 512] (one thread, contended, outputs preallocated): softmax forward 3.7 ms,
+// backward 2.0 (log-softmax 3.6, 3.3), of which the copies in and out take ~0.7 ms a 2M-float
+// array; the TypeScript reference ~88 and 10 (86, 83). Memory: 15 pages (~1 MiB) a thread.
 
 import {
   I32,
