@@ -11,7 +11,7 @@
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { backend, manualSeed, randn, type Tensor } from '../lib/index.ts';
+import { backend, clearStoragePool, manualSeed, randn, type Tensor } from '../lib/index.ts';
 import {
   checkConfig,
   makeMixer,
@@ -32,10 +32,11 @@ function exposedGc(): () => void {
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /**
- * A full GC, twice. V8 frees dead ArrayBuffers' memory in a sweeper that runs after the GC,
+ * The storage pool emptied, then a full GC, twice. V8 frees dead ArrayBuffers' memory in a sweeper that runs after the GC,
  * concurrently: a short wait lets it finish, or the baseline still counts the last run's garbage.
  */
 function collect(): void {
+  clearStoragePool(); // arrays kept for reuse by an earlier run would count in the baseline
   for (let i = 0; i < 2; i++) {
     exposedGc()();
     Atomics.wait(pause, 0, 0, 30); // a synchronous 30 ms sleep: the sweeper runs on its own thread
