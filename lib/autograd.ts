@@ -128,7 +128,7 @@ function walk(
     arrays.step(() => {
       const fn = t.gradFn;
       if (!fn) {
-        accumulateLeaf(t, g);
+        accumulateLeaf(t, g, arrays.owns(g));
         arrays.keep(t);
         return;
       }
@@ -155,10 +155,11 @@ function walk(
   }
 }
 
-// .grad is owned by the leaf: copied the first time, then added into in place.
-function accumulateLeaf(t: Tensor, g: Tensor): void {
+// .grad is owned by the leaf: the gradient itself the first time where nothing else holds its
+// array (else a copy), then added into in place.
+function accumulateLeaf(t: Tensor, g: Tensor, owned: boolean): void {
   if (!t.grad) {
-    t.grad = g.clone();
+    t.grad = owned ? g : g.clone();
     return;
   }
   const acc = t.grad.data;

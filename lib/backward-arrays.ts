@@ -31,6 +31,12 @@ export class BackwardArrays {
     this.pending.set(b, this.pending.get(b)! - 1);
   }
 
+  /** Whether only `g` holds its array: the walk made it and no pending gradient shares it. */
+  owns(g: Tensor): boolean {
+    const b = g.data.buffer;
+    return this.made.has(b) && (this.pending.get(b) ?? 0) === 0;
+  }
+
   /** A leaf's .grad: never released. */
   keep(leaf: Tensor): void {
     this.kept.add(leaf.grad!.data.buffer);

@@ -69,6 +69,16 @@ test('what a user holds survives later steps: outputs, seeds, .grad of earlier s
   for (const [t, copy] of held) assertBitwise(t.data, copy, 'a held tensor changed');
 });
 
+test('two leaves handed the same gradient (a + b) get arrays of their own', () => {
+  fresh();
+  manualSeed(6);
+  const a = randn([BIG], { requiresGrad: true }),
+    b = randn([BIG], { requiresGrad: true });
+  for (let k = 0; k < 2; k++) a.add(b).mul(3).sum().backward();
+  assert.ok(a.grad!.data !== b.grad!.data);
+  assert.ok([...a.grad!.data, ...b.grad!.data].every((v) => v === 6));
+});
+
 test('accumulating .grad over two backward calls matches the pool off', () => {
   const run = (limit: number) => {
     fresh();

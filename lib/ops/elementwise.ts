@@ -56,9 +56,10 @@ export function checkSameDtype(op: string, a: Tensor, b: Tensor): void {
   }
 }
 
-type BinaryGrad = (dy: Tensor, a: Tensor, b: Tensor, y: Tensor) => (Tensor | null)[];
+/** One input's gradient; binaryPrimitive calls it only where that input requires grad. */
+type InputGrad = (dy: Tensor, a: Tensor, b: Tensor, y: Tensor) => Tensor;
 
-function binaryPrimitive(op: BinaryOp, grad: BinaryGrad | null) {
+function binaryPrimitive(op: BinaryOp, grads: [InputGrad, InputGrad] | null) {
   return primitive({
     name: op,
     forward: ([a, b]) => {
@@ -66,24 +67,36 @@ function binaryPrimitive(op: BinaryOp, grad: BinaryGrad | null) {
       const shape = broadcastShapes(op, a.shape, b.shape);
       return new Tensor(backend().binary(op, a.data, a.shape, b.data, b.shape, shape), shape);
     },
-    backward: grad && ((dy, [a, b], y) => grad(dy, a, b, y)),
+    // x·scale with a constant scale: dy·x, the scale's gradient, is never computed
+    backward:
+      grads &&
+      ((dy, [a, b], y) => [
+        a.requiresGrad ? grads[0](dy, a, b, y) : null,
+        b.requiresGrad ? grads[1](dy, a, b, y) : null,
+      ]),
   });
 }
 
-export const add = binaryPrimitive('add', (dy) => [dy, dy]);
-export const sub = binaryPrimitive('sub', (dy) => [dy, dy.neg()]);
+export const add = binaryPrimitive('add', [(dy) => dy, (dy) => dy]);
+export const sub = binaryPrimitive('sub', [(dy) => dy, (dy) => dy.neg()]);
 // d(ab) = b da + a db
-export const mul = binaryPrimitive('mul', (dy, a, b) => [dy.mul(b), dy.mul(a)]);
+export const mul = binaryPrimitive('mul', [(dy, _a, b) => dy.mul(b), (dy, a) => dy.mul(a)]);
 // d(a/b) = da/b − (a/b²) db = da/b − y/b db
-export const div = binaryPrimitive('div', (dy, _a, b, y) => [dy.div(b), dy.mul(y).div(b).neg()]);
+export const div = binaryPrimitive('div', [
+  (dy, _a, b) => dy.div(b),
+  (dy, _a, b, y) => dy.mul(y).div(b).neg(),
+]);
 // max(a, b) routes the gradient to the larger input; ties split it in half (as PyTorch does)
-const routeLarger = (dy: Tensor, a: Tensor, b: Tensor) => {
-  const toA = a.gt(b).add(a.eq(b).mul(0.5));
-  return [dy.mul(toA), dy.mul(toA.neg().add(1))];
-};
-export const maximum = binaryPrimitive('maximum', (dy, a, b) => routeLarger(dy, a, b));
+const toLarger = (a: Tensor, b: Tensor) => a.gt(b).add(a.eq(b).mul(0.5)); // a's share
+export const maximum = binaryPrimitive('maximum', [
+  (dy, a, b) => dy.mul(toLarger(a, b)),
+  (dy, a, b) => dy.mul(toLarger(a, b).neg().add(1)),
+]);
 // min(a, b) = −max(−a, −b)
-export const minimum = binaryPrimitive('minimum', (dy, a, b) => routeLarger(dy, a.neg(), b.neg()));
+export const minimum = binaryPrimitive('minimum', [
+  (dy, a, b) => dy.mul(toLarger(a.neg(), b.neg())),
+  (dy, a, b) => dy.mul(toLarger(a.neg(), b.neg()).neg().add(1)),
+]);
 export const gt = binaryPrimitive('gt', null);
 export const ge = binaryPrimitive('ge', null);
 export const lt = binaryPrimitive('lt', null);
