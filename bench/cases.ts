@@ -257,7 +257,7 @@ function attentionCase(): Case {
       const go = () => {
         for (const p of [q, k, v]) p.grad = null;
         // written as models/attention.ts writes it
-        const y = q.matmul(k.transpose(-2, -1)).mul(scale).softmax(-1).matmul(v); // (B, h, n, d)
+        const y = q.matmul(k, { transB: true }).mul(scale).softmax(-1).matmul(v); // (B, h, n, d)
         y.backward(dy);
         return [y.data, ...[q, k, v].map((p) => (p.grad as Tensor).data)];
       };

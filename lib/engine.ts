@@ -54,7 +54,7 @@ export {
   type CrossEntropyOptions,
 } from './functional.ts';
 export { cat, slice } from './ops/movement.ts';
-export { matmul } from './ops/matmul.ts';
+export { matmul, type MatmulOptions } from './ops/matmul.ts';
 export { softmax, logSoftmax } from './ops/softmax.ts';
 export { layerNorm, rmsNorm } from './ops/norm.ts';
 export { gather, indexSelect } from './ops/indexing.ts';

@@ -8,7 +8,7 @@ import { backward, type BackwardOptions, type GradFn } from './autograd.ts';
 import { allocate, castArray, dtypeOf, isFloat, type DType, type TypedArray } from './dtype.ts';
 import * as F from './functional.ts';
 import * as E from './ops/elementwise.ts';
-import { matmul } from './ops/matmul.ts';
+import { matmul, type MatmulOptions } from './ops/matmul.ts';
 import { gather, indexAdd, indexSelect, scatterAdd } from './ops/indexing.ts';
 import { logSoftmax, softmax } from './ops/softmax.ts';
 import { fmt, sizeOf, type Shape } from './shape.ts';
@@ -240,8 +240,8 @@ export class Tensor {
   }
 
   // ---- linear algebra and normalisation ----
-  matmul(other: Tensor): Tensor {
-    return matmul(this, other);
+  matmul(other: Tensor, options?: MatmulOptions): Tensor {
+    return matmul(this, other, options);
   }
   softmax(dim: number): Tensor {
     return softmax(this, dim);

@@ -142,7 +142,7 @@ export class MultiHeadAttention extends HeadProjections implements TokenMixer {
     const band = this.modifiers.reduce<Tensor | null>((b, m) => m.band?.(call) ?? b, null);
     // additive masks: (T, S) band or causal; padding (B, 1, 1, S); together (B, 1, T, S)
     call.mask = combineMasks(band ?? (causal ? causalMask(T, S) : null), keep && paddingMask(keep));
-    let scores = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(hs)); // (B, nh, T, S)
+    let scores = q.matmul(k, { transB: true }).mul(1 / Math.sqrt(hs)); // (B, nh, T, S)
     for (const m of this.modifiers) if (m.scores) scores = m.scores(scores, call);
     return call.mask ? scores.add(call.mask.to(scores.dtype)) : scores;
   }

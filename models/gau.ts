@@ -80,7 +80,7 @@ export function gauAttention(q: Tensor, k: Tensor, v: Tensor, options: AttendOpt
   const { causal = false, keep = null, softmax = false } = options;
   const visible = visibleKeys(L, causal, keep, q.dtype); // (..., L, L)
   const n = visible ? visible.sum(-1, true).clamp(1) : L; // (..., L, 1) visible keys per row
-  const scores = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(s)); // (..., L, L)
+  const scores = q.matmul(k, { transB: true }).mul(1 / Math.sqrt(s)); // (..., L, L)
   let weights: Tensor; // (..., L, L)
   if (!softmax) {
     const a = scores.relu().square(); // (..., L, L)

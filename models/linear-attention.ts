@@ -82,7 +82,7 @@ export class LinearAttention extends HeadProjections implements TokenMixer {
    * a_ij = φ(q_i)·φ(k_j) / (Σ_j' φ(q_i)·φ(k_j') + eps) over the visible keys, (B, nh, T, T).
    */
   impliedWeights(q: Tensor, k: Tensor, causal: boolean): Tensor {
-    const scores = q.matmul(k.transpose(-2, -1)); // (B, nh, T, T), padded keys already 0
+    const scores = q.matmul(k, { transB: true }); // (B, nh, T, T), padded keys already 0
     const visible = causal ? scores.tril() : scores;
     return visible.div(visible.sum(-1, true).add(this.eps));
   }

@@ -225,7 +225,7 @@ export function maskedDenseAttention(
   const [, , T, hs] = q.shape;
   const mask = patternMask(pattern, T, k.shape[2], options).to(q.dtype); // (B or 1, 1, T, S)
   const att = q
-    .matmul(k.transpose(-2, -1))
+    .matmul(k, { transB: true })
     .mul(1 / Math.sqrt(hs))
     .add(mask)
     .softmax(-1); // (B, nh, T, S)

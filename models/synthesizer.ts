@@ -206,7 +206,7 @@ export class MixtureSynthesizer extends Synthesizer {
     const [, T, C] = x.shape;
     const q = splitHeads(this.query.forward(x), this.nHead); // (B, nh, T, hs)
     const k = append(state, 'k', splitHeads(this.key.forward(x), this.nHead)); // (B, nh, S, hs)
-    const dot = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(C / this.nHead)); // (B, nh, T, S)
+    const dot = q.matmul(k, { transB: true }).mul(1 / Math.sqrt(C / this.nHead)); // (B, nh, T, S)
     const r = this.table.narrow(1, S - T, T).narrow(2, 0, S); // (nh, T, S)
     const [aR, aV] = this.weights().split(1); // (1,) each
     return r.mul(aR).add(dot.mul(aV)); // (nh, T, S) + (B, nh, T, S) → (B, nh, T, S)

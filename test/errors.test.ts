@@ -32,6 +32,16 @@ const cases: [string, () => unknown, RegExp][] = [
   ],
   ['matmul scalar', () => matmul(tensor(1), zeros([2])), /matmul: scalars are not matrices/],
   [
+    'matmul transB of a vector',
+    () => matmul(zeros([2, 3]), zeros([3]), { transB: true }),
+    /^matmul: transA \/ transB need an operand of 2\+ dims, got shapes \[2,3\] and \[3\] with transA false, transB true/,
+  ],
+  [
+    'matmul transB inner dims',
+    () => matmul(zeros([2, 3]), zeros([3, 4]), { transB: true }),
+    /^matmul: shapes \[2,3\] and \[3,4\]ᵀ are not compatible \(3 != 4\)/,
+  ],
+  [
     'add broadcast',
     () => zeros([2, 3]).add(zeros([4])),
     /add: shapes \[2,3\] and \[4\] cannot be broadcast/,

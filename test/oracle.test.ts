@@ -341,21 +341,43 @@ const cases: Case[] = [
   c(
     'matmul [3,4]×[4,5]',
     () => [N(3, 4), N(4, 5)],
-    matmul,
+    (a, b) => matmul(a, b),
     (a, b) => tf.matMul(a, b),
   ),
   c(
     'matmul [2,3,4]×[2,4,5]',
     () => [N(2, 3, 4), N(2, 4, 5)],
-    matmul,
+    (a, b) => matmul(a, b),
     (a, b) => tf.matMul(a, b),
   ),
-  c('matmul [2,1,3,4]×[5,4,6]', () => [N(2, 1, 3, 4), N(5, 4, 6)], matmul, tfMatmul([2, 5])),
-  c('matmul [2,3,4]×[4,5]', () => [N(2, 3, 4), N(4, 5)], matmul, tfMatmul([2])),
+  c(
+    'matmul [2,3,4]×[2,5,4]ᵀ (transB)',
+    () => [N(2, 3, 4), N(2, 5, 4)],
+    (a, b) => matmul(a, b, { transB: true }),
+    (a, b) => tf.matMul(a, b, false, true),
+  ),
+  c(
+    'matmul [2,4,3]ᵀ×[2,4,5] (transA)',
+    () => [N(2, 4, 3), N(2, 4, 5)],
+    (a, b) => matmul(a, b, { transA: true }),
+    (a, b) => tf.matMul(a, b, true, false),
+  ),
+  c(
+    'matmul [2,1,3,4]×[5,4,6]',
+    () => [N(2, 1, 3, 4), N(5, 4, 6)],
+    (a, b) => matmul(a, b),
+    tfMatmul([2, 5]),
+  ),
+  c(
+    'matmul [2,3,4]×[4,5]',
+    () => [N(2, 3, 4), N(4, 5)],
+    (a, b) => matmul(a, b),
+    tfMatmul([2]),
+  ),
   c(
     'matmul [4]×[4,5]',
     () => [N(4), N(4, 5)],
-    matmul,
+    (a, b) => matmul(a, b),
     (a, b) => tf.squeeze(tf.matMul(tf.expandDims(a, 0), b), [0]),
   ),
   c(

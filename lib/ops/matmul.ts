@@ -58,17 +58,30 @@ export const matmulT: Op<MatmulAttrs> = primitive<MatmulAttrs>({
 const mm = (a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor =>
   matmulT([a, b], { transA, transB });
 
+export interface MatmulOptions {
+  transA?: boolean; // use aᵀ (its last two dims swapped) without materialising it
+  transB?: boolean; // use bᵀ: q.matmul(k, { transB: true }) is q·kᵀ with no copy of k
+}
+
 /**
  * torch.matmul: 1-D operands are promoted to a row (left) or a column (right) and the dim removed
- * after.
+ * after. transA / transB transpose the last two dims of an operand inside the product, where the
+ * kernel packs either layout: no transposed copy forward, none backward.
  */
-export function matmul(a: Tensor, b: Tensor): Tensor {
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const { transA = false, transB = false } = options;
   if (a.ndim === 0 || b.ndim === 0) {
     throw new Error(
       `matmul: scalars are not matrices, got shapes ${fmt(a.shape)} and ${fmt(b.shape)}`,
     );
   }
-  if (a.ndim === 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
-  if (b.ndim === 1) return matmul(a, b.unsqueeze(-1)).squeeze(-1);
-  return mm(a, b, false, false);
+  if ((transA && a.ndim === 1) || (transB && b.ndim === 1)) {
+    throw new Error(
+      `matmul: transA / transB need an operand of 2+ dims, got shapes ${fmt(a.shape)} and ` +
+        `${fmt(b.shape)} with transA ${transA}, transB ${transB}`,
+    );
+  }
+  if (a.ndim === 1) return matmul(a.unsqueeze(0), b, options).squeeze(-2);
+  if (b.ndim === 1) return matmul(a, b.unsqueeze(-1), options).squeeze(-1);
+  return mm(a, b, transA, transB);
 }
