@@ -19,6 +19,15 @@ export function allocate(dtype: DType, size: number): TypedArray {
   return a;
 }
 
+/** A copy of x[start, end) in an array of its own: a released one where the pool has one. */
+export function copyOf(x: TypedArray, start = 0, end = x.length): TypedArray {
+  const Ctor = constructors[dtypeOf(x)];
+  const a = reuse(Ctor, end - start, false) ?? new Ctor(end - start);
+  a.set(x.subarray(start, end));
+  noteAllocated(a);
+  return a;
+}
+
 export function dtypeOf(data: TypedArray): DType {
   if (data instanceof Float32Array) return 'float32';
   if (data instanceof Float64Array) return 'float64';

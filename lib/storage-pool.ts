@@ -27,17 +27,18 @@ const keyOf = (name: string, length: number) => `${name} ${length}`;
 const isShared = (a: TypedArray) =>
   typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
 
-/** A released array of this type and length, zeroed, if the pool has one. */
+/** A released array of this type and length, zeroed unless told not to, if the pool has one. */
 export function reuse(
   type: { name: string; BYTES_PER_ELEMENT: number },
   length: number,
+  zeroed = true,
 ): TypedArray | undefined {
   if (length * type.BYTES_PER_ELEMENT < MIN_POOLED_BYTES) return undefined;
   const a = free.get(keyOf(type.name, length))?.pop();
   if (!a) return undefined;
   inPool.delete(a);
   pooledBytes -= a.byteLength;
-  return a.fill(0);
+  return zeroed ? a.fill(0) : a;
 }
 
 /** Called by allocate() for each array it hands out, so a recording sees it. */

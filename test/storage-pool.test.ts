@@ -5,7 +5,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { allocate } from '../lib/dtype.ts';
+import { allocate, copyOf } from '../lib/dtype.ts';
 import { manualSeed, randn, softmax, tensor, type Tensor } from '../lib/index.ts';
 import {
   MIN_POOLED_BYTES,
@@ -123,6 +123,17 @@ test('a Transformer trains to the same bits with the pool on and off', () => {
     off = train(0);
   assert.equal(on.losses, off.losses);
   assert.ok(on.pooled > 0 && off.pooled === 0);
+});
+
+test('copyOf: a pooled array, not zeroed first, holds exactly the copied range', () => {
+  fresh();
+  const junk = new Float32Array(BIG).fill(7);
+  release([junk]);
+  const src = Float32Array.from({ length: BIG + 10 }, (_, i) => i);
+  const copy = copyOf(src, 10, BIG + 10);
+  assert.ok(copy === junk, 'the released array was reused');
+  assertBitwise(copy, src.subarray(10), 'copyOf');
+  assert.ok(copyOf(src) !== src && copyOf(src).length === BIG + 10);
 });
 
 test('release takes each whole array once, skips views, small arrays, and keeps to the limit', () => {

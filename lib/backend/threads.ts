@@ -51,7 +51,7 @@ import {
 } from './wasm/elementwise-kernel.ts';
 import { fastMatmul, fastPanelKernel, fastPanels } from './wasm/matmul-kernel.ts';
 import { fastNorm, fastNormBackward } from './wasm/norm-kernel.ts';
-import { allocate, dtypeOf, type TypedArray } from '../dtype.ts';
+import { copyOf, dtypeOf, type TypedArray } from '../dtype.ts';
 import { aroundDim, type Shape } from '../shape.ts';
 import { jobViews, type Job } from './threads/jobs.ts';
 import { arenaOf, getNumThreads, runJob } from './threads/pool.ts';
@@ -256,9 +256,7 @@ function runSplit(kernel: SplitKernel, args: unknown[]): TypedArray {
   const views = jobViews(job, arena);
   inputs.forEach((x, i) => views[i].set(x));
   runJob(job, arena, chunkRunner(job, arena));
-  const out = allocate(job.dtype, outLength);
-  out.set(views[views.length - 1]); // the arena is reused by the next job
-  return out;
+  return copyOf(views[views.length - 1]); // the arena is reused by the next job
 }
 
 const overrides: Overrides = {};

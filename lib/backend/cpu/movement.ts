@@ -3,7 +3,7 @@
 // but for stridedCopy's contiguous runs (below).
 
 import ops from 'ndarray-ops';
-import { allocate, dtypeOf, type TypedArray } from '../../dtype.ts';
+import { allocate, copyOf, dtypeOf, type TypedArray } from '../../dtype.ts';
 import { aroundDim, sizeOf, type Shape } from '../../shape.ts';
 import type { Kernel } from '../backend.ts';
 import { view } from './views.ts';
@@ -21,11 +21,8 @@ const MIN_RUN = 16;
 export const stridedCopy: Kernel<'stridedCopy'> = (x, shape, strides, offset) => {
   const size = sizeOf(shape);
   const runs = contiguousRuns(shape, strides);
+  if (runs.length === 1 && runs[0][1] === 1) return copyOf(x, offset, offset + size);
   const out = allocate(dtypeOf(x), size);
-  if (runs.length === 1 && runs[0][1] === 1) {
-    out.set(x.subarray(offset, offset + size));
-    return out;
-  }
   if (out.length === 0) return out;
   const [n, step] = runs[runs.length - 1];
   if (step === 1 && n >= MIN_RUN) {
