@@ -230,23 +230,26 @@ export function wasmPacker(
       PackFunction | undefined;
   const names = Object.keys(exports);
   const [f32, f64] = ['F32', 'F64'].map((dtype) => names.some((name) => name.endsWith(dtype)));
+  // an operand's view type where the module packs from it (fused attention's tile products mix
+  // float32 operands with float64 tiles; the float64 kernel packs both)
+  const viewOf = (x: TypedArray) =>
+    x instanceof Float64Array
+      ? f64 && Float64Array
+      : x instanceof Float32Array && f32 && Float32Array;
   return {
     stage(a, aLo, aHi, b, bLo, bHi) {
-      const View = a.constructor as Float32ArrayConstructor | Float64ArrayConstructor;
-      const bytes = View.BYTES_PER_ELEMENT;
-      const bAt = stageAt + Math.ceil(((aHi - aLo) * bytes) / VECTOR) * VECTOR,
-        end = bAt + (bHi - bLo) * bytes;
-      const packs =
-        (a instanceof Float64Array ? f64 : a instanceof Float32Array && f32) &&
-        b.constructor === View;
-      if (!packs || end - stageAt > maxBytes) return null;
+      const [ViewA, ViewB] = [viewOf(a), viewOf(b)];
+      if (!ViewA || !ViewB) return null;
+      const bAt = stageAt + Math.ceil(((aHi - aLo) * ViewA.BYTES_PER_ELEMENT) / VECTOR) * VECTOR,
+        end = bAt + (bHi - bLo) * ViewB.BYTES_PER_ELEMENT;
+      if (end - stageAt > maxBytes) return null;
       const missing = end - memory.buffer.byteLength;
       if (missing > 0) {
         memory.grow(Math.ceil(missing / 65536));
         grown();
       }
-      const sa = new View(memory.buffer, stageAt, aHi - aLo),
-        sb = new View(memory.buffer, bAt, bHi - bLo);
+      const sa = new ViewA(memory.buffer, stageAt, aHi - aLo),
+        sb = new ViewB(memory.buffer, bAt, bHi - bLo);
       sa.set(a.subarray(aLo, aHi));
       sb.set(b.subarray(bLo, bHi));
       return [sa, sb];
