@@ -81,6 +81,8 @@ test('stage: the spans asked, memory growth, other dtypes declined and past its 
   const doubles = new Float64Array(4);
   assert.is(packer.stage(doubles, 0, 4, doubles, 0, 4), null, 'float64: no float32 panels from it');
   assert.ok(f64!.packer!.stage(doubles, 0, 4, doubles, 0, 4), 'float64 into doubles');
+  const [sd, sf] = f64!.packer!.stage(doubles, 0, 4, b, 0, 4)!;
+  assert.ok(sd instanceof Float64Array && sf instanceof Float32Array, 'float64 with float32');
   assert.is(packer.stage(new Int32Array(4), 0, 4, new Int32Array(4), 0, 4), null, 'int32');
   const over = new Float32Array(STAGE_BYTES / 4 + 1);
   assert.is(packer.stage(over, 0, over.length, b, 0, 0), null, 'past STAGE_BYTES');
@@ -97,6 +99,25 @@ test('products after the memory grew: still the TypeScript kernel without a pack
     const args = matmulProblem([3], [1], 70, 130, 21, transA, transB, false);
     const got = matmul(args, kernel!),
       want = matmul(args, reference);
+    assert.ok(
+      got.every((x, i) => Object.is(x, want[i])),
+      `transA ${transA}, transB ${transB}`,
+    );
+  }
+});
+
+test("fused attention's mixed products (float64 tiles times float32 operands): the TypeScript pack's bits", () => {
+  manualSeed(23);
+  const reference = { ...f64!, packer: undefined };
+  for (const [transA, transB] of [
+    [false, false],
+    [true, false],
+    [false, true],
+  ]) {
+    const args = matmulProblem([2], [2], 37, 21, 16, transA, transB, false);
+    const mixed = { ...args, a: Float64Array.from(args.a) }; // a float64 tile, b float32
+    const got = matmul(mixed, f64!),
+      want = matmul(mixed, reference);
     assert.ok(
       got.every((x, i) => Object.is(x, want[i])),
       `transA ${transA}, transB ${transB}`,
