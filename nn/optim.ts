@@ -12,6 +12,7 @@
 // parameter's own update count, as in torch: a parameter skipped (grad null) is not counted.
 
 import type { Tensor, TypedArray } from '../lib/index.ts';
+import { simdAdamUpdate, type AdamConstants } from './adam-simd.ts';
 
 /** A plain list, or `model.namedParameters()` so the state is saved under parameter names. */
 export type Params = Tensor[] | [string, Tensor][];
@@ -240,14 +241,33 @@ export class Adam extends Optimizer<AdamHyper> {
       v = this.buffer('exp_avg_sq', name, p.length);
     const l2 = this.decoupled ? 0 : wd;
     const shrink = this.decoupled?.has(name) ? 1 - lr * wd : 1;
-    const stepSize = lr / (1 - b1 ** t),
-      bc2Sqrt = Math.sqrt(1 - b2 ** t);
-    for (let i = 0; i < p.length; i++) {
-      const gi = g[i] + l2 * p[i];
-      m[i] = b1 * m[i] + (1 - b1) * gi;
-      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-      p[i] = p[i] * shrink - (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + eps);
-    }
+    const k = {
+      l2,
+      b1,
+      b2,
+      shrink,
+      stepSize: lr / (1 - b1 ** t),
+      bc2Sqrt: Math.sqrt(1 - b2 ** t),
+      eps,
+    };
+    const simd = p instanceof Float32Array && g instanceof Float32Array;
+    if (!simd || !simdAdamUpdate(p, g, m, v, k)) adamUpdate(p, g, m, v, k);
+  }
+}
+
+/** Adam's update of p from g with moments m, v, in place: the reference of adam-simd.ts. */
+export function adamUpdate(
+  p: TypedArray,
+  g: TypedArray,
+  m: Float64Array,
+  v: Float64Array,
+  { l2, b1, b2, shrink, stepSize, bc2Sqrt, eps }: AdamConstants,
+): void {
+  for (let i = 0; i < p.length; i++) {
+    const gi = g[i] + l2 * p[i];
+    m[i] = b1 * m[i] + (1 - b1) * gi;
+    v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+    p[i] = p[i] * shrink - (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + eps);
   }
 }
 

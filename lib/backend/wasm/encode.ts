@@ -124,6 +124,7 @@ export const op = {
   i32x4Shl: simd(0xab), // by an i32
   i32x4Add: simd(0xae),
   f64x2Div: simd(0xf3),
+  f64x2Sqrt: simd(0xef),
   f32x4Pmax: simd(0xeb), // b if a < b, else a: one maxps, but neither NaN nor ±0 rules
   v128Or: simd(0x50),
 };
