@@ -11,20 +11,21 @@ export function isDType(x: unknown): x is DType {
   return x === 'float32' || x === 'float64' || x === 'int32';
 }
 
-/** Zeros of `dtype`: a released array of that length where the pool has one (storage-pool.ts). */
-export function allocate(dtype: DType, size: number): TypedArray {
+/** An array of `size`: a released one where the pool has one (storage-pool.ts), else a new one. */
+function take(dtype: DType, size: number, zeroed: boolean): TypedArray {
   const Ctor = constructors[dtype];
-  const a = reuse(Ctor, size) ?? new Ctor(size);
+  const a = reuse(Ctor, size, zeroed) ?? new Ctor(size);
   noteAllocated(a);
   return a;
 }
 
-/** A copy of x[start, end) in an array of its own: a released one where the pool has one. */
+/** Zeros of `dtype`. */
+export const allocate = (dtype: DType, size: number): TypedArray => take(dtype, size, true);
+
+/** A copy of x[start, end) in an array of its own (not zeroed first: every element is written). */
 export function copyOf(x: TypedArray, start = 0, end = x.length): TypedArray {
-  const Ctor = constructors[dtypeOf(x)];
-  const a = reuse(Ctor, end - start, false) ?? new Ctor(end - start);
+  const a = take(dtypeOf(x), end - start, false);
   a.set(x.subarray(start, end));
-  noteAllocated(a);
   return a;
 }
 
